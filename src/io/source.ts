@@ -1,0 +1,60 @@
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { MithrilError } from '../errors.js';
+
+/** Random-access bytes: a file read with positional reads, or a buffer in memory. */
+export interface ByteSource {
+  /** Name used in error messages (the file path, or a label for buffers). */
+  readonly name: string;
+  readonly size: number;
+  /** Reads exactly `length` bytes at `offset` (into `into` when given); a short read is an error. */
+  read(offset: number, length: number, into?: Uint8Array): Uint8Array;
+  close(): void;
+}
+
+export class BufferSource implements ByteSource {
+  readonly size: number;
+  constructor(
+    private readonly bytes: Uint8Array,
+    readonly name = '<buffer>',
+  ) {
+    this.size = bytes.length;
+  }
+
+  read(offset: number, length: number, into?: Uint8Array): Uint8Array {
+    if (offset < 0 || length < 0 || offset + length > this.size) {
+      throw new MithrilError(this.name, `unexpected end of data (wanted ${length} bytes at offset ${offset}, size ${this.size})`);
+    }
+    const view = this.bytes.subarray(offset, offset + length);
+    if (!into) return view;
+    into.set(view);
+    return into.subarray(0, length);
+  }
+
+  close(): void {}
+}
+
+export class FileSource implements ByteSource {
+  readonly size: number;
+  private readonly fd: number;
+  constructor(readonly name: string) {
+    this.fd = openSync(name, 'r');
+    this.size = fstatSync(this.fd).size;
+  }
+
+  read(offset: number, length: number, into?: Uint8Array): Uint8Array {
+    const target = into ? into.subarray(0, length) : Buffer.allocUnsafe(length);
+    let done = 0;
+    while (done < length) {
+      const n = readSync(this.fd, target, done, length - done, offset + done);
+      if (n === 0) {
+        throw new MithrilError(this.name, `unexpected end of file (wanted ${length} bytes at offset ${offset}, file has ${this.size}); was it truncated while being read?`);
+      }
+      done += n;
+    }
+    return target;
+  }
+
+  close(): void {
+    closeSync(this.fd);
+  }
+}
