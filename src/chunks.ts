@@ -1,0 +1,49 @@
+import { elementSize } from './codec/dtypes.js';
+import type { Layout } from './formats/layout.js';
+
+/** A contiguous byte range of the original file, coded independently of every other chunk. */
+export interface ChunkPlan {
+  offset: number;
+  length: number;
+  /** The dtype of the tensor data in the chunk, or null for opaque bytes. */
+  dtype: string | null;
+}
+
+export const DEFAULT_CHUNK_SIZE = 1024 * 1024;
+/** Tensors shorter than this are grouped with their same-dtype neighbours into one chunk. */
+const SMALL_TENSOR = 64 * 1024;
+
+/**
+ * Cuts a layout into chunks that tile the file in order. Large tensors are cut into near-equal
+ * pieces (whole elements) so each chunk keeps one tensor's statistics; runs of small tensors of
+ * one dtype share a chunk; opaque segments are cut on their own.
+ */
+export function planChunks(layout: Layout, chunkSize = DEFAULT_CHUNK_SIZE): ChunkPlan[] {
+  const chunks: ChunkPlan[] = [];
+  let group: ChunkPlan | undefined;
+  const flushGroup = (): void => {
+    if (group) chunks.push(group);
+    group = undefined;
+  };
+
+  for (const segment of layout.segments) {
+    if (segment.length === 0) continue;
+    const dtype = segment.kind === 'tensor' ? segment.dtype : null;
+    if (dtype !== null && segment.length < SMALL_TENSOR) {
+      const joins = group && group.dtype === dtype && group.offset + group.length === segment.offset && group.length + segment.length <= chunkSize;
+      if (!joins) flushGroup();
+      if (group) group.length += segment.length;
+      else group = { offset: segment.offset, length: segment.length, dtype };
+      continue;
+    }
+    flushGroup();
+    const width = dtype === null ? 1 : (elementSize(dtype) ?? 1);
+    const pieces = Math.ceil(segment.length / chunkSize);
+    const pieceLength = Math.ceil(segment.length / pieces / width) * width;
+    for (let at = 0; at < segment.length; at += pieceLength) {
+      chunks.push({ offset: segment.offset + at, length: Math.min(pieceLength, segment.length - at), dtype });
+    }
+  }
+  flushGroup();
+  return chunks;
+}

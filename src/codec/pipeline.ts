@@ -1,0 +1,81 @@
+import { decodeWith, encodeWith, type CoderName } from './coders.js';
+import { splitByName, type PlaneSplit } from './planes.js';
+
+/** One coded plane of a chunk: how it was coded, its original and its coded length. */
+export interface StreamRecord {
+  coder: CoderName;
+  rawLength: number;
+  codedLength: number;
+}
+
+export interface EncodedChunk {
+  split: string;
+  streams: StreamRecord[];
+  payload: Uint8Array[];
+}
+
+export interface EncodeOptions {
+  /** Coders to try per plane, cheapest first; `raw` is always the fallback. */
+  candidates: readonly CoderName[];
+  /** Try every candidate on the whole plane instead of on a sample. */
+  exhaustive: boolean;
+}
+
+export const TENSOR_CODERS: readonly CoderName[] = ['huf', 'zstd1'];
+export const BEST_TENSOR_CODERS: readonly CoderName[] = ['huf', 'zstd1', 'zstd19'];
+/** Headers and other opaque bytes are small and structured: LZ at a high level pays off. */
+export const OPAQUE_CODERS: readonly CoderName[] = ['zstd19'];
+
+/** Planes longer than this choose their coder by a trial on a sample this long from their middle. */
+const SAMPLE_BYTES = 64 * 1024;
+
+function pickBySample(plane: Uint8Array, candidates: readonly CoderName[]): CoderName {
+  if (candidates.length === 1) return candidates[0]!;
+  const start = (plane.length - SAMPLE_BYTES) >> 1;
+  const sample = plane.subarray(start, start + SAMPLE_BYTES);
+  let best = candidates[0]!;
+  let bestLength = Infinity;
+  for (const coder of candidates) {
+    const length = encodeWith(coder, sample).length;
+    if (length < bestLength) [best, bestLength] = [coder, length];
+  }
+  return best;
+}
+
+function encodePlane(plane: Uint8Array, options: EncodeOptions): { coder: CoderName; bytes: Uint8Array } {
+  const trials = options.exhaustive || plane.length <= SAMPLE_BYTES ? options.candidates : [pickBySample(plane, options.candidates)];
+  let coder: CoderName = 'raw';
+  let bytes = plane;
+  for (const candidate of trials) {
+    const coded = encodeWith(candidate, plane);
+    if (coded.length < bytes.length) [coder, bytes] = [candidate, coded.slice()];
+  }
+  return { coder, bytes };
+}
+
+/** Splits a chunk into planes and codes each with the best of the candidate coders. */
+export function encodeChunk(raw: Uint8Array, split: PlaneSplit, options: EncodeOptions): EncodedChunk {
+  const streams: StreamRecord[] = [];
+  const payload: Uint8Array[] = [];
+  for (const plane of split.split(raw)) {
+    const { coder, bytes } = encodePlane(plane, options);
+    streams.push({ coder, rawLength: plane.length, codedLength: bytes.length });
+    payload.push(bytes);
+  }
+  return { split: split.name, streams, payload };
+}
+
+/** Rebuilds a chunk's original bytes into `dst` from its coded planes laid end to end in `coded`. */
+export function decodeChunk(coded: Uint8Array, splitName: string, streams: readonly StreamRecord[], dst: Uint8Array): void {
+  const split = splitByName(splitName);
+  if (!split) throw new Error(`unknown plane split "${splitName}"`);
+  const planes: Uint8Array[] = [];
+  let at = 0;
+  for (const stream of streams) {
+    const plane = new Uint8Array(stream.rawLength);
+    decodeWith(stream.coder, coded.subarray(at, at + stream.codedLength), plane);
+    planes.push(plane);
+    at += stream.codedLength;
+  }
+  split.merge(planes, dst);
+}

@@ -1,0 +1,24 @@
+import { writeSync } from 'node:fs';
+
+/** A sequential byte destination: a file being written, or memory. */
+export interface ByteSink {
+  write(bytes: Uint8Array): void;
+}
+
+export class MemorySink implements ByteSink {
+  private readonly parts: Uint8Array[] = [];
+  write(bytes: Uint8Array): void {
+    this.parts.push(bytes.slice());
+  }
+  bytes(): Uint8Array {
+    return Buffer.concat(this.parts);
+  }
+}
+
+export class FdSink implements ByteSink {
+  constructor(private readonly fd: number) {}
+  write(bytes: Uint8Array): void {
+    let done = 0;
+    while (done < bytes.length) done += writeSync(this.fd, bytes, done, bytes.length - done);
+  }
+}
