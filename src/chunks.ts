@@ -1,4 +1,4 @@
-import { elementSize } from './codec/dtypes.js';
+import { elementSize } from './dtypes.js';
 import type { Layout } from './formats/layout.js';
 
 /** A contiguous byte range of the original file, coded independently of every other chunk. */

@@ -8,8 +8,8 @@ export interface PlaneSplit {
   readonly name: string;
   /** Bytes per element. */
   readonly width: number;
-  /** Planes made from whole elements (a tail, if any, adds one more). */
-  readonly planes: number;
+  /** Names of the planes made from whole elements (a tail, if any, adds one more: "tail"). */
+  readonly planeNames: readonly string[];
   /** Splits `src` into planes (element planes first, then the tail if any). */
   split(src: Uint8Array): Uint8Array[];
   /** Inverse of split: writes the original bytes into `dst` (whose length is the original length). */
@@ -42,7 +42,7 @@ function aligned(bytes: Uint8Array, width: number): Uint8Array {
 export const identity: PlaneSplit = {
   name: 'bytes',
   width: 1,
-  planes: 1,
+  planeNames: ['bytes'],
   split: (src) => [src],
   merge: (planes, dst) => dst.set(planes[0]!.subarray(0, dst.length)),
 };
@@ -54,7 +54,7 @@ export const identity: PlaneSplit = {
 export const bitSplit16: PlaneSplit = {
   name: 'bits16',
   width: 2,
-  planes: 2,
+  planeNames: ['exponent', 'sign+mantissa'],
   split(src) {
     const { count } = shape(src.length, 2);
     const source = aligned(src, 2);
@@ -87,7 +87,7 @@ export const bitSplit16: PlaneSplit = {
 export const bitSplit32: PlaneSplit = {
   name: 'bits32',
   width: 4,
-  planes: 4,
+  planeNames: ['exponent', 'sign+mantissa high', 'mantissa mid', 'mantissa low'],
   split(src) {
     const { count } = shape(src.length, 4);
     const source = aligned(src, 4);
@@ -124,7 +124,7 @@ export function bytePlanes(width: number): PlaneSplit {
   return {
     name: `bytes${width}`,
     width,
-    planes: width,
+    planeNames: Array.from({ length: width }, (_, k) => `byte ${k}`),
     split(src) {
       const { count } = shape(src.length, width);
       const planes: Uint8Array[] = [];
@@ -157,7 +157,7 @@ export function splitByName(name: string): PlaneSplit | undefined {
 /** The length of every plane `split` makes from `length` bytes, in order. */
 export function planeLengths(split: PlaneSplit, length: number): number[] {
   const { count, tail } = shape(length, split.width);
-  const lengths = new Array<number>(split.planes).fill(count);
+  const lengths = new Array<number>(split.planeNames.length).fill(count);
   if (tail > 0) lengths.push(tail);
   return lengths;
 }

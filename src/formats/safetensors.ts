@@ -1,17 +1,10 @@
 import { MithrilError } from '../errors.js';
 import type { ByteSource } from '../io/source.js';
+import { elementSize } from '../dtypes.js';
 import type { Layout, Segment } from './layout.js';
 
 /** Cap on the JSON header length; the official Rust implementation uses the same 100 MB limit. */
 export const SAFETENSORS_MAX_HEADER = 100 * 1024 * 1024;
-
-/** Bytes per element for the dtypes whose size we can check; any other dtype is accepted as plain bytes. */
-const DTYPE_SIZES = new Map<string, number>([
-  ['BOOL', 1], ['U8', 1], ['I8', 1], ['F8_E4M3', 1], ['F8_E5M2', 1], ['F8_E8M0', 1],
-  ['I16', 2], ['U16', 2], ['F16', 2], ['BF16', 2],
-  ['I32', 4], ['U32', 4], ['F32', 4],
-  ['I64', 8], ['U64', 8], ['F64', 8],
-]);
 
 const OPEN_BRACE = 0x7b;
 
@@ -137,10 +130,10 @@ function checkEntry(name: string, value: unknown, dataSize: number, fail: (probl
   if (b > e) bad(`has data_offsets begin ${b} > end ${e}`);
   if (e > dataSize) bad(`has data_offsets end ${e} beyond the end of file (data buffer is ${dataSize} bytes)`);
 
-  const elementSize = DTYPE_SIZES.get(dtype);
-  if (elementSize !== undefined) {
+  const size = elementSize(dtype);
+  if (size !== undefined) {
     // BigInt: the product of a hostile shape can exceed 2^53.
-    const expected = (shape as number[]).reduce((acc, dim) => acc * BigInt(dim), 1n) * BigInt(elementSize);
+    const expected = (shape as number[]).reduce((acc, dim) => acc * BigInt(dim), 1n) * BigInt(size);
     if (expected !== BigInt(e - b)) {
       bad(`has size mismatch: ${dtype} shape [${shape.join(', ')}] needs ${expected} bytes, data_offsets span ${e - b}`);
     }

@@ -1,0 +1,26 @@
+import { compressStream, type CompressOptions } from './compress.js';
+import { decompressStream, type DecompressOptions } from './decompress.js';
+import { MemorySink } from './io/sink.js';
+import { BufferSource } from './io/source.js';
+
+export { compressFile, decompressFile, verifyFile, readIndex, SUFFIX, type FileResult, type OutputOptions } from './files.js';
+export { compressStream, type CompressOptions, type CompressResult } from './compress.js';
+export { decompressStream, type DecompressOptions } from './decompress.js';
+export { summarize, type Summary } from './summary.js';
+export { MithrilError } from './errors.js';
+export type { ContainerIndex, ChunkRecord } from './container/format.js';
+export type { Layout, Segment } from './formats/layout.js';
+
+/** Compresses a checkpoint held in memory; `name` is used in error messages and recorded in the index. */
+export async function compressBuffer(checkpoint: Uint8Array, options: CompressOptions & { name?: string } = {}): Promise<Uint8Array> {
+  const sink = new MemorySink();
+  await compressStream(new BufferSource(checkpoint, options.name ?? 'checkpoint'), sink, options);
+  return sink.bytes();
+}
+
+/** Restores the original bytes of a container held in memory, checking every checksum. */
+export async function decompressBuffer(container: Uint8Array, options: DecompressOptions & { name?: string } = {}): Promise<Uint8Array> {
+  const sink = new MemorySink();
+  await decompressStream(new BufferSource(container, options.name ?? 'container'), sink, options);
+  return sink.bytes();
+}

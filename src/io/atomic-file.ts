@@ -1,0 +1,65 @@
+import { closeSync, existsSync, fsyncSync, openSync, renameSync, unlinkSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { MithrilError } from '../errors.js';
+import { FdSink } from './sink.js';
+
+/** Temporary files still open, removed if the process is interrupted. */
+const pending = new Set<string>();
+
+export function removePendingFiles(): void {
+  for (const path of pending) {
+    try {
+      unlinkSync(path);
+    } catch {
+      // Already gone.
+    }
+  }
+  pending.clear();
+}
+
+/**
+ * An output written to a temporary file beside its destination and renamed into place only once
+ * complete and synced, so a reader never sees a partial file and a failure leaves nothing behind.
+ */
+export class AtomicFile {
+  readonly sink: FdSink;
+  private readonly temp: string;
+  private fd: number | undefined;
+
+  constructor(
+    readonly path: string,
+    private readonly overwrite: boolean,
+  ) {
+    if (!overwrite && existsSync(path)) throw new MithrilError(path, 'already exists (use -f to overwrite)');
+    this.temp = join(dirname(path), `.${basename(path)}.tmp-${process.pid}-${Math.random().toString(36).slice(2, 8)}`);
+    this.fd = openSync(this.temp, 'wx');
+    pending.add(this.temp);
+    this.sink = new FdSink(this.fd);
+  }
+
+  commit(): void {
+    fsyncSync(this.fd!);
+    this.close();
+    if (!this.overwrite && existsSync(this.path)) {
+      this.abort();
+      throw new MithrilError(this.path, 'already exists (use -f to overwrite)');
+    }
+    renameSync(this.temp, this.path);
+    pending.delete(this.temp);
+  }
+
+  abort(): void {
+    this.close();
+    try {
+      unlinkSync(this.temp);
+    } catch {
+      // Never created or already removed.
+    }
+    pending.delete(this.temp);
+  }
+
+  private close(): void {
+    if (this.fd !== undefined) closeSync(this.fd);
+    this.fd = undefined;
+  }
+}
