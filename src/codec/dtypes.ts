@@ -5,6 +5,7 @@ import { bitSplit16, bitSplit32, identity, splitByName, type PlaneSplit } from '
 export function splitForDtype(dtype: string): PlaneSplit {
   switch (dtype) {
     case 'BF16':
+    // fp16 measured on gpt_step500.fp16: this split 1.1861, plain byte planes 1.1855.
     case 'F16':
       return bitSplit16;
     case 'F32':

@@ -24,7 +24,7 @@ function shape(length: number, width: number): { count: number; tail: number } {
 
 function withTail(src: Uint8Array, width: number, planes: Uint8Array[]): Uint8Array[] {
   const { count, tail } = shape(src.length, width);
-  if (tail > 0) planes.push(src.slice(count * width));
+  if (tail > 0) planes.push(new Uint8Array(src.subarray(count * width)));
   return planes;
 }
 
@@ -35,7 +35,7 @@ function copyTail(planes: Uint8Array[], planeCount: number, dst: Uint8Array, wid
 
 /** Typed-array views need aligned offsets; copy when the caller's bytes are not aligned. */
 function aligned(bytes: Uint8Array, width: number): Uint8Array {
-  return bytes.byteOffset % width === 0 ? bytes : bytes.slice();
+  return bytes.byteOffset % width === 0 ? bytes : new Uint8Array(bytes); // (Buffer#slice would not copy)
 }
 
 /** The identity: one plane, the bytes as they are (1-byte types, unknown dtypes, opaque data). */

@@ -8,7 +8,7 @@ export interface ByteSink {
 export class MemorySink implements ByteSink {
   private readonly parts: Uint8Array[] = [];
   write(bytes: Uint8Array): void {
-    this.parts.push(bytes.slice());
+    this.parts.push(new Uint8Array(bytes)); // a copy: callers reuse their buffers
   }
   bytes(): Uint8Array {
     return Buffer.concat(this.parts);

@@ -1,0 +1,153 @@
+#!/usr/bin/env node
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { readFileSync } from 'node:fs';
+import { MithrilError } from '../errors.js';
+import { asFileError, compressFile, decompressFile, readIndex, verifyFile } from '../files.js';
+import { removePendingFiles } from '../io/atomic-file.js';
+import { summarize } from '../summary.js';
+import { progressBar } from './progress.js';
+import { formatResult, formatSummary } from './report.js';
+
+const EXIT_ERROR = 1;
+const EXIT_USAGE = 2;
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+function parseSize(text: string): number {
+  const match = /^(\d+)([kKmM]i?[bB]?)?$/.exec(text);
+  const unit = match?.[2]?.[0]?.toLowerCase();
+  const bytes = match ? Number(match[1]) * (unit === 'k' ? 1024 : unit === 'm' ? 1048576 : 1) : NaN;
+  if (!(bytes >= 4096 && bytes <= 64 * 1048576)) throw new InvalidArgumentError('expected a size from 4K to 64M, e.g. 1M or 256K');
+  return bytes;
+}
+
+/** One line for any failure: ours name the file already; file-system errors get the file added. */
+function describe(file: string, error: unknown): string {
+  const known = asFileError(file, error);
+  if (known instanceof MithrilError) return known.message;
+  if (process.env.MITHRIL_DEBUG) console.error(error);
+  return `${file}: internal error: ${(known as Error)?.message ?? String(known)}`.replace(/\s+/g, ' ');
+}
+
+/** Runs `action` on every file, reporting each failure on one line; exits 1 if any failed. */
+async function forEachFile(files: string[], action: (file: string) => Promise<void>): Promise<void> {
+  let failed = false;
+  for (const file of files) {
+    try {
+      await action(file);
+    } catch (error) {
+      console.error(`mithril: ${describe(file, error)}`);
+      failed = true;
+    }
+  }
+  if (failed) process.exitCode = EXIT_ERROR;
+}
+
+function singleOutput(files: string[], output: string | undefined): void {
+  if (output !== undefined && files.length > 1) throw new CommanderError(EXIT_USAGE, 'mithril.usage', 'error: -o can only be used with a single input file');
+}
+
+const program = new Command('mithril')
+  .description('Lossless, bit-exact compression of PyTorch checkpoints (.safetensors).')
+  .version(version(), '-V, --version')
+  .exitOverride()
+  .configureOutput({ outputError: (text, write) => write(`mithril: ${text.trim()}\n`) });
+
+program
+  .command('compress')
+  .description('compress checkpoints to FILE.mth')
+  .argument('<files...>')
+  .option('-o, --output <path>', 'output file (one input only)')
+  .option('-f, --force', 'overwrite existing output files')
+  .option('-q, --quiet', 'print nothing but errors')
+  .option('--best', 'also try slow, strong LZ on every plane (smaller on structured tensors, much slower)')
+  .addOption(new Option('--chunk-size <size>', 'bytes per independently coded chunk').argParser(parseSize).default(1048576, '1M'))
+  .action(async (files: string[], opts: { output?: string; force?: boolean; quiet?: boolean; best?: boolean; chunkSize: number }) => {
+    singleOutput(files, opts.output);
+    await forEachFile(files, async (file) => {
+      const bar = progressBar(`compress ${file}`, opts.quiet ?? false);
+      try {
+        const result = await compressFile(file, { ...opts, onProgress: bar.onProgress });
+        bar.stop();
+        if (!opts.quiet) console.error(formatResult(file, result.output, result.originalSize, result.compressedSize));
+      } finally {
+        bar.stop();
+      }
+    });
+  });
+
+program
+  .command('decompress')
+  .description('restore the original files from FILE.mth, checking every checksum')
+  .argument('<files...>')
+  .option('-o, --output <path>', 'output file (one input only)')
+  .option('-f, --force', 'overwrite existing output files')
+  .option('-q, --quiet', 'print nothing but errors')
+  .action(async (files: string[], opts: { output?: string; force?: boolean; quiet?: boolean }) => {
+    singleOutput(files, opts.output);
+    await forEachFile(files, async (file) => {
+      const bar = progressBar(`decompress ${file}`, opts.quiet ?? false);
+      try {
+        const result = await decompressFile(file, { ...opts, onProgress: bar.onProgress });
+        bar.stop();
+        if (!opts.quiet) console.error(`${file}: restored ${result.originalSize} bytes, checksums ok => ${result.output}`);
+      } finally {
+        bar.stop();
+      }
+    });
+  });
+
+program
+  .command('info')
+  .description('show what a .mth file holds: tensors, dtypes, ratio per dtype and per plane')
+  .argument('<files...>')
+  .option('--json', 'print JSON')
+  .option('--tensors', 'list every tensor')
+  .action(async (files: string[], opts: { json?: boolean; tensors?: boolean }) => {
+    await forEachFile(files, async (file) => {
+      const { index, compressedSize } = readIndex(file);
+      const summary = summarize(index, compressedSize);
+      console.log(opts.json ? JSON.stringify({ file, ...summary }) : formatSummary(file, summary, opts.tensors ?? false));
+    });
+  });
+
+program
+  .command('verify')
+  .description('decode everything and check every checksum, writing nothing')
+  .argument('<files...>')
+  .option('--json', 'print one JSON object per file')
+  .option('-q, --quiet', 'print nothing but errors')
+  .action(async (files: string[], opts: { json?: boolean; quiet?: boolean }) => {
+    await forEachFile(files, async (file) => {
+      try {
+        const index = await verifyFile(file, { onProgress: progressBar(`verify ${file}`, opts.quiet ?? false).onProgress });
+        if (opts.json) console.log(JSON.stringify({ file, ok: true, size: index.source.size, xxh64: index.source.xxh64 }));
+        else if (!opts.quiet) console.log(`${file}: ok (${index.source.size} bytes, ${index.chunks.length} chunks, xxh64 ${index.source.xxh64})`);
+      } catch (error) {
+        if (opts.json) console.log(JSON.stringify({ file, ok: false, error: describe(file, error) }));
+        throw error;
+      }
+    });
+  });
+
+for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
+  process.on(signal, () => {
+    removePendingFiles();
+    process.exit(code);
+  });
+}
+
+try {
+  await program.parseAsync();
+} catch (error) {
+  if (error instanceof CommanderError) {
+    if (error.code === 'mithril.usage') console.error(`mithril: ${error.message}`);
+    process.exitCode = error.exitCode === 0 ? 0 : EXIT_USAGE;
+  } else {
+    console.error(`mithril: ${describe('mithril', error)}`);
+    process.exitCode = EXIT_ERROR;
+  }
+}

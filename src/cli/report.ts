@@ -1,0 +1,41 @@
+import type { Summary } from '../summary.js';
+
+const ratio = (original: number, compressed: number): string => (compressed > 0 ? (original / compressed).toFixed(4) : '-');
+const mib = (bytes: number): string => (bytes / 1048576).toFixed(2);
+
+function table(header: string[], rows: string[][]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ').trimEnd();
+  return [line(header), ...rows.map(line)].join('\n');
+}
+
+/** The human-readable `info` report. */
+export function formatSummary(file: string, summary: Summary, showTensors: boolean): string {
+  const { source, compressedSize } = summary;
+  const parts = [
+    `${file}: ${summary.format} checkpoint "${source.name}", ${source.size} bytes -> ${compressedSize} bytes (ratio ${ratio(source.size, compressedSize)}), xxh64 ${source.xxh64}`,
+    '',
+    table(
+      ['dtype', 'tensors', 'original MiB', 'compressed MiB', 'ratio'],
+      summary.dtypes.map((d) => [d.dtype, String(d.tensors), mib(d.original), mib(d.compressed), ratio(d.original, d.compressed)]),
+    ),
+    '',
+    table(
+      ['dtype', 'plane', 'original MiB', 'compressed MiB', 'ratio', 'coders (share of bytes)'],
+      summary.planes.map((p) => [
+        p.dtype, p.plane, mib(p.original), mib(p.compressed), ratio(p.original, p.compressed),
+        Object.entries(p.coders).map(([coder, bytes]) => `${coder} ${Math.round((100 * bytes) / p.original)}%`).join(', '),
+      ]),
+    ),
+  ];
+  if (showTensors) {
+    parts.push('', table(['tensor', 'dtype', 'shape', 'bytes'], summary.tensors.map((t) => [t.name, t.dtype, `[${t.shape.join(', ')}]`, String(t.bytes)])));
+  } else {
+    parts.push('', `${summary.tensors.length} tensors (--tensors lists them)`);
+  }
+  return parts.join('\n');
+}
+
+export function formatResult(input: string, output: string, originalSize: number, compressedSize: number): string {
+  return `${input}: ${originalSize} -> ${compressedSize} bytes (ratio ${ratio(originalSize, compressedSize)}) => ${output}`;
+}

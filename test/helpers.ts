@@ -1,0 +1,21 @@
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** Real checkpoints bundled with the repo (see fixtures/README.md). */
+export const FIXTURES = fileURLToPath(new URL('../../fixtures/', import.meta.url));
+export const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
+
+export const fixture = (name: string): string => join(FIXTURES, name);
+export const readFixture = (name: string): Buffer => readFileSync(fixture(name));
+export const tempDir = (): string => mkdtempSync(join(tmpdir(), 'mithril-test-'));
+
+/** Builds a safetensors file from a JSON header object and the data buffer, padded like the official writer. */
+export function safetensors(header: Record<string, unknown>, data: Uint8Array): Buffer {
+  let json = JSON.stringify(header);
+  json += ' '.repeat((8 - (json.length % 8)) % 8);
+  const prefix = Buffer.alloc(8);
+  prefix.writeBigUInt64LE(BigInt(Buffer.byteLength(json)));
+  return Buffer.concat([prefix, Buffer.from(json), data]);
+}

@@ -1,0 +1,87 @@
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { compressBuffer, compressFile, decompressBuffer, decompressFile, readIndex, summarize, verifyFile } from '../src/index.js';
+import { fixture, readFixture, safetensors, tempDir } from './helpers.js';
+
+const sha256 = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex');
+
+/** Ratios measured on these fixtures when the pipeline was written; a regression in coding shows here. */
+const FIXTURES: [string, number][] = [
+  ['cnn_epoch6.bf16.safetensors', 1.52],
+  ['cnn_epoch6.fp32.safetensors', 1.2],
+  ['gpt_step500_layer0.fp16.safetensors', 1.17],
+];
+
+describe('real checkpoints round-trip bit-exactly', () => {
+  for (const [name, minRatio] of FIXTURES) {
+    it(`${name} (ratio >= ${minRatio})`, async () => {
+      const original = readFixture(name);
+      const container = await compressBuffer(original);
+      const ratio = original.length / container.length;
+      assert.ok(ratio >= minRatio, `ratio ${ratio.toFixed(4)} below ${minRatio}`);
+      assert.equal(sha256(await decompressBuffer(container)), sha256(original));
+    });
+  }
+
+  it('every chunk size gives the same bytes back', async () => {
+    const original = readFixture('cnn_epoch6.bf16.safetensors');
+    for (const chunkSize of [4096, 65536, 4 * 1048576]) {
+      const restored = await decompressBuffer(await compressBuffer(original, { chunkSize }));
+      assert.equal(sha256(restored), sha256(original), `chunk size ${chunkSize}`);
+    }
+  });
+
+  it('--best never loses to the default', async () => {
+    const original = readFixture('gpt_step500_layer0.fp16.safetensors');
+    const fast = await compressBuffer(original);
+    const best = await compressBuffer(original, { best: true });
+    assert.ok(best.length <= fast.length);
+    assert.equal(sha256(await decompressBuffer(best)), sha256(original));
+  });
+
+  it('file to file, with an index that describes every tensor', async () => {
+    const dir = tempDir();
+    const input = fixture('cnn_epoch6.fp32.safetensors');
+    const packed = join(dir, 'model.safetensors.mth');
+    const restored = join(dir, 'model.safetensors');
+    const result = await compressFile(input, { output: packed });
+    assert.equal(result.output, packed);
+    await decompressFile(packed);
+    assert.equal(sha256(readFileSync(restored)), sha256(readFileSync(input)));
+    await verifyFile(packed);
+
+    const { index, compressedSize } = readIndex(packed);
+    const summary = summarize(index, compressedSize);
+    assert.equal(summary.tensors.length, 56);
+    assert.deepEqual(summary.dtypes.map((d) => d.dtype).sort(), ['F32', 'I64', 'opaque']);
+    const exponent = summary.planes.find((p) => p.dtype === 'F32' && p.plane === 'exponent')!;
+    assert.ok(exponent.original / exponent.compressed > 2.5, 'the fp32 exponent plane carries under 3.2 bits');
+  });
+});
+
+describe('safetensors edge cases round-trip', () => {
+  const weights = readFixture('cnn_epoch6.bf16.safetensors').subarray(20_000, 20_000 + 4096);
+  const cases: Record<string, Buffer> = {
+    'tensors stored out of header order, with metadata': safetensors(
+      { __metadata__: { format: 'pt', note: 'x' }, b: { dtype: 'BF16', shape: [1024], data_offsets: [2048, 4096] }, a: { dtype: 'BF16', shape: [1024], data_offsets: [0, 2048] } },
+      weights,
+    ),
+    'padding between tensors and trailing bytes': safetensors(
+      { a: { dtype: 'BF16', shape: [1000], data_offsets: [0, 2000] }, b: { dtype: 'F32', shape: [500], data_offsets: [2048, 4048] } },
+      Buffer.concat([weights, Buffer.from('trailing bytes!')]),
+    ),
+    'unknown dtype with an odd size, zero-size tensors': safetensors(
+      { z: { dtype: 'F32', shape: [0, 3], data_offsets: [0, 0] }, q: { dtype: 'Q4_K', shape: [7], data_offsets: [0, 4095] }, e: { dtype: 'BF16', shape: [0], data_offsets: [4095, 4095] } },
+      weights.subarray(0, 4095),
+    ),
+    'no tensors at all': safetensors({ __metadata__: { empty: 'yes' } }, new Uint8Array(0)),
+  };
+  for (const [title, file] of Object.entries(cases)) {
+    it(title, async () => {
+      assert.equal(sha256(await decompressBuffer(await compressBuffer(file))), sha256(file));
+    });
+  }
+});
