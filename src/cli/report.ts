@@ -1,7 +1,12 @@
 import type { Summary } from '../summary.js';
 
 const ratio = (original: number, compressed: number): string => (compressed > 0 ? (original / compressed).toFixed(4) : '-');
-const mib = (bytes: number): string => (bytes / 1048576).toFixed(2);
+function size(bytes: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let unit = 0;
+  while (bytes >= 1024 * 10 && unit < units.length - 1) [bytes, unit] = [bytes / 1024, unit + 1];
+  return unit === 0 ? `${bytes} B` : `${bytes.toFixed(1)} ${units[unit]}`;
+}
 
 function table(header: string[], rows: string[][]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
@@ -16,14 +21,14 @@ export function formatSummary(file: string, summary: Summary, showTensors: boole
     `${file}: ${summary.format} checkpoint "${source.name}", ${source.size} bytes -> ${compressedSize} bytes (ratio ${ratio(source.size, compressedSize)}), xxh64 ${source.xxh64}`,
     '',
     table(
-      ['dtype', 'tensors', 'original MiB', 'compressed MiB', 'ratio'],
-      summary.dtypes.map((d) => [d.dtype, String(d.tensors), mib(d.original), mib(d.compressed), ratio(d.original, d.compressed)]),
+      ['dtype', 'tensors', 'original', 'compressed', 'ratio'],
+      summary.dtypes.map((d) => [d.dtype, String(d.tensors), size(d.original), size(d.compressed), ratio(d.original, d.compressed)]),
     ),
     '',
     table(
-      ['dtype', 'plane', 'original MiB', 'compressed MiB', 'ratio', 'coders (share of bytes)'],
+      ['dtype', 'plane', 'original', 'compressed', 'ratio', 'coders (share of bytes)'],
       summary.planes.map((p) => [
-        p.dtype, p.plane, mib(p.original), mib(p.compressed), ratio(p.original, p.compressed),
+        p.dtype, p.plane, size(p.original), size(p.compressed), ratio(p.original, p.compressed),
         Object.entries(p.coders).map(([coder, bytes]) => `${coder} ${Math.round((100 * bytes) / p.original)}%`).join(', '),
       ]),
     ),
