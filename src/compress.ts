@@ -3,7 +3,7 @@ import { basename } from 'node:path';
 import { DEFAULT_CHUNK_SIZE, planChunks } from './chunks.js';
 import { splitForDtype } from './codec/dtypes.js';
 import { BEST_TENSOR_CODERS, encodeChunk, OPAQUE_CODERS, TENSOR_CODERS, type EncodeOptions } from './codec/pipeline.js';
-import { identity } from './codec/planes.js';
+import { splitByName } from './codec/splits.js';
 import { hex64 } from './container/format.js';
 import { ContainerWriter } from './container/writer.js';
 import { detectLayout } from './formats/detect.js';
@@ -42,7 +42,7 @@ export async function compressStream(source: ByteSource, sink: ByteSink, options
     const raw = source.read(chunk.offset, chunk.length, buffer);
     fileHash.update(raw);
     const encoded = chunk.dtype === null
-      ? encodeChunk(raw, identity, opaqueOptions)
+      ? encodeChunk(raw, splitByName('bytes')!, opaqueOptions)
       : encodeChunk(raw, splitForDtype(chunk.dtype), tensorOptions);
     writer.addChunk(chunk.offset, chunk.length, hex64(xxh64(raw)), encoded);
     options.onProgress?.(chunk.offset + chunk.length, source.size);

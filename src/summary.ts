@@ -1,4 +1,4 @@
-import { splitByName } from './codec/planes.js';
+import { splitByName } from './codec/splits.js';
 import type { ContainerIndex } from './container/format.js';
 
 export interface SizeStat {

@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import { decodeWith, encodeWith, type CoderName } from '../src/codec/coders.js';
 import { bitSplit16, bitSplit32, bytePlanes, identity, planeLengths, type PlaneSplit } from '../src/codec/planes.js';
 import { decodeChunk, encodeChunk, TENSOR_CODERS } from '../src/codec/pipeline.js';
+import { splitByName } from '../src/codec/splits.js';
 import { readFixture } from './helpers.js';
 
 const weights = readFixture('cnn_epoch6.fp32.safetensors').subarray(4096, 4096 + 40_000);
@@ -43,6 +44,23 @@ describe('plane splits', () => {
   });
 });
 
+describe('SIMD plane kernels', () => {
+  for (const plain of [bitSplit16, bitSplit32]) {
+    it(`${plain.name} in WebAssembly SIMD gives the same bytes as plain TS`, () => {
+      const simd = splitByName(plain.name)!;
+      assert.notEqual(simd, plain);
+      for (const length of [0, 3, 31, 32, 64, 65, 1000, 4096 + 7, weights.length]) {
+        const src = weights.subarray(0, length);
+        const planes = simd.split(src);
+        assert.deepEqual(planes, plain.split(src), `split of ${length} bytes`);
+        const dst = new Uint8Array(length);
+        simd.merge(planes, dst);
+        assert.deepEqual(dst, new Uint8Array(src), `merge of ${length} bytes`);
+      }
+    });
+  }
+});
+
 describe('coders', () => {
   const exponents = bitSplit16.split(readFixture('cnn_epoch6.bf16.safetensors').subarray(8192, 8192 + 100_000))[0]!;
   for (const coder of ['raw', 'huf', 'zstd1', 'zstd19'] as CoderName[]) {
@@ -69,7 +87,7 @@ describe('coders', () => {
 
 describe('chunk pipeline', () => {
   it('keeps incompressible planes raw and restores the chunk exactly', () => {
-    const encoded = encodeChunk(weights, bitSplit32, { candidates: TENSOR_CODERS, exhaustive: false });
+    const encoded = encodeChunk(weights, splitByName('bits32')!, { candidates: TENSOR_CODERS, exhaustive: false });
     assert.equal(encoded.streams[0]!.coder !== 'raw', true, 'exponent plane is coded');
     assert.equal(encoded.streams[3]!.coder, 'raw', 'lowest mantissa byte of real fp32 weights is near-random');
     const dst = new Uint8Array(weights.length);

@@ -1,5 +1,6 @@
 import { decodeWith, encodeWith, type CoderName } from './coders.js';
-import { splitByName, type PlaneSplit } from './planes.js';
+import type { PlaneSplit } from './planes.js';
+import { splitByName } from './splits.js';
 
 /** One coded plane of a chunk: how it was coded, its original and its coded length. */
 export interface StreamRecord {
@@ -27,14 +28,14 @@ export const BEST_TENSOR_CODERS: readonly CoderName[] = ['huf', 'zstd1', 'zstd19
 export const OPAQUE_CODERS: readonly CoderName[] = ['zstd19'];
 
 /** Planes longer than this choose their coder by a trial on a sample this long from their middle. */
-const SAMPLE_BYTES = 64 * 1024;
+const SAMPLE_BYTES = 16 * 1024;
 
+/** The coder that makes the sample smallest; raw when none shrinks it (near-random mantissa bytes). */
 function pickBySample(plane: Uint8Array, candidates: readonly CoderName[]): CoderName {
-  if (candidates.length === 1) return candidates[0]!;
   const start = (plane.length - SAMPLE_BYTES) >> 1;
   const sample = plane.subarray(start, start + SAMPLE_BYTES);
-  let best = candidates[0]!;
-  let bestLength = Infinity;
+  let best: CoderName = 'raw';
+  let bestLength = sample.length;
   for (const coder of candidates) {
     const length = encodeWith(coder, sample).length;
     if (length < bestLength) [best, bestLength] = [coder, length];

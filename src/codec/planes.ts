@@ -146,14 +146,6 @@ export function bytePlanes(width: number): PlaneSplit {
   };
 }
 
-const SPLITS = new Map<string, PlaneSplit>(
-  [identity, bitSplit16, bitSplit32, bytePlanes(2), bytePlanes(4), bytePlanes(8)].map((s) => [s.name, s]),
-);
-
-export function splitByName(name: string): PlaneSplit | undefined {
-  return SPLITS.get(name);
-}
-
 /** The length of every plane `split` makes from `length` bytes, in order. */
 export function planeLengths(split: PlaneSplit, length: number): number[] {
   const { count, tail } = shape(length, split.width);

@@ -1,7 +1,8 @@
 import { xxh64 } from '@node-rs/xxhash';
 import { decodeWith, isCoderName } from '../codec/coders.js';
 import { decodeChunk } from '../codec/pipeline.js';
-import { planeLengths, splitByName } from '../codec/planes.js';
+import { planeLengths } from '../codec/planes.js';
+import { splitByName } from '../codec/splits.js';
 import { MithrilError } from '../errors.js';
 import type { Segment } from '../formats/layout.js';
 import type { ByteSource } from '../io/source.js';

@@ -1,0 +1,136 @@
+;; SIMD plane splits and merges, 16 elements per step. Callers pass element counts that are
+;; multiples of 16 (as `groups` of 16) and finish any remainder with the plain-TS code.
+;; Layouts are those of src/codec/planes.ts (bits16, bits32); see docs/FORMAT.md.
+(module
+  (memory (export "memory") 1)
+
+  ;; bf16: exp = (w >> 7) & 0xff; rest = ((w >> 8) & 0x80) | (w & 0x7f)
+  (func (export "split16") (param $src i32) (param $exp i32) (param $rest i32) (param $groups i32)
+    (local $a v128) (local $b v128)
+    (block $done
+      (loop $next
+        (br_if $done (i32.eqz (local.get $groups)))
+        (local.set $a (v128.load (local.get $src)))
+        (local.set $b (v128.load offset=16 (local.get $src)))
+        (v128.store (local.get $exp)
+          (i8x16.narrow_i16x8_u
+            (v128.and (i16x8.shr_u (local.get $a) (i32.const 7)) (v128.const i16x8 255 255 255 255 255 255 255 255))
+            (v128.and (i16x8.shr_u (local.get $b) (i32.const 7)) (v128.const i16x8 255 255 255 255 255 255 255 255))))
+        (v128.store (local.get $rest)
+          (i8x16.narrow_i16x8_u
+            (v128.or
+              (v128.and (i16x8.shr_u (local.get $a) (i32.const 8)) (v128.const i16x8 128 128 128 128 128 128 128 128))
+              (v128.and (local.get $a) (v128.const i16x8 127 127 127 127 127 127 127 127)))
+            (v128.or
+              (v128.and (i16x8.shr_u (local.get $b) (i32.const 8)) (v128.const i16x8 128 128 128 128 128 128 128 128))
+              (v128.and (local.get $b) (v128.const i16x8 127 127 127 127 127 127 127 127)))))
+        (local.set $src (i32.add (local.get $src) (i32.const 32)))
+        (local.set $exp (i32.add (local.get $exp) (i32.const 16)))
+        (local.set $rest (i32.add (local.get $rest) (i32.const 16)))
+        (local.set $groups (i32.sub (local.get $groups) (i32.const 1)))
+        (br $next))))
+
+  ;; w = ((rest & 0x80) << 8) | (exp << 7) | (rest & 0x7f)
+  (func $join16 (param $e v128) (param $r v128) (result v128)
+    (v128.or
+      (v128.or
+        (i16x8.shl (v128.and (local.get $r) (v128.const i16x8 128 128 128 128 128 128 128 128)) (i32.const 8))
+        (i16x8.shl (local.get $e) (i32.const 7)))
+      (v128.and (local.get $r) (v128.const i16x8 127 127 127 127 127 127 127 127))))
+
+  (func (export "merge16") (param $exp i32) (param $rest i32) (param $dst i32) (param $groups i32)
+    (local $e v128) (local $r v128)
+    (block $done
+      (loop $next
+        (br_if $done (i32.eqz (local.get $groups)))
+        (local.set $e (v128.load (local.get $exp)))
+        (local.set $r (v128.load (local.get $rest)))
+        (v128.store (local.get $dst)
+          (call $join16 (i16x8.extend_low_i8x16_u (local.get $e)) (i16x8.extend_low_i8x16_u (local.get $r))))
+        (v128.store offset=16 (local.get $dst)
+          (call $join16 (i16x8.extend_high_i8x16_u (local.get $e)) (i16x8.extend_high_i8x16_u (local.get $r))))
+        (local.set $exp (i32.add (local.get $exp) (i32.const 16)))
+        (local.set $rest (i32.add (local.get $rest) (i32.const 16)))
+        (local.set $dst (i32.add (local.get $dst) (i32.const 32)))
+        (local.set $groups (i32.sub (local.get $groups) (i32.const 1)))
+        (br $next))))
+
+  ;; fp32 word -> bytes [low, mid, sign|mantissa-high, exponent], then a 4x4 byte transpose
+  ;; puts 4 lows, 4 mids, 4 highs, 4 exponents in the four 32-bit lanes.
+  (func $order32 (param $v v128) (result v128)
+    (i8x16.shuffle 0 4 8 12 1 5 9 13 2 6 10 14 3 7 11 15
+      (v128.or
+        (v128.or
+          (v128.and (local.get $v) (v128.const i32x4 0x007fffff 0x007fffff 0x007fffff 0x007fffff))
+          (v128.and (i32x4.shr_u (local.get $v) (i32.const 8)) (v128.const i32x4 0x00800000 0x00800000 0x00800000 0x00800000)))
+        (i32x4.shl (i32x4.shr_u (local.get $v) (i32.const 23)) (i32.const 24)))
+      (v128.const i32x4 0 0 0 0)))
+
+  ;; Inverse of $order32 (the 4x4 byte transpose is its own inverse).
+  (func $unorder32 (param $t v128) (result v128)
+    (local.set $t (i8x16.shuffle 0 4 8 12 1 5 9 13 2 6 10 14 3 7 11 15 (local.get $t) (v128.const i32x4 0 0 0 0)))
+    (v128.or
+      (v128.or
+        (v128.and (local.get $t) (v128.const i32x4 0x007fffff 0x007fffff 0x007fffff 0x007fffff))
+        (i32x4.shl (v128.and (local.get $t) (v128.const i32x4 0x00800000 0x00800000 0x00800000 0x00800000)) (i32.const 8)))
+      (i32x4.shl (i32x4.shr_u (local.get $t) (i32.const 24)) (i32.const 23))))
+
+  (func (export "split32") (param $src i32) (param $exp i32) (param $high i32) (param $mid i32) (param $low i32) (param $groups i32)
+    (local $u0 v128) (local $u1 v128) (local $u2 v128) (local $u3 v128)
+    (local $lo01 v128) (local $hi01 v128) (local $lo23 v128) (local $hi23 v128)
+    (block $done
+      (loop $next
+        (br_if $done (i32.eqz (local.get $groups)))
+        (local.set $u0 (call $order32 (v128.load (local.get $src))))
+        (local.set $u1 (call $order32 (v128.load offset=16 (local.get $src))))
+        (local.set $u2 (call $order32 (v128.load offset=32 (local.get $src))))
+        (local.set $u3 (call $order32 (v128.load offset=48 (local.get $src))))
+        ;; interleave 32-bit lanes: lo = [a.low, b.low, a.mid, b.mid], hi = [a.high, b.high, a.exp, b.exp]
+        (local.set $lo01 (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $u0) (local.get $u1)))
+        (local.set $hi01 (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $u0) (local.get $u1)))
+        (local.set $lo23 (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $u2) (local.get $u3)))
+        (local.set $hi23 (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $u2) (local.get $u3)))
+        (v128.store (local.get $low) (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $lo01) (local.get $lo23)))
+        (v128.store (local.get $mid) (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $lo01) (local.get $lo23)))
+        (v128.store (local.get $high) (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $hi01) (local.get $hi23)))
+        (v128.store (local.get $exp) (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $hi01) (local.get $hi23)))
+        (local.set $src (i32.add (local.get $src) (i32.const 64)))
+        (local.set $exp (i32.add (local.get $exp) (i32.const 16)))
+        (local.set $high (i32.add (local.get $high) (i32.const 16)))
+        (local.set $mid (i32.add (local.get $mid) (i32.const 16)))
+        (local.set $low (i32.add (local.get $low) (i32.const 16)))
+        (local.set $groups (i32.sub (local.get $groups) (i32.const 1)))
+        (br $next))))
+
+  (func (export "merge32") (param $exp i32) (param $high i32) (param $mid i32) (param $low i32) (param $dst i32) (param $groups i32)
+    (local $l v128) (local $m v128) (local $h v128) (local $e v128)
+    (local $lm v128) (local $he v128)
+    (block $done
+      (loop $next
+        (br_if $done (i32.eqz (local.get $groups)))
+        (local.set $l (v128.load (local.get $low)))
+        (local.set $m (v128.load (local.get $mid)))
+        (local.set $h (v128.load (local.get $high)))
+        (local.set $e (v128.load (local.get $exp)))
+        ;; elements 0-7: [low 0-3, mid 0-3, low 4-7, mid 4-7] and [high.., exp..]
+        (local.set $lm (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $l) (local.get $m)))
+        (local.set $he (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $h) (local.get $e)))
+        (v128.store (local.get $dst)
+          (call $unorder32 (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $lm) (local.get $he))))
+        (v128.store offset=16 (local.get $dst)
+          (call $unorder32 (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $lm) (local.get $he))))
+        ;; elements 8-15
+        (local.set $lm (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $l) (local.get $m)))
+        (local.set $he (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $h) (local.get $e)))
+        (v128.store offset=32 (local.get $dst)
+          (call $unorder32 (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $lm) (local.get $he))))
+        (v128.store offset=48 (local.get $dst)
+          (call $unorder32 (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $lm) (local.get $he))))
+        (local.set $exp (i32.add (local.get $exp) (i32.const 16)))
+        (local.set $high (i32.add (local.get $high) (i32.const 16)))
+        (local.set $mid (i32.add (local.get $mid) (i32.const 16)))
+        (local.set $low (i32.add (local.get $low) (i32.const 16)))
+        (local.set $dst (i32.add (local.get $dst) (i32.const 64)))
+        (local.set $groups (i32.sub (local.get $groups) (i32.const 1)))
+        (br $next))))
+)
