@@ -2,7 +2,7 @@ import { Xxh64, xxh64 } from '@node-rs/xxhash';
 import { basename } from 'node:path';
 import { DEFAULT_CHUNK_SIZE, planChunks } from './chunks.js';
 import { splitForDtype } from './codec/dtypes.js';
-import { BEST_TENSOR_CODERS, encodeChunk, OPAQUE_CODERS, TENSOR_CODERS, type EncodeOptions } from './codec/pipeline.js';
+import { BEST_TENSOR_CODERS, encodeChunk, opaqueCoders, TENSOR_CODERS, type EncodeOptions } from './codec/pipeline.js';
 import { splitByName } from './codec/splits.js';
 import { hex64 } from './container/format.js';
 import { ContainerWriter } from './container/writer.js';
@@ -32,7 +32,6 @@ export async function compressStream(source: ByteSource, sink: ByteSink, options
   const tensorOptions: EncodeOptions = options.best
     ? { candidates: BEST_TENSOR_CODERS, exhaustive: true }
     : { candidates: TENSOR_CODERS, exhaustive: false };
-  const opaqueOptions: EncodeOptions = { candidates: OPAQUE_CODERS, exhaustive: true };
 
   const writer = new ContainerWriter(sink);
   const fileHash = new Xxh64();
@@ -42,7 +41,7 @@ export async function compressStream(source: ByteSource, sink: ByteSink, options
     const raw = source.read(chunk.offset, chunk.length, buffer);
     fileHash.update(raw);
     const encoded = chunk.dtype === null
-      ? encodeChunk(raw, splitByName('bytes')!, opaqueOptions)
+      ? encodeChunk(raw, splitByName('bytes')!, { candidates: opaqueCoders(raw.length), exhaustive: true })
       : encodeChunk(raw, splitForDtype(chunk.dtype), tensorOptions);
     writer.addChunk(chunk.offset, chunk.length, hex64(xxh64(raw)), encoded);
     options.onProgress?.(chunk.offset + chunk.length, source.size);
