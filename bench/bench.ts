@@ -75,9 +75,9 @@ async function measureMithril(path: string, size: number): Promise<Result['mithr
 }
 
 async function measureMithrilInMemory(input: Buffer): Promise<Codec> {
-  let packed = new Uint8Array(0);
+  let packed: Uint8Array = new Uint8Array(0);
   const compressSeconds = await bestTime(async () => (packed = await compressBuffer(input)));
-  let restored = new Uint8Array(0);
+  let restored: Uint8Array = new Uint8Array(0);
   const decompressSeconds = await bestTime(async () => (restored = await decompressBuffer(packed)));
   if (Buffer.compare(input, restored) !== 0) throw new Error('in-memory round trip is not byte-identical');
   return { ratio: input.length / packed.length, compressMiBs: speed(input.length, compressSeconds), decompressMiBs: speed(input.length, decompressSeconds) };

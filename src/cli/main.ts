@@ -5,7 +5,7 @@ import { MithrilError } from '../errors.js';
 import { asFileError, compressFile, decompressFile, readIndex, verifyFile } from '../files.js';
 import { removePendingFiles } from '../io/atomic-file.js';
 import { summarize } from '../summary.js';
-import { progressBar } from './progress.js';
+import { withProgress } from './progress.js';
 import { formatResult, formatSummary } from './report.js';
 
 const EXIT_ERROR = 1;
@@ -68,14 +68,8 @@ program
   .action(async (files: string[], opts: { output?: string; force?: boolean; quiet?: boolean; best?: boolean; chunkSize: number }) => {
     singleOutput(files, opts.output);
     await forEachFile(files, async (file) => {
-      const bar = progressBar(`compress ${file}`, opts.quiet ?? false);
-      try {
-        const result = await compressFile(file, { ...opts, onProgress: bar.onProgress });
-        bar.stop();
-        if (!opts.quiet) console.error(formatResult(file, result.output, result.originalSize, result.compressedSize));
-      } finally {
-        bar.stop();
-      }
+      const result = await withProgress(`compress ${file}`, opts.quiet, (onProgress) => compressFile(file, { ...opts, onProgress }));
+      if (!opts.quiet) console.error(formatResult(file, result.output, result.originalSize, result.compressedSize));
     });
   });
 
@@ -89,14 +83,8 @@ program
   .action(async (files: string[], opts: { output?: string; force?: boolean; quiet?: boolean }) => {
     singleOutput(files, opts.output);
     await forEachFile(files, async (file) => {
-      const bar = progressBar(`decompress ${file}`, opts.quiet ?? false);
-      try {
-        const result = await decompressFile(file, { ...opts, onProgress: bar.onProgress });
-        bar.stop();
-        if (!opts.quiet) console.error(`${file}: restored ${result.originalSize} bytes, checksums ok => ${result.output}`);
-      } finally {
-        bar.stop();
-      }
+      const result = await withProgress(`decompress ${file}`, opts.quiet, (onProgress) => decompressFile(file, { ...opts, onProgress }));
+      if (!opts.quiet) console.error(`${file}: restored ${result.originalSize} bytes, checksums ok => ${result.output}`);
     });
   });
 
@@ -123,7 +111,7 @@ program
   .action(async (files: string[], opts: { json?: boolean; quiet?: boolean }) => {
     await forEachFile(files, async (file) => {
       try {
-        const index = await verifyFile(file, { onProgress: progressBar(`verify ${file}`, opts.quiet ?? false).onProgress });
+        const index = await withProgress(`verify ${file}`, opts.quiet, (onProgress) => verifyFile(file, { onProgress }));
         if (opts.json) console.log(JSON.stringify({ file, ok: true, size: index.source.size, xxh64: index.source.xxh64 }));
         else if (!opts.quiet) console.log(`${file}: ok (${index.source.size} bytes, ${index.chunks.length} chunks, xxh64 ${index.source.xxh64})`);
       } catch (error) {

@@ -6,7 +6,7 @@ const MIN_BYTES_FOR_BAR = 64 * 1024 * 1024;
 export type ProgressCallback = (done: number, total: number) => void;
 
 /** A progress bar on stderr for long work, when stderr is a terminal and not silenced. */
-export function progressBar(label: string, quiet: boolean): { onProgress?: ProgressCallback; stop: () => void } {
+function progressBar(label: string, quiet: boolean): { onProgress?: ProgressCallback; stop: () => void } {
   if (quiet || !process.stderr.isTTY) return { stop: () => {} };
   let bar: SingleBar | undefined;
   const started = Date.now();
@@ -27,4 +27,14 @@ export function progressBar(label: string, quiet: boolean): { onProgress?: Progr
     },
     stop: () => bar?.stop(),
   };
+}
+
+/** Runs `work` with a progress bar that is always cleared afterwards, even when the work fails. */
+export async function withProgress<T>(label: string, quiet: boolean | undefined, work: (onProgress?: ProgressCallback) => Promise<T>): Promise<T> {
+  const bar = progressBar(label, quiet ?? false);
+  try {
+    return await work(bar.onProgress);
+  } finally {
+    bar.stop();
+  }
 }
