@@ -58,6 +58,16 @@ describe('hostile checkpoints are refused with one clear line', () => {
     ['not a checkpoint', Buffer.from('hello world, not a checkpoint'), /not a recognised checkpoint format/],
     ['truncated checkpoint', original.subarray(0, 5000), /exceeds file size|beyond the end of file/],
   ];
+  it('a checkpoint truncated anywhere is refused (every 997 bytes)', async () => {
+    for (let at = 0; at < original.length; at += 997) {
+      await assert.rejects(compressBuffer(original.subarray(0, at), { name: 'cut.safetensors' }), (error: unknown) => {
+        assert.ok(error instanceof MithrilError, `cut at ${at}: not a MithrilError: ${String(error)}`);
+        assert.match(error.message, /^cut\.safetensors: /);
+        return true;
+      });
+    }
+  });
+
   for (const [title, bytes, pattern] of cases) {
     it(title, async () => {
       await assert.rejects(compressBuffer(bytes, { name: 'bad.safetensors' }), (error: unknown) => {
