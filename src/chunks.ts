@@ -1,5 +1,5 @@
 import { elementSize } from './dtypes.js';
-import type { Layout } from './formats/layout.js';
+import type { Layout, TensorSegment } from './formats/layout.js';
 
 /** A contiguous byte range of the original file, coded independently of every other chunk. */
 export interface ChunkPlan {
@@ -7,6 +7,8 @@ export interface ChunkPlan {
   length: number;
   /** The dtype of the tensor data in the chunk, or null for opaque bytes. */
   dtype: string | null;
+  /** When the chunk is a piece of one tensor: that tensor, for pairing with a base checkpoint. */
+  tensor?: TensorSegment;
 }
 
 export const DEFAULT_CHUNK_SIZE = 1024 * 1024;
@@ -40,8 +42,9 @@ export function planChunks(layout: Layout, chunkSize = DEFAULT_CHUNK_SIZE): Chun
     const width = dtype === null ? 1 : (elementSize(dtype) ?? 1);
     const pieces = Math.ceil(segment.length / chunkSize);
     const pieceLength = Math.ceil(segment.length / pieces / width) * width;
+    const tensor = segment.kind === 'tensor' ? segment : undefined;
     for (let at = 0; at < segment.length; at += pieceLength) {
-      chunks.push({ offset: segment.offset + at, length: Math.min(pieceLength, segment.length - at), dtype });
+      chunks.push({ offset: segment.offset + at, length: Math.min(pieceLength, segment.length - at), dtype, tensor });
     }
   }
   flushGroup();

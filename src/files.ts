@@ -6,6 +6,7 @@ import { FileSource } from './io/source.js';
 import { ContainerReader } from './container/reader.js';
 import type { ContainerIndex } from './container/format.js';
 import { resolve } from 'node:path';
+import { openBase, type BaseCheckpoint } from './delta/base.js';
 
 export const SUFFIX = '.mth';
 
@@ -14,6 +15,11 @@ export interface OutputOptions {
   output?: string;
   /** Replace an existing output file. */
   force?: boolean;
+}
+
+/** Base checkpoints by path (original files or their .mth): the base first, then an older one. */
+export interface BaseOptions {
+  bases?: readonly string[];
 }
 
 export interface FileResult extends CompressResult {
@@ -43,6 +49,25 @@ export function asFileError(path: string, error: unknown): unknown {
   return code && problems[code] ? new MithrilError(path, problems[code]) : error;
 }
 
+/** Opens the base checkpoints named by `paths`, runs `use`, and closes them whatever happens. */
+async function withBases<T>(paths: readonly string[], use: (bases: { path: string; base: BaseCheckpoint }[]) => Promise<T>): Promise<T> {
+  const opened: { path: string; base: BaseCheckpoint }[] = [];
+  try {
+    for (const path of paths) {
+      const source = openInput(path);
+      try {
+        opened.push({ path, base: openBase(source) });
+      } catch (error) {
+        source.close();
+        throw asFileError(path, error);
+      }
+    }
+    return await use(opened);
+  } finally {
+    for (const { base } of opened) base.close();
+  }
+}
+
 /** Runs `write` into an atomic output; on any failure the partial output is removed. */
 async function writeAtomically<T>(input: FileSource, output: string, force: boolean, write: (file: AtomicFile) => Promise<T>): Promise<T> {
   if (resolve(output) === resolve(input.name)) throw new MithrilError(output, 'output would overwrite the input');
@@ -60,27 +85,31 @@ async function writeAtomically<T>(input: FileSource, output: string, force: bool
   }
 }
 
-export async function compressFile(input: string, options: OutputOptions & CompressOptions = {}): Promise<FileResult> {
+export async function compressFile(input: string, options: OutputOptions & BaseOptions & Omit<CompressOptions, 'bases'> = {}): Promise<FileResult> {
   if (input.endsWith(SUFFIX) && !options.output) throw new MithrilError(input, `already has the ${SUFFIX} suffix`);
   const output = options.output ?? input + SUFFIX;
-  const source = openInput(input);
-  const result = await writeAtomically(source, output, options.force ?? false, (file) => compressStream(source, file.sink, options));
+  const result = await withBases(options.bases ?? [], (bases) => {
+    const source = openInput(input);
+    return writeAtomically(source, output, options.force ?? false, (file) => compressStream(source, file.sink, { ...options, bases: bases.map((b) => b.base) }));
+  });
   return { ...result, input, output };
 }
 
-export async function decompressFile(input: string, options: OutputOptions & DecompressOptions = {}): Promise<FileResult> {
+export async function decompressFile(input: string, options: OutputOptions & BaseOptions & Omit<DecompressOptions, 'bases'> = {}): Promise<FileResult> {
   if (!options.output && !input.endsWith(SUFFIX)) throw new MithrilError(input, `unknown suffix, expected ${SUFFIX} (use -o to name the output)`);
   const output = options.output ?? input.slice(0, -SUFFIX.length);
-  const source = openInput(input);
-  const reader = await writeAtomically(source, output, options.force ?? false, (file) => decompressStream(source, file.sink, options));
-  return { input, output, originalSize: reader.index.source.size, compressedSize: source.size };
+  return withBases(options.bases ?? [], async (bases) => {
+    const source = openInput(input);
+    const reader = await writeAtomically(source, output, options.force ?? false, (file) => decompressStream(source, file.sink, { ...options, bases }));
+    return { input, output, originalSize: reader.index.source.size, compressedSize: source.size };
+  });
 }
 
 /** Decodes everything and checks every checksum, writing nothing. */
-export async function verifyFile(input: string, options: DecompressOptions = {}): Promise<ContainerIndex> {
+export async function verifyFile(input: string, options: BaseOptions & Omit<DecompressOptions, 'bases'> = {}): Promise<ContainerIndex> {
   const source = openInput(input);
   try {
-    return (await decompressStream(source, null, options)).index;
+    return await withBases(options.bases ?? [], async (bases) => (await decompressStream(source, null, { ...options, bases })).index);
   } catch (error) {
     throw asFileError(input, error);
   } finally {

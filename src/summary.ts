@@ -16,6 +16,8 @@ export interface PlaneStat extends SizeStat {
 export interface Summary {
   format: string;
   source: ContainerIndex['source'];
+  /** The earlier checkpoints this file was delta-coded against (needed to decode it). */
+  bases: NonNullable<ContainerIndex['bases']>;
   compressedSize: number;
   tensors: { name: string; dtype: string; shape: number[]; bytes: number }[];
   dtypes: (SizeStat & { dtype: string; tensors: number })[];
@@ -42,7 +44,7 @@ export function summarize(index: ContainerIndex, compressedSize: number): Summar
     const segment = index.segments[s]!;
     const dtype = segment.kind === 'tensor' ? segment.dtype : 'opaque';
     const stat = dtypeStat(dtype);
-    const names = splitByName(chunk.split)!.planeNames;
+    const names = chunk.delta ? ['delta residual'] : splitByName(chunk.split)!.planeNames;
     for (const [k, stream] of chunk.streams.entries()) {
       const plane = names[k] ?? 'tail';
       const key = `${dtype}\0${plane}`;
@@ -58,6 +60,7 @@ export function summarize(index: ContainerIndex, compressedSize: number): Summar
   return {
     format: index.format,
     source: index.source,
+    bases: index.bases ?? [],
     compressedSize,
     tensors: index.segments.flatMap((seg) => (seg.kind === 'tensor' ? [{ name: seg.name, dtype: seg.dtype, shape: seg.shape, bytes: seg.length }] : [])),
     dtypes: [...dtypes.values()],

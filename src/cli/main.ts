@@ -46,6 +46,9 @@ async function forEachFile(files: string[], action: (file: string) => Promise<vo
   if (failed) process.exitCode = EXIT_ERROR;
 }
 
+const collect = (value: string, previous: string[]): string[] => [...previous, value];
+const BASE_HELP = 'an earlier checkpoint (original or .mth) the file was coded against; repeat for an older second base';
+
 function singleOutput(files: string[], output: string | undefined): void {
   if (output !== undefined && files.length > 1) throw new CommanderError(EXIT_USAGE, 'mithril.usage', 'error: -o can only be used with a single input file');
 }
@@ -64,11 +67,13 @@ program
   .option('-f, --force', 'overwrite existing output files')
   .option('-q, --quiet', 'print nothing but errors')
   .option('--best', 'also try slow, strong LZ on every plane (smaller on structured tensors, much slower)')
+  .option('--base <file>', 'code against an earlier checkpoint (original or .mth); give a second, older --base to predict from both', collect, [])
   .addOption(new Option('--chunk-size <size>', 'bytes per independently coded chunk').argParser(parseSize).default(1048576, '1M'))
-  .action(async (files: string[], opts: { output?: string; force?: boolean; quiet?: boolean; best?: boolean; chunkSize: number }) => {
+  .action(async (files: string[], opts: { output?: string; force?: boolean; quiet?: boolean; best?: boolean; chunkSize: number; base: string[] }) => {
     singleOutput(files, opts.output);
+    if (opts.base.length > 2) throw new CommanderError(EXIT_USAGE, 'mithril.usage', 'error: at most two --base files (the base and an older one)');
     await forEachFile(files, async (file) => {
-      const result = await withProgress(`compress ${file}`, opts.quiet, (onProgress) => compressFile(file, { ...opts, onProgress }));
+      const result = await withProgress(`compress ${file}`, opts.quiet, (onProgress) => compressFile(file, { ...opts, bases: opts.base, onProgress }));
       if (!opts.quiet) console.error(formatResult(file, result.output, result.originalSize, result.compressedSize));
     });
   });
@@ -80,10 +85,11 @@ program
   .option('-o, --output <path>', 'output file (one input only)')
   .option('-f, --force', 'overwrite existing output files')
   .option('-q, --quiet', 'print nothing but errors')
-  .action(async (files: string[], opts: { output?: string; force?: boolean; quiet?: boolean }) => {
+  .option('--base <file>', BASE_HELP, collect, [])
+  .action(async (files: string[], opts: { output?: string; force?: boolean; quiet?: boolean; base: string[] }) => {
     singleOutput(files, opts.output);
     await forEachFile(files, async (file) => {
-      const result = await withProgress(`decompress ${file}`, opts.quiet, (onProgress) => decompressFile(file, { ...opts, onProgress }));
+      const result = await withProgress(`decompress ${file}`, opts.quiet, (onProgress) => decompressFile(file, { ...opts, bases: opts.base, onProgress }));
       if (!opts.quiet) console.error(`${file}: restored ${result.originalSize} bytes, checksums ok => ${result.output}`);
     });
   });
@@ -108,10 +114,11 @@ program
   .argument('<files...>')
   .option('--json', 'print one JSON object per file')
   .option('-q, --quiet', 'print nothing but errors')
-  .action(async (files: string[], opts: { json?: boolean; quiet?: boolean }) => {
+  .option('--base <file>', BASE_HELP, collect, [])
+  .action(async (files: string[], opts: { json?: boolean; quiet?: boolean; base: string[] }) => {
     await forEachFile(files, async (file) => {
       try {
-        const index = await withProgress(`verify ${file}`, opts.quiet, (onProgress) => verifyFile(file, { onProgress }));
+        const index = await withProgress(`verify ${file}`, opts.quiet, (onProgress) => verifyFile(file, { bases: opts.base, onProgress }));
         if (opts.json) console.log(JSON.stringify({ file, ok: true, size: index.source.size, xxh64: index.source.xxh64 }));
         else if (!opts.quiet) console.log(`${file}: ok (${index.source.size} bytes, ${index.chunks.length} chunks, xxh64 ${index.source.xxh64})`);
       } catch (error) {

@@ -1,3 +1,4 @@
+import { describeSource } from '../container/reader.js';
 import type { Summary } from '../summary.js';
 
 const ratio = (original: number, compressed: number): string => (compressed > 0 ? (original / compressed).toFixed(4) : '-');
@@ -19,6 +20,7 @@ export function formatSummary(file: string, summary: Summary, showTensors: boole
   const { source, compressedSize } = summary;
   const parts = [
     `${file}: ${summary.format} checkpoint "${source.name}", ${source.size} bytes -> ${compressedSize} bytes (ratio ${ratio(source.size, compressedSize)}), xxh64 ${source.xxh64}`,
+    ...summary.bases.map((base, i) => `${i === 0 ? 'base' : 'older base'}: ${describeSource(base)} (needed to decompress)`),
     '',
     table(
       ['dtype', 'tensors', 'original', 'compressed', 'ratio'],

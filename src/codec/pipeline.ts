@@ -4,7 +4,8 @@ import { splitByName } from './splits.js';
 
 /** One coded plane of a chunk: how it was coded, its original and its coded length. */
 export interface StreamRecord {
-  coder: CoderName;
+  /** A plane coder, or `residual` for the single stream of a delta chunk (src/delta/). */
+  coder: CoderName | 'residual';
   rawLength: number;
   codedLength: number;
 }
@@ -86,7 +87,7 @@ export function decodeChunk(coded: Uint8Array, splitName: string, streams: reado
   let at = 0;
   const planes = streams.map((stream, k) => {
     const plane = planeBuffer(k, stream.rawLength);
-    decodeWith(stream.coder, coded.subarray(at, at + stream.codedLength), plane);
+    decodeWith(stream.coder as CoderName, coded.subarray(at, at + stream.codedLength), plane);
     at += stream.codedLength;
     return plane;
   });

@@ -15,6 +15,21 @@ export const FOOTER_SIZE = 40;
 export const MAX_INDEX_BYTES = 1024 * 1024 * 1024;
 export const MAX_CHUNK_BYTES = 256 * 1024 * 1024;
 
+/** Which base checkpoint (index into `ContainerIndex.bases`) and where in it a delta chunk refers to. */
+export interface BaseRef {
+  base: number;
+  offset: number;
+}
+
+/** How a chunk was coded against earlier checkpoints (see docs/FORMAT.md, "Delta chunks"). */
+export interface DeltaRecord {
+  dtype: 'BF16' | 'F16' | 'F32';
+  /** The base, then optionally an older one for prediction; each `rawLength` bytes at `offset`. */
+  refs: BaseRef[];
+  /** Prediction weight numerator (over 256) when there are two refs. */
+  beta?: number;
+}
+
 export interface ChunkRecord {
   /** Where the chunk's coded planes start in the container. */
   offset: number;
@@ -25,6 +40,7 @@ export interface ChunkRecord {
   xxh64: string;
   split: string;
   streams: StreamRecord[];
+  delta?: DeltaRecord;
 }
 
 export interface SourceRecord {
@@ -37,6 +53,8 @@ export interface SourceRecord {
 export interface ContainerIndex {
   format: string;
   source: SourceRecord;
+  /** The earlier checkpoints this one was coded against, if any; decoding needs them. */
+  bases?: SourceRecord[];
   segments: Segment[];
   chunks: ChunkRecord[];
 }
@@ -86,9 +104,13 @@ export function decodeFooter(bytes: Uint8Array): Footer | string {
   };
 }
 
+export function hasContainerMagic(bytes: Uint8Array): boolean {
+  return bytes.length >= MAGIC.length && MAGIC.every((b, i) => bytes[i] === b);
+}
+
 /** Returns the format version, or a description of what is wrong with the header. */
 export function decodeHeader(bytes: Uint8Array): number | string {
-  if (bytes.length < HEADER_SIZE || !MAGIC.every((b, i) => bytes[i] === b)) return 'not a mithril file (bad magic)';
+  if (bytes.length < HEADER_SIZE || !hasContainerMagic(bytes)) return 'not a mithril file (bad magic)';
   const version = new DataView(bytes.buffer, bytes.byteOffset, HEADER_SIZE).getUint32(8, true);
   if (version !== FORMAT_VERSION) return `unsupported container version ${version} (this mithril reads version ${FORMAT_VERSION})`;
   return version;

@@ -1,20 +1,20 @@
 import { xxh64 } from '@node-rs/xxhash';
-import { decodeWith, isCoderName } from '../codec/coders.js';
+import { decodeWith } from '../codec/coders.js';
 import { decodeChunk } from '../codec/pipeline.js';
-import { planeLengths } from '../codec/planes.js';
-import { splitByName } from '../codec/splits.js';
+import type { BaseCheckpoint } from '../delta/base.js';
+import { decodeDeltaChunk } from '../delta/delta-chunk.js';
 import { MithrilError } from '../errors.js';
-import type { Segment } from '../formats/layout.js';
 import type { ByteSource } from '../io/source.js';
-import {
-  decodeFooter, decodeHeader, FOOTER_SIZE, HEADER_SIZE, hex64, MAX_CHUNK_BYTES, MAX_INDEX_BYTES,
-  type ChunkRecord, type ContainerIndex,
-} from './format.js';
+import { decodeFooter, decodeHeader, FOOTER_SIZE, HEADER_SIZE, hex64, MAX_INDEX_BYTES, type ContainerIndex, type SourceRecord } from './format.js';
+import { validateIndex } from './validate.js';
+
+export const describeSource = (s: SourceRecord): string => `"${s.name}" (${s.size} bytes, xxh64 ${s.xxh64})`;
 
 /** An opened container: its validated index, ready for random access to any chunk. */
 export class ContainerReader {
   readonly index: ContainerIndex;
-  private readonly dataEnd: number;
+  /** The base checkpoints, in the order of `index.bases`, once given with `useBases`. */
+  private bases: BaseCheckpoint[] = [];
 
   constructor(private readonly source: ByteSource) {
     const fail: (problem: string) => never = (problem) => {
@@ -43,10 +43,31 @@ export class ContainerReader {
     } catch {
       fail('corrupted index (invalid JSON)');
     }
-    this.dataEnd = footer.indexOffset;
-    const problem = validateIndex(parsed, this.dataEnd);
+    const problem = validateIndex(parsed, footer.indexOffset);
     if (problem) fail(`invalid index: ${problem}`);
     this.index = parsed as ContainerIndex;
+  }
+
+  /**
+   * Gives the base checkpoints a delta-coded container needs, matched by the identity of their
+   * original bytes (in any order); a base that is not one of them, or a missing one, is an error.
+   */
+  useBases(given: readonly { path: string; base: BaseCheckpoint }[]): void {
+    const expected = this.index.bases ?? [];
+    const matched: (BaseCheckpoint | undefined)[] = expected.map(() => undefined);
+    for (const { path, base } of given) {
+      const at = expected.findIndex((e) => e.size === base.identity.size && e.xxh64 === base.identity.xxh64);
+      if (at < 0) {
+        const wanted = expected.length ? `expected ${expected.map(describeSource).join(' or ')}` : `${this.source.name} was compressed without a base`;
+        throw new MithrilError(path, `is not a base of ${this.source.name} (${wanted})`);
+      }
+      matched[at] = base;
+    }
+    const missing = expected.filter((_, i) => !matched[i]);
+    if (missing.length) {
+      throw new MithrilError(this.source.name, `needs base ${missing.map(describeSource).join(' and ')}: give it with --base`);
+    }
+    this.bases = matched as BaseCheckpoint[];
   }
 
   /** The tensor (or opaque role) whose bytes a chunk starts in, for error messages. */
@@ -62,76 +83,19 @@ export class ContainerReader {
     const chunk = this.index.chunks[chunkNumber]!;
     const codedLength = chunk.streams.reduce((sum, s) => sum + s.codedLength, 0);
     const coded = this.source.read(chunk.offset, codedLength);
+    const delta = chunk.delta;
+    if (delta && this.bases.length === 0) {
+      throw new MithrilError(this.source.name, `needs base ${(this.index.bases ?? []).map(describeSource).join(' and ')}: give it with --base`);
+    }
     try {
-      decodeChunk(coded, chunk.split, chunk.streams, dst);
-    } catch {
+      if (delta) decodeDeltaChunk(coded, delta, (ref) => this.bases[ref.base]!.read(ref.offset, chunk.rawLength), dst);
+      else decodeChunk(coded, chunk.split, chunk.streams, dst);
+    } catch (error) {
+      if (error instanceof MithrilError) throw error;
       throw new MithrilError(this.source.name, `corrupted ${this.describeChunk(chunkNumber)}: cannot be decoded`);
     }
     if (hex64(xxh64(dst)) !== chunk.xxh64) {
       throw new MithrilError(this.source.name, `checksum mismatch in ${this.describeChunk(chunkNumber)}`);
     }
   }
-}
-
-const isCount = (value: unknown): value is number => typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
-const isHex64 = (value: unknown): value is string => typeof value === 'string' && /^[0-9a-f]{16}$/.test(value);
-
-function validateSegment(segment: unknown, expectedOffset: number): string | undefined {
-  if (typeof segment !== 'object' || segment === null) return 'segment is not an object';
-  const s = segment as Record<string, unknown>;
-  if (!isCount(s.offset) || !isCount(s.length) || s.offset !== expectedOffset) return 'segments do not tile the file';
-  if (s.kind === 'opaque') return typeof s.role === 'string' ? undefined : 'opaque segment without role';
-  if (s.kind !== 'tensor') return 'segment of unknown kind';
-  if (typeof s.name !== 'string' || typeof s.dtype !== 'string') return 'tensor segment without name or dtype';
-  if (!Array.isArray(s.shape) || !s.shape.every(isCount)) return `tensor "${s.name}" has an invalid shape`;
-  return undefined;
-}
-
-function validateChunk(chunk: unknown, expectedRawOffset: number, dataStart: number, dataEnd: number): string | undefined {
-  if (typeof chunk !== 'object' || chunk === null) return 'chunk is not an object';
-  const c = chunk as Record<string, unknown>;
-  if (!isCount(c.offset) || !isCount(c.rawOffset) || !isCount(c.rawLength) || !isHex64(c.xxh64)) return 'chunk with missing fields';
-  if (c.rawOffset !== expectedRawOffset) return 'chunks do not tile the file';
-  if (c.rawLength === 0 || c.rawLength > MAX_CHUNK_BYTES) return `chunk of ${c.rawLength} bytes`;
-  const split = typeof c.split === 'string' ? splitByName(c.split) : undefined;
-  if (!split) return `unknown plane split ${JSON.stringify(c.split)}`;
-  const lengths = planeLengths(split, c.rawLength);
-  if (!Array.isArray(c.streams) || c.streams.length !== lengths.length) return 'chunk with wrong number of planes';
-  let coded = 0;
-  for (const [i, stream] of (c.streams as unknown[]).entries()) {
-    const s = stream as Record<string, unknown> | null;
-    if (typeof s !== 'object' || s === null || !isCoderName(s.coder) || s.rawLength !== lengths[i] || !isCount(s.codedLength)) {
-      return 'chunk with an invalid plane record';
-    }
-    coded += s.codedLength;
-  }
-  if (c.offset < dataStart || c.offset + coded > dataEnd) return 'chunk outside the data area';
-  return undefined;
-}
-
-/** Checks everything a reader relies on, so that a damaged index can never cause a wrong output. */
-function validateIndex(value: unknown, dataEnd: number): string | undefined {
-  if (typeof value !== 'object' || value === null) return 'not an object';
-  const index = value as Record<string, unknown>;
-  const source = index.source as Record<string, unknown> | null;
-  if (typeof index.format !== 'string') return 'missing format';
-  if (typeof source !== 'object' || source === null || typeof source.name !== 'string' || !isCount(source.size) || !isHex64(source.xxh64)) {
-    return 'missing source record';
-  }
-  if (!Array.isArray(index.segments) || !Array.isArray(index.chunks)) return 'missing segments or chunks';
-  let offset = 0;
-  for (const segment of index.segments as unknown[]) {
-    const problem = validateSegment(segment, offset);
-    if (problem) return problem;
-    offset += (segment as Segment).length;
-  }
-  if (offset !== source.size) return 'segments do not cover the file';
-  let rawOffset = 0;
-  for (const chunk of index.chunks as unknown[]) {
-    const problem = validateChunk(chunk, rawOffset, HEADER_SIZE, dataEnd);
-    if (problem) return problem;
-    rawOffset += (chunk as ChunkRecord).rawLength;
-  }
-  if (rawOffset !== source.size) return 'chunks do not cover the file';
-  return undefined;
 }

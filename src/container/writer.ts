@@ -2,7 +2,10 @@ import { xxh64 } from '@node-rs/xxhash';
 import { encodeWith } from '../codec/coders.js';
 import type { EncodedChunk } from '../codec/pipeline.js';
 import type { ByteSink } from '../io/sink.js';
-import { encodeFooter, encodeHeader, HEADER_SIZE, type ChunkRecord, type ContainerIndex } from './format.js';
+import { encodeFooter, encodeHeader, HEADER_SIZE, type ChunkRecord, type ContainerIndex, type DeltaRecord } from './format.js';
+
+/** A coded chunk, single-checkpoint or delta. */
+export type CodedChunk = EncodedChunk & { delta?: DeltaRecord };
 
 /** Writes a container in one forward pass: header, chunks as they come, then index and footer. */
 export class ContainerWriter {
@@ -17,8 +20,9 @@ export class ContainerWriter {
     return this.position;
   }
 
-  addChunk(rawOffset: number, rawLength: number, rawXxh64: string, chunk: EncodedChunk): void {
-    this.chunks.push({ offset: this.position, rawOffset, rawLength, xxh64: rawXxh64, split: chunk.split, streams: chunk.streams });
+  addChunk(rawOffset: number, rawLength: number, rawXxh64: string, chunk: CodedChunk): void {
+    const { split, streams, delta } = chunk;
+    this.chunks.push({ offset: this.position, rawOffset, rawLength, xxh64: rawXxh64, split, streams, ...(delta ? { delta } : {}) });
     for (const part of chunk.payload) {
       this.sink.write(part);
       this.position += part.length;

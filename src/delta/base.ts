@@ -1,0 +1,115 @@
+import { Xxh64 } from '@node-rs/xxhash';
+import { basename } from 'node:path';
+import { hasContainerMagic, hex64, type SourceRecord } from '../container/format.js';
+import { ContainerReader } from '../container/reader.js';
+import { MithrilError } from '../errors.js';
+import { detectLayout } from '../formats/detect.js';
+import type { TensorSegment } from '../formats/layout.js';
+import type { ByteSource } from '../io/source.js';
+
+const HASH_READ = 16 * 1024 * 1024;
+
+/**
+ * An earlier checkpoint that a new one is coded against: the original file, or its `.mth`.
+ * Either way its identity is that of the original bytes, so both forms are interchangeable.
+ */
+export interface BaseCheckpoint {
+  readonly identity: SourceRecord;
+  /** The base's tensors by name. */
+  readonly tensors: ReadonlyMap<string, TensorSegment>;
+  /** Original bytes [offset, offset + length) of the base. */
+  read(offset: number, length: number): Uint8Array;
+  close(): void;
+}
+
+function tensorsByName(segments: readonly { kind: string }[]): Map<string, TensorSegment> {
+  const tensors = new Map<string, TensorSegment>();
+  for (const segment of segments) if (segment.kind === 'tensor') tensors.set((segment as TensorSegment).name, segment as TensorSegment);
+  return tensors;
+}
+
+/** A base given as the original checkpoint file: hashed once to establish its identity. */
+class RawBase implements BaseCheckpoint {
+  readonly identity: SourceRecord;
+  readonly tensors: Map<string, TensorSegment>;
+
+  constructor(private readonly source: ByteSource) {
+    this.tensors = tensorsByName(detectLayout(source).segments);
+    const hash = new Xxh64();
+    const buffer = new Uint8Array(Math.min(HASH_READ, source.size));
+    for (let at = 0; at < source.size; at += buffer.length) {
+      hash.update(source.read(at, Math.min(buffer.length, source.size - at), buffer));
+    }
+    this.identity = { name: basename(source.name), size: source.size, xxh64: hex64(hash.digest()) };
+  }
+
+  read(offset: number, length: number): Uint8Array {
+    return this.source.read(offset, length);
+  }
+
+  close(): void {
+    this.source.close();
+  }
+}
+
+/** A base given as a `.mth` container: read by decoding (and checking) the chunks that hold a range. */
+class ContainerBase implements BaseCheckpoint {
+  readonly identity: SourceRecord;
+  readonly tensors: Map<string, TensorSegment>;
+  private readonly reader: ContainerReader;
+  private cached: { number: number; bytes: Uint8Array } | undefined;
+
+  constructor(private readonly source: ByteSource) {
+    this.reader = new ContainerReader(source);
+    const { index } = this.reader;
+    if (index.bases?.length) {
+      throw new MithrilError(source.name, 'a base given as .mth must not itself be delta-coded; give its original file instead');
+    }
+    this.identity = index.source;
+    this.tensors = tensorsByName(index.segments);
+  }
+
+  read(offset: number, length: number): Uint8Array {
+    const out = new Uint8Array(length);
+    const chunks = this.reader.index.chunks;
+    let number = this.chunkAt(offset);
+    for (let done = 0; done < length; number++) {
+      const chunk = chunks[number]!;
+      const bytes = this.decoded(number);
+      const from = offset + done - chunk.rawOffset;
+      const take = Math.min(length - done, chunk.rawLength - from);
+      out.set(bytes.subarray(from, from + take), done);
+      done += take;
+    }
+    return out;
+  }
+
+  close(): void {
+    this.source.close();
+  }
+
+  private chunkAt(offset: number): number {
+    const chunks = this.reader.index.chunks;
+    let low = 0;
+    let high = chunks.length - 1;
+    while (low < high) {
+      const mid = (low + high + 1) >> 1;
+      if (chunks[mid]!.rawOffset <= offset) low = mid;
+      else high = mid - 1;
+    }
+    return low;
+  }
+
+  private decoded(number: number): Uint8Array {
+    if (this.cached?.number !== number) {
+      const bytes = new Uint8Array(this.reader.index.chunks[number]!.rawLength);
+      this.reader.readChunk(number, bytes);
+      this.cached = { number, bytes };
+    }
+    return this.cached.bytes;
+  }
+}
+
+export function openBase(source: ByteSource): BaseCheckpoint {
+  return hasContainerMagic(source.read(0, Math.min(16, source.size))) ? new ContainerBase(source) : new RawBase(source);
+}
