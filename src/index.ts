@@ -1,5 +1,6 @@
 import { compressStream, type CompressOptions } from './compress.js';
 import { decompressStream, type DecompressOptions } from './decompress.js';
+import { ContainerReader } from './container/reader.js';
 import { MemorySink } from './io/sink.js';
 import { BufferSource } from './io/source.js';
 
@@ -20,7 +21,8 @@ export async function compressBuffer(checkpoint: Uint8Array, options: CompressOp
 
 /** Restores the original bytes of a container held in memory, checking every checksum. */
 export async function decompressBuffer(container: Uint8Array, options: DecompressOptions & { name?: string } = {}): Promise<Uint8Array> {
-  const sink = new MemorySink();
-  await decompressStream(new BufferSource(container, options.name ?? 'container'), sink, options);
+  const source = new BufferSource(container, options.name ?? 'container');
+  const sink = new MemorySink(new ContainerReader(source).index.source.size);
+  await decompressStream(source, sink, options);
   return sink.bytes();
 }

@@ -38,15 +38,28 @@ function compressor(name: Exclude<CoderName, 'raw'>): CCtx {
   return contexts[name];
 }
 
+/** The most bytes coding `length` bytes can take, whatever the coder. */
+export function codedBound(length: number): number {
+  return compressBound(length);
+}
+
+/** Encodes `src` into `dst` (which has room for `codedBound(src.length)` bytes); returns the coded length. */
+export function encodeInto(name: CoderName, src: Uint8Array, dst: Uint8Array): number {
+  if (name === 'raw') {
+    dst.set(src);
+    return src.length;
+  }
+  return compressor(name).compress2(dst, src);
+}
+
 let scratch = new Uint8Array(0);
 
 /** Encodes `src`; returns a view into a shared scratch buffer, valid until the next call. */
 export function encodeWith(name: CoderName, src: Uint8Array): Uint8Array {
   if (name === 'raw') return src;
-  const bound = compressBound(src.length);
+  const bound = codedBound(src.length);
   if (scratch.length < bound) scratch = new Uint8Array(Math.max(bound, scratch.length * 2));
-  const written = compressor(name).compress2(scratch, src);
-  return scratch.subarray(0, written);
+  return scratch.subarray(0, encodeInto(name, src, scratch));
 }
 
 /** Decodes `src` into `dst`, which must be exactly the original length. */

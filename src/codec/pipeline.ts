@@ -1,4 +1,4 @@
-import { decodeWith, encodeWith, type CoderName } from './coders.js';
+import { codedBound, decodeWith, encodeInto, encodeWith, type CoderName } from './coders.js';
 import type { PlaneSplit } from './planes.js';
 import { splitByName } from './splits.js';
 
@@ -13,6 +13,7 @@ export interface StreamRecord {
 export interface EncodedChunk {
   split: string;
   streams: StreamRecord[];
+  /** The coded planes; from `encodeChunk` these are views of reused memory, valid until its next call. */
   payload: Uint8Array[];
 }
 
@@ -33,60 +34,72 @@ export function opaqueCoders(length: number): readonly CoderName[] {
   return length <= 16 * 1024 ? ['zstd19'] : ['zstd1'];
 }
 
-/** Planes longer than this choose their coder by a trial on a sample this long from their middle. */
-const SAMPLE_BYTES = 16 * 1024;
+/** Planes longer than this choose their coder by trials on a sample this long from their middle. */
+const SAMPLE_BYTES = 4 * 1024;
+/** Coders whose sample sizes are within this factor of the best are all tried on the whole plane. */
+const UNSURE = 0.9;
 
-/** The coder that makes the sample smallest; raw when none shrinks it (near-random mantissa bytes). */
-function pickBySample(plane: Uint8Array, candidates: readonly CoderName[]): CoderName {
+/**
+ * The coders worth running on the whole plane: the clear winner on a sample, or every close
+ * contender when the sample cannot tell. Measured on the fixtures: 4 KiB samples compress 30%
+ * faster than 16 KiB ones and give the same ratios, except on paddleocr bf16 (1.4738 against
+ * 1.4819), whose structured tensors repeat over longer spans than a sample shows.
+ */
+function trialsBySample(plane: Uint8Array, candidates: readonly CoderName[]): readonly CoderName[] {
   const start = (plane.length - SAMPLE_BYTES) >> 1;
   const sample = plane.subarray(start, start + SAMPLE_BYTES);
-  let best: CoderName = 'raw';
-  let bestLength = sample.length;
-  for (const coder of candidates) {
-    const length = encodeWith(coder, sample).length;
-    if (length < bestLength) [best, bestLength] = [coder, length];
-  }
-  return best;
+  const sizes = candidates.map((coder) => encodeWith(coder, sample).length);
+  const best = Math.min(...sizes);
+  if (best >= sample.length) return ['raw'];
+  return candidates.filter((_, i) => sizes[i]! * UNSURE <= best);
 }
 
-function encodePlane(plane: Uint8Array, options: EncodeOptions): { coder: CoderName; bytes: Uint8Array } {
-  const trials = options.exhaustive || plane.length <= SAMPLE_BYTES ? options.candidates : [pickBySample(plane, options.candidates)];
-  let coder: CoderName = 'raw';
-  let bytes = plane;
-  for (const candidate of trials) {
-    const coded = encodeWith(candidate, plane);
-    if (coded.length < bytes.length) [coder, bytes] = [candidate, coded.slice()];
+/** Codes one plane into `dst`; returns the coder used and the coded length. */
+function encodePlaneInto(plane: Uint8Array, options: EncodeOptions, dst: Uint8Array): { coder: CoderName; length: number } {
+  const trials = options.exhaustive || plane.length <= SAMPLE_BYTES ? options.candidates : trialsBySample(plane, options.candidates);
+  if (trials.length === 1 && trials[0] !== 'raw') {
+    const length = encodeInto(trials[0]!, plane, dst);
+    if (length < plane.length) return { coder: trials[0]!, length };
+  } else {
+    let best: { coder: CoderName; bytes: Uint8Array } = { coder: 'raw', bytes: plane };
+    for (const coder of trials) {
+      const coded = encodeWith(coder, plane);
+      if (coded.length < best.bytes.length) best = { coder, bytes: coded.slice() };
+    }
+    dst.set(best.bytes);
+    return { coder: best.coder, length: best.bytes.length };
   }
-  return { coder, bytes };
+  return { coder: 'raw', length: encodeInto('raw', plane, dst) };
 }
+
+/** Where coded planes are written: reused from chunk to chunk (fresh memory is slow to touch). */
+let output = new Uint8Array(0);
 
 /** Splits a chunk into planes and codes each with the best of the candidate coders. */
 export function encodeChunk(raw: Uint8Array, split: PlaneSplit, options: EncodeOptions): EncodedChunk {
+  const planes = split.split(raw);
+  const room = planes.reduce((sum, plane) => sum + codedBound(plane.length), 0);
+  if (output.length < room) output = new Uint8Array(room + (room >> 2));
   const streams: StreamRecord[] = [];
   const payload: Uint8Array[] = [];
-  for (const plane of split.split(raw)) {
-    const { coder, bytes } = encodePlane(plane, options);
-    streams.push({ coder, rawLength: plane.length, codedLength: bytes.length });
-    payload.push(bytes);
+  let at = 0;
+  for (const plane of planes) {
+    const { coder, length } = encodePlaneInto(plane, options, output.subarray(at));
+    streams.push({ coder, rawLength: plane.length, codedLength: length });
+    payload.push(output.subarray(at, at + length));
+    at += length;
   }
   return { split: split.name, streams, payload };
-}
-
-/** Plane buffers reused from chunk to chunk while decoding (fresh ones would cost page faults and GC). */
-const decodedPlanes: Uint8Array[] = [];
-
-function planeBuffer(k: number, length: number): Uint8Array {
-  if ((decodedPlanes[k]?.length ?? -1) < length) decodedPlanes[k] = new Uint8Array(length);
-  return decodedPlanes[k]!.subarray(0, length);
 }
 
 /** Rebuilds a chunk's original bytes into `dst` from its coded planes laid end to end in `coded`. */
 export function decodeChunk(coded: Uint8Array, splitName: string, streams: readonly StreamRecord[], dst: Uint8Array): void {
   const split = splitByName(splitName);
   if (!split) throw new Error(`unknown plane split "${splitName}"`);
+  const buffers = split.buffers(dst.length);
   let at = 0;
   const planes = streams.map((stream, k) => {
-    const plane = planeBuffer(k, stream.rawLength);
+    const plane = buffers[k]!;
     decodeWith(stream.coder as CoderName, coded.subarray(at, at + stream.codedLength), plane);
     at += stream.codedLength;
     return plane;

@@ -14,6 +14,18 @@ export interface PlaneSplit {
   split(src: Uint8Array): Uint8Array[];
   /** Inverse of split: writes the original bytes into `dst` (whose length is the original length). */
   merge(planes: Uint8Array[], dst: Uint8Array): void;
+  /** Buffers to decode the planes of `length` original bytes into before `merge` (reused between calls). */
+  buffers(length: number): Uint8Array[];
+}
+
+const pool: Uint8Array[] = [];
+
+/** Reused plane buffers for the plain splits (fresh ones would cost page faults and GC per chunk). */
+function pooledBuffers(this: PlaneSplit, length: number): Uint8Array[] {
+  return planeLengths(this, length).map((planeLength, k) => {
+    if ((pool[k]?.length ?? -1) < planeLength) pool[k] = new Uint8Array(planeLength);
+    return pool[k]!.subarray(0, planeLength);
+  });
 }
 
 /** Element count and tail length for a buffer of `length` bytes split by `width`. */
@@ -43,6 +55,7 @@ export const identity: PlaneSplit = {
   name: 'bytes',
   width: 1,
   planeNames: ['bytes'],
+  buffers: pooledBuffers,
   split: (src) => [src],
   merge: (planes, dst) => dst.set(planes[0]!.subarray(0, dst.length)),
 };
@@ -55,6 +68,7 @@ export const bitSplit16: PlaneSplit = {
   name: 'bits16',
   width: 2,
   planeNames: ['exponent', 'sign+mantissa'],
+  buffers: pooledBuffers,
   split(src) {
     const { count } = shape(src.length, 2);
     const source = aligned(src, 2);
@@ -88,6 +102,7 @@ export const bitSplit32: PlaneSplit = {
   name: 'bits32',
   width: 4,
   planeNames: ['exponent', 'sign+mantissa high', 'mantissa mid', 'mantissa low'],
+  buffers: pooledBuffers,
   split(src) {
     const { count } = shape(src.length, 4);
     const source = aligned(src, 4);
@@ -125,6 +140,7 @@ export function bytePlanes(width: number): PlaneSplit {
     name: `bytes${width}`,
     width,
     planeNames: Array.from({ length: width }, (_, k) => `byte ${k}`),
+    buffers: pooledBuffers,
     split(src) {
       const { count } = shape(src.length, width);
       const planes: Uint8Array[] = [];

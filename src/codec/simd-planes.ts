@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { planeLengths, type PlaneSplit } from './planes.js';
+import type { PlaneSplit } from './planes.js';
 
 interface Kernels {
   memory: WebAssembly.Memory;
@@ -17,17 +17,26 @@ const kernels = new WebAssembly.Instance(
   new WebAssembly.Module(readFileSync(new URL('./wasm/planes.wasm', import.meta.url))),
 ).exports as unknown as Kernels;
 
-/** Wasm memory holding `bytes` bytes of input followed by as many of output; grown when needed. */
-function workspace(bytes: number): Uint8Array {
-  const needed = 2 * bytes;
+const align16 = (n: number): number => (n + 15) & ~15;
+
+/**
+ * Where things live in wasm memory for a chunk of `length` bytes: the chunk's bytes from 0, then
+ * each plane at `at[k]`. Memory grows when needed (which detaches earlier views).
+ */
+function arrange(width: number, planeCount: number, length: number) {
+  const count = Math.floor(length / width);
+  const groups = Math.floor(count / GROUP);
+  const at = Array.from({ length: planeCount }, (_, k) => align16(length) + k * align16(count));
+  const needed = align16(length) + planeCount * align16(count);
   const have = kernels.memory.buffer.byteLength;
   if (have < needed) kernels.memory.grow(Math.ceil((needed - have) / PAGE));
-  return new Uint8Array(kernels.memory.buffer);
+  return { count, groups, bulk: groups * GROUP * width, at, memory: new Uint8Array(kernels.memory.buffer) };
 }
 
 /**
  * Wraps a plain-TS split with a SIMD kernel for whole groups of 16 elements; the few elements
  * after the last group (and any tail) go through the plain code, so the bytes are identical.
+ * Planes live in wasm memory: what `split` and `buffers` return is valid until the next call.
  */
 function simd(
   plain: PlaneSplit,
@@ -35,30 +44,31 @@ function simd(
   merge: (planes: number[], dst: number, groups: number) => void,
 ): PlaneSplit {
   const planeCount = plain.planeNames.length;
+  const views = (memory: Uint8Array, at: number[], count: number, tail: Uint8Array[]): Uint8Array[] => [
+    ...at.map((offset) => memory.subarray(offset, offset + count)),
+    ...tail,
+  ];
   return {
     ...plain,
     split(src) {
-      const groups = Math.floor(src.length / (plain.width * GROUP));
-      const bulk = groups * GROUP * plain.width;
-      const memory = workspace(bulk);
+      const { count, groups, bulk, at, memory } = arrange(plain.width, planeCount, src.length);
       memory.set(src.subarray(0, bulk), 0);
-      const at = Array.from({ length: planeCount }, (_, k) => bulk + k * groups * GROUP);
       split(0, at, groups);
       const rest = plain.split(src.subarray(bulk));
-      const planes = planeLengths(plain, src.length).map((length) => new Uint8Array(length));
-      for (let k = 0; k < planeCount; k++) {
-        planes[k]!.set(memory.subarray(at[k]!, at[k]! + groups * GROUP));
-        planes[k]!.set(rest[k]!, groups * GROUP);
-      }
-      if (planes.length > planeCount) planes[planeCount]!.set(rest[planeCount]!);
-      return planes;
+      for (let k = 0; k < planeCount; k++) memory.set(rest[k]!, at[k]! + groups * GROUP);
+      return views(memory, at, count, rest.slice(planeCount));
+    },
+    buffers(length) {
+      const { count, at, memory } = arrange(plain.width, planeCount, length);
+      const tail = length - count * plain.width;
+      return views(memory, at, count, tail > 0 ? [new Uint8Array(tail)] : []);
     },
     merge(planes, dst) {
-      const groups = Math.floor(dst.length / (plain.width * GROUP));
-      const bulk = groups * GROUP * plain.width;
-      const memory = workspace(bulk);
-      const at = Array.from({ length: planeCount }, (_, k) => bulk + k * groups * GROUP);
-      for (let k = 0; k < planeCount; k++) memory.set(planes[k]!.subarray(0, groups * GROUP), at[k]!);
+      const { groups, bulk, at, memory } = arrange(plain.width, planeCount, dst.length);
+      for (let k = 0; k < planeCount; k++) {
+        const plane = planes[k]!;
+        if (plane.buffer !== memory.buffer || plane.byteOffset !== at[k]) memory.set(plane.subarray(0, groups * GROUP), at[k]!);
+      }
       merge(at, 0, groups);
       dst.set(memory.subarray(0, bulk));
       plain.merge(planes.map((plane, k) => (k < planeCount ? plane.subarray(groups * GROUP) : plane)), dst.subarray(bulk));

@@ -15,6 +15,8 @@ export class ContainerReader {
   readonly index: ContainerIndex;
   /** The base checkpoints, in the order of `index.bases`, once given with `useBases`. */
   private bases: BaseCheckpoint[] = [];
+  /** Coded bytes of the chunk being read, reused (fresh memory is slow to touch). */
+  private coded = new Uint8Array(0);
 
   constructor(private readonly source: ByteSource) {
     const fail: (problem: string) => never = (problem) => {
@@ -82,7 +84,8 @@ export class ContainerReader {
   readChunk(chunkNumber: number, dst: Uint8Array): void {
     const chunk = this.index.chunks[chunkNumber]!;
     const codedLength = chunk.streams.reduce((sum, s) => sum + s.codedLength, 0);
-    const coded = this.source.read(chunk.offset, codedLength);
+    if (this.coded.length < codedLength) this.coded = new Uint8Array(codedLength + (codedLength >> 2));
+    const coded = this.source.read(chunk.offset, codedLength, this.coded);
     const delta = chunk.delta;
     if (delta && this.bases.length === 0) {
       throw new MithrilError(this.source.name, `needs base ${(this.index.bases ?? []).map(describeSource).join(' and ')}: give it with --base`);

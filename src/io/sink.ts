@@ -5,13 +5,27 @@ export interface ByteSink {
   write(bytes: Uint8Array): void;
 }
 
+/** Collects everything written into one buffer that grows by doubling (or is sized up front). */
 export class MemorySink implements ByteSink {
-  private readonly parts: Uint8Array[] = [];
-  write(bytes: Uint8Array): void {
-    this.parts.push(new Uint8Array(bytes)); // a copy: callers reuse their buffers
+  private buffer: Uint8Array;
+  private length = 0;
+
+  constructor(expectedSize = 64 * 1024) {
+    this.buffer = new Uint8Array(expectedSize);
   }
+
+  write(bytes: Uint8Array): void {
+    if (this.length + bytes.length > this.buffer.length) {
+      const grown = new Uint8Array(Math.max(this.length + bytes.length, this.buffer.length * 2));
+      grown.set(this.buffer.subarray(0, this.length));
+      this.buffer = grown;
+    }
+    this.buffer.set(bytes, this.length);
+    this.length += bytes.length;
+  }
+
   bytes(): Uint8Array {
-    return Buffer.concat(this.parts);
+    return this.buffer.subarray(0, this.length);
   }
 }
 
