@@ -52,6 +52,23 @@ describe('mithril CLI', () => {
     assert.deepEqual(readFileSync(join(dir, 'copy.bin')), original);
   });
 
+  it('delta: compress and decompress --base, with the base required and checked', () => {
+    const dir = tempDir();
+    copyFileSync(fixture('cnn_epoch6.bf16.safetensors'), join(dir, 'e6.safetensors'));
+    copyFileSync(fixture('cnn_epoch5.bf16.safetensors'), join(dir, 'e5.safetensors'));
+    copyFileSync(fixture('cnn_epoch4.bf16.safetensors'), join(dir, 'e4.safetensors'));
+    const compress = mithril(dir, 'compress', 'e6.safetensors', '--base', 'e5.safetensors');
+    assert.equal(compress.code, 0, compress.stderr);
+    assert.match(mithril(dir, 'info', 'e6.safetensors.mth').stdout, /base: "e5\.safetensors" \(625022 bytes, xxh64 [0-9a-f]{16}\)/);
+    assertOneLineError(mithril(dir, 'verify', 'e6.safetensors.mth'), 'e6.safetensors.mth', /needs base "e5\.safetensors"/);
+    assertOneLineError(mithril(dir, 'verify', 'e6.safetensors.mth', '--base', 'e4.safetensors'), 'e4.safetensors', /is not a base of e6\.safetensors\.mth/);
+    assertOneLineError(mithril(dir, 'compress', '-f', 'e6.safetensors', '--base', 'nope.safetensors'), 'nope.safetensors', /no such file/);
+    assert.equal(mithril(dir, 'compress', 'e6.safetensors', '--base', 'a', '--base', 'b', '--base', 'c').code, 2);
+    const restore = mithril(dir, 'decompress', 'e6.safetensors.mth', '-o', 'back.safetensors', '--base', 'e5.safetensors');
+    assert.equal(restore.code, 0, restore.stderr);
+    assert.deepEqual(readFileSync(join(dir, 'back.safetensors')), readFileSync(join(dir, 'e6.safetensors')));
+  });
+
   it('usage errors exit 2', () => {
     const dir = tempDir();
     assert.equal(mithril(dir, 'frobnicate').code, 2);
