@@ -1,77 +1,34 @@
 /**
  * Benchmark: `npm run bench [-- [--json] files…]`.
  *
- * Each file is measured in its own child process (`--one <file>`) so peak RSS is per file.
+ * Each file is measured in its own child process (`--one <file>`) so peak RSS is per file; so is
+ * each delta chain of the shared fixtures (`--delta-one <n>`), run by default or with `--delta`.
  * The child times mithril file→file compress and decompress (warm-up, then best of 3), checks the
  * round trip is byte-identical, then the codec alone buffer to buffer, then whole-file single-frame
  * zstd -1 and -3 on the same bytes. Peak RSS is that of the file-to-file runs.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { cpus, tmpdir } from 'node:os';
+import { cpus } from 'node:os';
 import { isAbsolute, join, relative, resolve } from 'node:path';
-import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import type * as ZstdBinding from 'zstd-napi/binding.js';
-import { compressBuffer, compressFile, decompressBuffer, decompressFile } from '../src/index.js';
+import { compressBuffer, decompressBuffer } from '../src/index.js';
+import { deltaCases, deltaMarkdown, measureDelta, type DeltaResult } from './delta.js';
+import { bestTime, measureMithril, MiB, speed, type Codec, type FileCodec } from './measure.js';
 
 const { CCtx, DCtx, compressBound } = createRequire(import.meta.url)('zstd-napi/binding.js') as typeof ZstdBinding;
 
-const MiB = 1024 * 1024;
-const RUNS = 3;
-
-interface Codec {
-  ratio: number;
-  compressMiBs: number;
-  decompressMiBs: number;
-}
 
 interface Result {
   file: string;
   size: number;
-  mithril: Codec & { peakRssMiB: number };
+  mithril: FileCodec;
   /** The codec alone, buffer to buffer: no file reads, writes or fsync. */
   mithrilInMemory: Codec;
   zstd1: Codec;
   zstd3: Codec;
-}
-
-/** Runs `fn` once to warm up, then `RUNS` times; returns the fastest time in seconds. */
-async function bestTime(fn: () => unknown): Promise<number> {
-  await fn();
-  let best = Infinity;
-  for (let i = 0; i < RUNS; i++) {
-    const start = performance.now();
-    await fn();
-    best = Math.min(best, performance.now() - start);
-  }
-  return best / 1000;
-}
-
-function speed(bytes: number, seconds: number): number {
-  return bytes / MiB / seconds;
-}
-
-async function measureMithril(path: string, size: number): Promise<Result['mithril']> {
-  const dir = mkdtempSync(join(tmpdir(), 'mithril-bench-'));
-  try {
-    const packed = join(dir, 'checkpoint.mth');
-    const restored = join(dir, 'restored');
-    const compressSeconds = await bestTime(() => compressFile(path, { output: packed, force: true }));
-    const decompressSeconds = await bestTime(() => decompressFile(packed, { output: restored, force: true }));
-    // Taken before the check below reads both files into memory, so it covers mithril only (plus Node itself).
-    const peakRssMiB = process.resourceUsage().maxRSS / 1024;
-    if (Buffer.compare(readFileSync(path), readFileSync(restored)) !== 0) throw new Error('round trip is not byte-identical');
-    return {
-      ratio: size / statSync(packed).size,
-      compressMiBs: speed(size, compressSeconds),
-      decompressMiBs: speed(size, decompressSeconds),
-      peakRssMiB,
-    };
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
 }
 
 async function measureMithrilInMemory(input: Buffer): Promise<Codec> {
@@ -99,7 +56,7 @@ async function measureZstd(input: Buffer, level: number): Promise<Codec> {
 /** Child side: measures one file and writes its JSON result to stdout. */
 async function runOne(path: string, name: string): Promise<void> {
   const size = statSync(path).size;
-  const mithril = await measureMithril(path, size);
+  const mithril = await measureMithril(path, size, []);
   const input = readFileSync(path);
   const result: Result = { file: name, size, mithril, mithrilInMemory: await measureMithrilInMemory(input), zstd1: await measureZstd(input, 1), zstd3: await measureZstd(input, 3) };
   process.stdout.write(JSON.stringify(result) + '\n');
@@ -113,9 +70,9 @@ function findSafetensors(dir: string): string[] {
     .sort();
 }
 
-/** Parent side: spawns one child per file; throws a one-line error naming the file on failure. */
-function runChild(path: string, name: string): Result {
-  const child = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--one', path, '--name', name], {
+/** Parent side: runs `args` in a child of this script and returns its JSON; a failure is one line naming `name`. */
+function runChild<T>(args: string[], name: string): T {
+  const child = spawnSync(process.execPath, [fileURLToPath(import.meta.url), ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
     encoding: 'utf8',
   });
@@ -123,7 +80,7 @@ function runChild(path: string, name: string): Result {
     const reason = child.stderr.trim().split('\n').pop()?.replace(/^bench: /, '') || (child.signal ?? `exit code ${child.status}`);
     throw new Error(`${name}: benchmark failed: ${reason}`);
   }
-  return JSON.parse(child.stdout.trim().split('\n').pop() ?? '') as Result;
+  return JSON.parse(child.stdout.trim().split('\n').pop() ?? '') as T;
 }
 
 function markdown(results: Result[]): string {
@@ -158,22 +115,31 @@ function flag(args: string[], name: string): string | undefined {
 }
 
 async function main(args: string[]): Promise<void> {
-  const one = flag(args, '--one');
-  if (one !== undefined) return runOne(one, flag(args, '--name') ?? one);
-
   const repo = fileURLToPath(new URL('../../', import.meta.url));
   const shared = resolve(repo, '../shared/fixtures');
+  const one = flag(args, '--one');
+  if (one !== undefined) return runOne(one, flag(args, '--name') ?? one);
+  const deltaOne = flag(args, '--delta-one');
+  if (deltaOne !== undefined) {
+    process.stdout.write(JSON.stringify(await measureDelta(deltaCases(shared)[Number(deltaOne)]!)) + '\n');
+    return;
+  }
+
   const root = existsSync(shared) ? shared : join(repo, 'fixtures');
   const given = args.filter((arg) => !arg.startsWith('--'));
   const files = given.length > 0 ? given.map((file) => resolve(file)) : findSafetensors(root);
   if (files.length === 0) throw new Error(`no .safetensors files found under ${root}`);
 
-  const results = files.map((path) => runChild(path, displayName(root, path)));
+  const results = files.map((path) => runChild<Result>(['--one', path, '--name', displayName(root, path)], displayName(root, path)));
+  // The delta chains need the shared fixtures; they run by default or with --delta.
+  const cases = existsSync(shared) && (given.length === 0 || args.includes('--delta')) ? deltaCases(shared) : [];
+  const deltas = cases.map((c, i) => runChild<DeltaResult>(['--delta-one', String(i)], c.title));
   if (args.includes('--json')) {
-    process.stdout.write(JSON.stringify(results, null, 2) + '\n');
+    process.stdout.write(JSON.stringify({ single: results, delta: deltas }, null, 2) + '\n');
   } else {
     process.stdout.write(`node ${process.version} · ${cpus()[0]?.model ?? 'unknown CPU'} · ${new Date().toISOString()}\n\n`);
     process.stdout.write(markdown(results) + '\n');
+    if (deltas.length) process.stdout.write('\n' + deltaMarkdown(deltas) + '\n');
   }
 }
 

@@ -1,0 +1,55 @@
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { compressFile, decompressFile } from '../src/index.js';
+
+export const MiB = 1024 * 1024;
+const RUNS = 3;
+
+export interface Codec {
+  ratio: number;
+  compressMiBs: number;
+  decompressMiBs: number;
+}
+
+export type FileCodec = Codec & { peakRssMiB: number };
+
+/** Runs `fn` once to warm up, then `RUNS` times; returns the fastest time in seconds. */
+export async function bestTime(fn: () => unknown): Promise<number> {
+  await fn();
+  let best = Infinity;
+  for (let i = 0; i < RUNS; i++) {
+    const start = performance.now();
+    await fn();
+    best = Math.min(best, performance.now() - start);
+  }
+  return best / 1000;
+}
+
+export function speed(bytes: number, seconds: number): number {
+  return bytes / MiB / seconds;
+}
+
+/** mithril file to file (optionally against base checkpoints), checked byte-identical. */
+export async function measureMithril(path: string, size: number, bases: string[]): Promise<FileCodec> {
+  const dir = mkdtempSync(join(tmpdir(), 'mithril-bench-'));
+  try {
+    const packed = join(dir, 'checkpoint.mth');
+    const restored = join(dir, 'restored');
+    const compressSeconds = await bestTime(() => compressFile(path, { output: packed, force: true, bases }));
+    const decompressSeconds = await bestTime(() => decompressFile(packed, { output: restored, force: true, bases }));
+    // Taken before the check below reads both files into memory, so it covers mithril only (plus Node itself).
+    const peakRssMiB = process.resourceUsage().maxRSS / 1024;
+    if (Buffer.compare(readFileSync(path), readFileSync(restored)) !== 0) throw new Error('round trip is not byte-identical');
+    return {
+      ratio: size / statSync(packed).size,
+      compressMiBs: speed(size, compressSeconds),
+      decompressMiBs: speed(size, decompressSeconds),
+      peakRssMiB,
+    };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
