@@ -1,18 +1,17 @@
-import { Xxh64, xxh64 } from '@node-rs/xxhash';
+import { Xxh64 } from '@node-rs/xxhash';
 import { basename } from 'node:path';
 import { DEFAULT_CHUNK_SIZE, planChunks, type ChunkPlan } from './chunks.js';
-import { splitForDtype } from './codec/dtypes.js';
-import { BEST_TENSOR_CODERS, encodeChunk, opaqueCoders, TENSOR_CODERS, type EncodeOptions } from './codec/pipeline.js';
-import { splitByName } from './codec/splits.js';
-import { hex64, type BaseRef } from './container/format.js';
+import { hex64 } from './container/format.js';
+import { ContainerWriter } from './container/writer.js';
 import type { BaseCheckpoint } from './delta/base.js';
-import { encodeDeltaChunk, isDeltaDtype, type DeltaDtype } from './delta/delta-chunk.js';
-import { ContainerWriter, type CodedChunk } from './container/writer.js';
+import { isDeltaDtype } from './delta/delta-chunk.js';
 import { detectLayout } from './formats/detect.js';
 import type { ByteSink } from './io/sink.js';
 import type { ByteSource } from './io/source.js';
 import { yieldEvery } from './io/yield.js';
-
+import { BufferPairs } from './parallel/buffers.js';
+import { createExecutor, type Executor } from './parallel/executor.js';
+import { encodeRoom, type PairedBytes } from './parallel/tasks.js';
 export interface CompressOptions {
   /** Target chunk size in bytes (default 1 MiB). */
   chunkSize?: number;
@@ -22,6 +21,8 @@ export interface CompressOptions {
   onProgress?: (done: number, total: number) => void;
   /** Earlier checkpoints to code against: the base, then optionally an older one for prediction. */
   bases?: readonly BaseCheckpoint[];
+  /** Threads coding chunks (default 1: this thread only); the output is the same for any number. */
+  threads?: number;
 }
 
 export interface CompressResult {
@@ -33,53 +34,51 @@ export interface CompressResult {
 export async function compressStream(source: ByteSource, sink: ByteSink, options: CompressOptions = {}): Promise<CompressResult> {
   const layout = detectLayout(source);
   const chunks = planChunks(layout, options.chunkSize ?? DEFAULT_CHUNK_SIZE);
-  const tensorOptions: EncodeOptions = options.best
-    ? { candidates: BEST_TENSOR_CODERS, exhaustive: true }
-    : { candidates: TENSOR_CODERS, exhaustive: false };
-
+  const bases = options.bases ?? [];
   const writer = new ContainerWriter(sink);
   const fileHash = new Xxh64();
-  let buffer = new Uint8Array(0);
-  for (const chunk of chunks) {
-    if (buffer.length < chunk.length) buffer = new Uint8Array(chunk.length);
-    const raw = source.read(chunk.offset, chunk.length, buffer);
-    fileHash.update(raw);
-    const encoded = chunk.dtype === null
-      ? encodeChunk(raw, splitByName('bytes')!, { candidates: opaqueCoders(raw.length), exhaustive: true })
-      : encodeTensorChunk(chunk, raw, tensorOptions, options.bases ?? []);
-    writer.addChunk(chunk.offset, chunk.length, hex64(xxh64(raw)), encoded);
+  const buffers = new BufferPairs();
+  const executor = createExecutor(options.threads ?? 1);
+  const inFlight: { chunk: ChunkPlan; done: ReturnType<Executor['encode']> }[] = [];
+
+  const writeOldest = async (): Promise<void> => {
+    const { chunk, done } = inFlight.shift()!;
+    const { result, raw, out } = await done;
+    const { split, streams, delta } = result;
+    writer.addChunk(chunk.offset, chunk.length, result.xxh64, { split, streams, delta, payload: [out.subarray(0, result.codedLength)] });
+    buffers.give(raw, out);
     options.onProgress?.(chunk.offset + chunk.length, source.size);
-    await yieldEvery(chunk.length);
+  };
+
+  try {
+    for (const chunk of chunks) {
+      const [rawBuffer, out] = buffers.take(chunk.length, encodeRoom(chunk.length));
+      const raw = source.read(chunk.offset, chunk.length, rawBuffer);
+      fileHash.update(raw);
+      const base = chunk.tensor && isDeltaDtype(chunk.dtype) ? pairedBytes(chunk, bases, 0) : undefined;
+      const prev = base ? pairedBytes(chunk, bases, 1) : undefined;
+      inFlight.push({ chunk, done: executor.encode({ raw, out, dtype: chunk.dtype, best: options.best ?? false, base, prev }) });
+      if (inFlight.length >= executor.window) await writeOldest();
+      await yieldEvery(chunk.length);
+    }
+    while (inFlight.length > 0) await writeOldest();
+  } finally {
+    await executor.close();
   }
   writer.finish({
     format: layout.format,
     source: { name: basename(source.name), size: source.size, xxh64: hex64(fileHash.digest()) },
-    ...(options.bases?.length ? { bases: options.bases.map((base) => base.identity) } : {}),
+    ...(bases.length ? { bases: bases.map((base) => base.identity) } : {}),
     segments: layout.segments,
   });
   return { originalSize: source.size, compressedSize: writer.bytesWritten };
 }
 
 /** The same bytes of the same tensor (name, dtype, shape) in a base checkpoint, if it has them. */
-function pairedBytes(chunk: ChunkPlan, bases: readonly BaseCheckpoint[], which: number): { ref: BaseRef; bytes: Uint8Array } | undefined {
+function pairedBytes(chunk: ChunkPlan, bases: readonly BaseCheckpoint[], which: number): PairedBytes | undefined {
   const tensor = chunk.tensor!;
   const paired = bases[which]?.tensors.get(tensor.name);
   if (!paired || paired.dtype !== tensor.dtype || paired.length !== tensor.length || paired.shape.join() !== tensor.shape.join()) return undefined;
   const ref = { base: which, offset: paired.offset + (chunk.offset - tensor.offset) };
   return { ref, bytes: bases[which]!.read(ref.offset, chunk.length) };
-}
-
-/**
- * Codes a tensor chunk alone, or as a delta against its bases where that is smaller. Single-checkpoint
- * coding of floats never reached 2x on any fixture (best: 1.53), so a delta under half the size is
- * kept without trying it.
- */
-function encodeTensorChunk(chunk: ChunkPlan, raw: Uint8Array, options: EncodeOptions, bases: readonly BaseCheckpoint[]): CodedChunk {
-  const base = chunk.tensor && isDeltaDtype(chunk.dtype) ? pairedBytes(chunk, bases, 0) : undefined;
-  if (!base) return encodeChunk(raw, splitForDtype(chunk.dtype!), options);
-  const delta = encodeDeltaChunk(raw, chunk.dtype as DeltaDtype, base, pairedBytes(chunk, bases, 1));
-  const deltaLength = delta.payload[0]!.length;
-  if (deltaLength * 2 <= raw.length) return delta;
-  const single = encodeChunk(raw, splitForDtype(chunk.dtype!), options);
-  return single.streams.reduce((sum, s) => sum + s.codedLength, 0) < deltaLength ? single : delta;
 }

@@ -6,12 +6,16 @@ import { MithrilError } from './errors.js';
 import type { ByteSink } from './io/sink.js';
 import type { ByteSource } from './io/source.js';
 import { yieldEvery } from './io/yield.js';
+import { BufferPairs } from './parallel/buffers.js';
+import { createExecutor, type Executor } from './parallel/executor.js';
 
 export interface DecompressOptions {
   /** The base checkpoints a delta-coded container was made against (any order), with their paths for messages. */
   bases?: readonly { path: string; base: BaseCheckpoint }[];
   /** Called after each chunk with the original bytes restored so far and the total. */
   onProgress?: (done: number, total: number) => void;
+  /** Threads decoding chunks (default 1: this thread only). */
+  threads?: number;
 }
 
 /**
@@ -23,15 +27,34 @@ export async function decompressStream(source: ByteSource, sink: ByteSink | null
   reader.useBases(options.bases ?? []);
   const { chunks, source: original } = reader.index;
   const fileHash = new Xxh64();
-  let buffer = new Uint8Array(0);
-  for (const [number, chunk] of chunks.entries()) {
-    if (buffer.length < chunk.rawLength) buffer = new Uint8Array(chunk.rawLength);
-    const raw = buffer.subarray(0, chunk.rawLength);
-    reader.readChunk(number, raw);
+  const buffers = new BufferPairs();
+  const executor = createExecutor(options.threads ?? 1);
+  const inFlight: { number: number; done: ReturnType<Executor['decode']> }[] = [];
+
+  const writeOldest = async (): Promise<void> => {
+    const { number, done } = inFlight.shift()!;
+    const { outcome, raw: rawBuffer, coded } = await done;
+    if (outcome !== 'ok') throw reader.failure(number, outcome);
+    const chunk = chunks[number]!;
+    const raw = rawBuffer.subarray(0, chunk.rawLength);
     fileHash.update(raw);
     sink?.write(raw);
+    buffers.give(rawBuffer, coded);
     options.onProgress?.(chunk.rawOffset + chunk.rawLength, original.size);
-    await yieldEvery(chunk.rawLength);
+  };
+
+  try {
+    for (const [number, chunk] of chunks.entries()) {
+      const codedLength = chunk.streams.reduce((sum, s) => sum + s.codedLength, 0);
+      const [raw, codedBuffer] = buffers.take(chunk.rawLength, codedLength);
+      const coded = reader.readCoded(number, codedBuffer);
+      inFlight.push({ number, done: executor.decode({ chunk, coded, raw, refs: reader.refBytes(number) }) });
+      if (inFlight.length >= executor.window) await writeOldest();
+      await yieldEvery(chunk.rawLength);
+    }
+    while (inFlight.length > 0) await writeOldest();
+  } finally {
+    await executor.close();
   }
   if (hex64(fileHash.digest()) !== original.xxh64) {
     throw new MithrilError(source.name, 'restored data does not match the original file checksum');

@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { MithrilError } from '../errors.js';
 import { asFileError, compressFile, decompressFile, readIndex, verifyFile } from '../files.js';
 import { removePendingFiles } from '../io/atomic-file.js';
+import { defaultThreads } from '../parallel/executor.js';
 import { summarize } from '../summary.js';
 import { withProgress } from './progress.js';
 import { formatResult, formatSummary } from './report.js';
@@ -15,6 +16,15 @@ function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
   return pkg.version;
 }
+
+function parseThreads(text: string): number {
+  const threads = /^\d+$/.test(text) ? Number(text) : NaN;
+  if (!(threads >= 0 && threads <= 1024)) throw new InvalidArgumentError('expected a number of threads (0: one per core)');
+  return threads === 0 ? defaultThreads() : threads;
+}
+
+const threadsOption = (): Option =>
+  new Option('-T, --threads <n>', 'threads coding chunks (1: no worker threads)').argParser(parseThreads).default(defaultThreads(), 'one per core');
 
 function parseSize(text: string): number {
   const match = /^(\d+)([kKmM]i?[bB]?)?$/.exec(text);
@@ -68,8 +78,9 @@ program
   .option('-q, --quiet', 'print nothing but errors')
   .option('--best', 'also try slow, strong LZ on every plane (smaller on structured tensors, much slower)')
   .option('--base <file>', 'code against an earlier checkpoint (original or .mth); give a second, older --base to predict from both', collect, [])
+  .addOption(threadsOption())
   .addOption(new Option('--chunk-size <size>', 'bytes per independently coded chunk').argParser(parseSize).default(1048576, '1M'))
-  .action(async (files: string[], opts: { output?: string; force?: boolean; quiet?: boolean; best?: boolean; chunkSize: number; base: string[] }) => {
+  .action(async (files: string[], opts: { output?: string; force?: boolean; quiet?: boolean; best?: boolean; chunkSize: number; base: string[]; threads: number }) => {
     singleOutput(files, opts.output);
     if (opts.base.length > 2) throw new CommanderError(EXIT_USAGE, 'mithril.usage', 'error: at most two --base files (the base and an older one)');
     await forEachFile(files, async (file) => {
@@ -86,7 +97,8 @@ program
   .option('-f, --force', 'overwrite existing output files')
   .option('-q, --quiet', 'print nothing but errors')
   .option('--base <file>', BASE_HELP, collect, [])
-  .action(async (files: string[], opts: { output?: string; force?: boolean; quiet?: boolean; base: string[] }) => {
+  .addOption(threadsOption())
+  .action(async (files: string[], opts: { output?: string; force?: boolean; quiet?: boolean; base: string[]; threads: number }) => {
     singleOutput(files, opts.output);
     await forEachFile(files, async (file) => {
       const result = await withProgress(`decompress ${file}`, opts.quiet, (onProgress) => decompressFile(file, { ...opts, bases: opts.base, onProgress }));
@@ -115,10 +127,11 @@ program
   .option('--json', 'print one JSON object per file')
   .option('-q, --quiet', 'print nothing but errors')
   .option('--base <file>', BASE_HELP, collect, [])
-  .action(async (files: string[], opts: { json?: boolean; quiet?: boolean; base: string[] }) => {
+  .addOption(threadsOption())
+  .action(async (files: string[], opts: { json?: boolean; quiet?: boolean; base: string[]; threads: number }) => {
     await forEachFile(files, async (file) => {
       try {
-        const index = await withProgress(`verify ${file}`, opts.quiet, (onProgress) => verifyFile(file, { bases: opts.base, onProgress }));
+        const index = await withProgress(`verify ${file}`, opts.quiet, (onProgress) => verifyFile(file, { bases: opts.base, threads: opts.threads, onProgress }));
         if (opts.json) console.log(JSON.stringify({ file, ok: true, size: index.source.size, xxh64: index.source.xxh64 }));
         else if (!opts.quiet) console.log(`${file}: ok (${index.source.size} bytes, ${index.chunks.length} chunks, xxh64 ${index.source.xxh64})`);
       } catch (error) {

@@ -1,11 +1,10 @@
 import { xxh64 } from '@node-rs/xxhash';
 import { decodeWith } from '../codec/coders.js';
-import { decodeChunk } from '../codec/pipeline.js';
 import type { BaseCheckpoint } from '../delta/base.js';
-import { decodeDeltaChunk } from '../delta/delta-chunk.js';
+import { runDecode, type DecodeOutcome } from '../parallel/tasks.js';
 import { MithrilError } from '../errors.js';
 import type { ByteSource } from '../io/source.js';
-import { decodeFooter, decodeHeader, FOOTER_SIZE, HEADER_SIZE, hex64, MAX_INDEX_BYTES, type ContainerIndex, type SourceRecord } from './format.js';
+import { decodeFooter, decodeHeader, FOOTER_SIZE, HEADER_SIZE, MAX_INDEX_BYTES, type ContainerIndex, type SourceRecord } from './format.js';
 import { validateIndex } from './validate.js';
 
 export const describeSource = (s: SourceRecord): string => `"${s.name}" (${s.size} bytes, xxh64 ${s.xxh64})`;
@@ -15,7 +14,7 @@ export class ContainerReader {
   readonly index: ContainerIndex;
   /** The base checkpoints, in the order of `index.bases`, once given with `useBases`. */
   private bases: BaseCheckpoint[] = [];
-  /** Coded bytes of the chunk being read, reused (fresh memory is slow to touch). */
+  /** Coded bytes of the chunk being read in this thread, reused (fresh memory is slow to touch). */
   private coded = new Uint8Array(0);
 
   constructor(private readonly source: ByteSource) {
@@ -80,25 +79,33 @@ export class ContainerReader {
     return `chunk ${chunkNumber} (${what}, bytes ${chunk.rawOffset}..${chunk.rawOffset + chunk.rawLength})`;
   }
 
+  /** Reads a chunk's coded bytes (into `into` when given). */
+  readCoded(chunkNumber: number, into?: Uint8Array): Uint8Array {
+    const chunk = this.index.chunks[chunkNumber]!;
+    const codedLength = chunk.streams.reduce((sum, s) => sum + s.codedLength, 0);
+    if (!into) {
+      if (this.coded.length < codedLength) this.coded = new Uint8Array(codedLength + (codedLength >> 2));
+      into = this.coded;
+    }
+    return this.source.read(chunk.offset, codedLength, into);
+  }
+
+  /** For a delta chunk, the base bytes each of its refs names (fresh arrays); none otherwise. */
+  refBytes(chunkNumber: number): Uint8Array[] {
+    const chunk = this.index.chunks[chunkNumber]!;
+    return (chunk.delta?.refs ?? []).map((ref) => this.bases[ref.base]!.read(ref.offset, chunk.rawLength));
+  }
+
+  /** The error for a chunk that failed to decode or to match its checksum. */
+  failure(chunkNumber: number, outcome: Exclude<DecodeOutcome, 'ok'>): MithrilError {
+    const what = this.describeChunk(chunkNumber);
+    return new MithrilError(this.source.name, outcome === 'corrupt' ? `corrupted ${what}: cannot be decoded` : `checksum mismatch in ${what}`);
+  }
+
   /** Decodes one chunk into `dst` (exactly rawLength bytes) and checks its checksum. */
   readChunk(chunkNumber: number, dst: Uint8Array): void {
     const chunk = this.index.chunks[chunkNumber]!;
-    const codedLength = chunk.streams.reduce((sum, s) => sum + s.codedLength, 0);
-    if (this.coded.length < codedLength) this.coded = new Uint8Array(codedLength + (codedLength >> 2));
-    const coded = this.source.read(chunk.offset, codedLength, this.coded);
-    const delta = chunk.delta;
-    if (delta && this.bases.length === 0) {
-      throw new MithrilError(this.source.name, `needs base ${(this.index.bases ?? []).map(describeSource).join(' and ')}: give it with --base`);
-    }
-    try {
-      if (delta) decodeDeltaChunk(coded, delta, (ref) => this.bases[ref.base]!.read(ref.offset, chunk.rawLength), dst);
-      else decodeChunk(coded, chunk.split, chunk.streams, dst);
-    } catch (error) {
-      if (error instanceof MithrilError) throw error;
-      throw new MithrilError(this.source.name, `corrupted ${this.describeChunk(chunkNumber)}: cannot be decoded`);
-    }
-    if (hex64(xxh64(dst)) !== chunk.xxh64) {
-      throw new MithrilError(this.source.name, `checksum mismatch in ${this.describeChunk(chunkNumber)}`);
-    }
+    const outcome = runDecode({ chunk, coded: this.readCoded(chunkNumber), raw: dst, refs: this.refBytes(chunkNumber) });
+    if (outcome !== 'ok') throw this.failure(chunkNumber, outcome);
   }
 }

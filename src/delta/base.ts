@@ -17,7 +17,7 @@ export interface BaseCheckpoint {
   readonly identity: SourceRecord;
   /** The base's tensors by name. */
   readonly tensors: ReadonlyMap<string, TensorSegment>;
-  /** Original bytes [offset, offset + length) of the base. */
+  /** Original bytes [offset, offset + length) of the base, in a new array of their own (it may be transferred to a worker). */
   read(offset: number, length: number): Uint8Array;
   close(): void;
 }
@@ -44,7 +44,7 @@ class RawBase implements BaseCheckpoint {
   }
 
   read(offset: number, length: number): Uint8Array {
-    return this.source.read(offset, length);
+    return this.source.read(offset, length, new Uint8Array(length));
   }
 
   close(): void {

@@ -42,7 +42,7 @@ export class FileSource implements ByteSource {
   }
 
   read(offset: number, length: number, into?: Uint8Array): Uint8Array {
-    const target = into ? into.subarray(0, length) : Buffer.allocUnsafe(length);
+    const target = into ? into.subarray(0, length) : new Uint8Array(length);
     let done = 0;
     while (done < length) {
       const n = readSync(this.fd, target, done, length - done, offset + done);

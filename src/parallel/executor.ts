@@ -1,0 +1,99 @@
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
+import { runDecode, runEncode, type DecodeOutcome, type DecodeTask, type EncodeResult, type EncodeTask } from './tasks.js';
+import type { WorkerRequest } from './worker.js';
+
+/**
+ * Runs chunk tasks, in this thread or on worker threads. Results come back with the task's
+ * buffers so the caller can reuse them (fresh memory is slow to touch).
+ */
+export interface Executor {
+  /** How many tasks to keep in flight to keep every thread busy. */
+  readonly window: number;
+  encode(task: EncodeTask): Promise<{ result: EncodeResult; raw: Uint8Array; out: Uint8Array }>;
+  decode(task: DecodeTask): Promise<{ outcome: DecodeOutcome; raw: Uint8Array; coded: Uint8Array }>;
+  close(): Promise<void>;
+}
+
+export function defaultThreads(): number {
+  return availableParallelism();
+}
+
+class InProcess implements Executor {
+  readonly window = 1;
+  async encode(task: EncodeTask) {
+    return { result: runEncode(task), raw: task.raw, out: task.out };
+  }
+  async decode(task: DecodeTask) {
+    return { outcome: runDecode(task), raw: task.raw, coded: task.coded };
+  }
+  async close(): Promise<void> {}
+}
+
+/** Tasks in flight per worker: measured, decompression needs 2–3 queued per worker to keep it busy. */
+const QUEUE_PER_WORKER = 3;
+
+interface Pending {
+  resolve: (message: never) => void;
+  reject: (error: Error) => void;
+  worker: number;
+}
+
+class Pool implements Executor {
+  readonly window: number;
+  private readonly workers: Worker[];
+  private readonly busy: number[];
+  private readonly pending = new Map<number, Pending>();
+  private nextId = 0;
+
+  constructor(threads: number) {
+    this.window = threads * QUEUE_PER_WORKER;
+    this.workers = Array.from({ length: threads }, () => new Worker(new URL('./worker.js', import.meta.url)));
+    this.busy = this.workers.map(() => 0);
+    for (const worker of this.workers) {
+      worker.on('message', (message: { id: number; error?: string }) => this.settle(message));
+      worker.on('error', (error) => this.failAll(error));
+    }
+  }
+
+  encode(task: EncodeTask) {
+    return this.send<{ result: EncodeResult; raw: Uint8Array; out: Uint8Array }>({ id: this.nextId++, encode: task }, [task.raw, task.out, task.base?.bytes, task.prev?.bytes]);
+  }
+
+  decode(task: DecodeTask) {
+    return this.send<{ outcome: DecodeOutcome; raw: Uint8Array; coded: Uint8Array }>({ id: this.nextId++, decode: task }, [task.raw, task.coded, ...task.refs]);
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.workers.map((worker) => worker.terminate()));
+  }
+
+  private send<T>(request: WorkerRequest, buffers: (Uint8Array | undefined)[]): Promise<T> {
+    const worker = this.busy.indexOf(Math.min(...this.busy));
+    this.busy[worker]!++;
+    return new Promise<T>((resolve, reject) => {
+      this.pending.set(request.id, { resolve: resolve as (message: never) => void, reject, worker });
+      const transfer = [...new Set(buffers.flatMap((b) => (b ? [b.buffer as ArrayBuffer] : [])))];
+      this.workers[worker]!.postMessage(request, transfer);
+    });
+  }
+
+  private settle(message: { id: number; error?: string }): void {
+    const pending = this.pending.get(message.id);
+    if (!pending) return;
+    this.pending.delete(message.id);
+    this.busy[pending.worker]!--;
+    if (message.error !== undefined) pending.reject(new Error(message.error));
+    else pending.resolve(message as never);
+  }
+
+  private failAll(error: Error): void {
+    for (const pending of this.pending.values()) pending.reject(error);
+    this.pending.clear();
+  }
+}
+
+/** `threads` ≤ 1 runs in this thread; more starts that many worker threads. */
+export function createExecutor(threads: number): Executor {
+  return threads <= 1 ? new InProcess() : new Pool(threads);
+}
