@@ -1,0 +1,74 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { readSafetensorsLayout } from '../src/formats/safetensors.js';
+import { compressBuffer, compressFile, decompressBuffer, decompressFile, MithrilError } from '../src/index.js';
+import { BufferSource } from '../src/io/source.js';
+import { CLI, fixture, readFixture, safetensors, tempDir } from './helpers.js';
+
+/** A larger checkpoint made of the real tensors of a fixture, repeated under new names. */
+function tiled(name: string, times: number): Buffer {
+  const file = readFixture(name);
+  const tensors = readSafetensorsLayout(new BufferSource(file)).segments.flatMap((s) => (s.kind === 'tensor' ? [s] : []));
+  const header: Record<string, unknown> = {};
+  const parts: Uint8Array[] = [];
+  let at = 0;
+  for (let copy = 0; copy < times; copy++) {
+    for (const t of tensors) {
+      header[`copy${copy}.${t.name}`] = { dtype: t.dtype, shape: t.shape, data_offsets: [at, at + t.length] };
+      parts.push(file.subarray(t.offset, t.offset + t.length));
+      at += t.length;
+    }
+  }
+  return safetensors(header, Buffer.concat(parts));
+}
+
+describe('worker threads', () => {
+  it('give the same container as one thread, and decode it the same', async () => {
+    const original = tiled('cnn_epoch6.bf16.safetensors', 8);
+    const one = await compressBuffer(original, { threads: 1 });
+    const two = await compressBuffer(original, { threads: 2 });
+    assert.deepEqual(two, one);
+    assert.deepEqual(await decompressBuffer(one, { threads: 2 }), new Uint8Array(original));
+  });
+
+  it('give the same delta container as one thread', async () => {
+    const dir = tempDir();
+    const outputs = [];
+    for (const threads of [1, 2]) {
+      const output = join(dir, `t${threads}.mth`);
+      await compressFile(fixture('cnn_epoch6.bf16.safetensors'), { output, threads, bases: [fixture('cnn_epoch5.bf16.safetensors')] });
+      outputs.push(readFileSync(output));
+    }
+    assert.deepEqual(outputs[1], outputs[0]);
+  });
+
+  it('report a corrupted chunk decoded on a worker as one clear error, leaving no output', async () => {
+    const dir = tempDir();
+    const packed = await compressBuffer(tiled('cnn_epoch6.fp32.safetensors', 4));
+    packed[packed.length >> 1]! ^= 0x20;
+    writeFileSync(join(dir, 'bad.safetensors.mth'), packed);
+    await assert.rejects(decompressFile(join(dir, 'bad.safetensors.mth'), { threads: 2 }), (e: unknown) => {
+      assert.ok(e instanceof MithrilError);
+      assert.match(e.message, /bad\.safetensors\.mth: (checksum mismatch in|corrupted) chunk \d+ \(tensor "copy\d\./);
+      return true;
+    });
+    assert.deepEqual(readdirSync(dir), ['bad.safetensors.mth']);
+  });
+
+  it('an interrupted run (SIGINT) leaves no partial file', async () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'big.safetensors'), tiled('cnn_epoch6.fp32.safetensors', 60));
+    const child = spawn(process.execPath, [CLI, 'compress', '-q', '-T', '2', 'big.safetensors'], { cwd: dir, stdio: 'ignore' });
+    let running = true;
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => ((running = false), resolve(code))));
+    // Interrupt as soon as the temporary output exists, that is, in the middle of the work.
+    while (running && !readdirSync(dir).some((name) => name.includes('.tmp-'))) await new Promise((r) => setTimeout(r, 2));
+    assert.ok(running, 'finished before it could be interrupted');
+    child.kill('SIGINT');
+    assert.equal(await exited, 130);
+    assert.deepEqual(readdirSync(dir), ['big.safetensors']);
+  });
+});
