@@ -3,6 +3,8 @@
  *
  * Each file is measured in its own child process (`--one <file>`) so peak RSS is per file; so is
  * each delta chain of the shared fixtures (`--delta-one <n>`), run by default or with `--delta`.
+ * `--big [--big-size GiB]` instead builds (once, outside the repo) multi-GiB files from the real
+ * tensors and measures mithril end to end with 1 and all threads against the zstd CLI.
  * The child times mithril file→file compress and decompress (warm-up, then best of 3), checks the
  * round trip is byte-identical, then the codec alone buffer to buffer, then whole-file single-frame
  * zstd -1 and -3 on the same bytes. Peak RSS is that of the file-to-file runs.
@@ -15,6 +17,8 @@ import { isAbsolute, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type * as ZstdBinding from 'zstd-napi/binding.js';
 import { compressBuffer, decompressBuffer } from '../src/index.js';
+import { defaultThreads } from '../src/parallel/executor.js';
+import { bigFile, bigMarkdown, measureBig, runBigOne } from './big.js';
 import { deltaCases, deltaMarkdown, measureDelta, type DeltaResult } from './delta.js';
 import { bestTime, measureMithril, MiB, speed, type Codec, type FileCodec } from './measure.js';
 
@@ -119,6 +123,23 @@ async function main(args: string[]): Promise<void> {
   const shared = resolve(repo, '../shared/fixtures');
   const one = flag(args, '--one');
   if (one !== undefined) return runOne(one, flag(args, '--name') ?? one);
+  const bigOne = args.indexOf('--big-one');
+  if (bigOne >= 0) {
+    const [mode, input, output, threads] = args.slice(bigOne + 1);
+    return runBigOne(mode!, input!, output!, Number(threads));
+  }
+  if (args.includes('--big')) {
+    const gib = Number(flag(args, '--big-size') ?? 2);
+    const sources = existsSync(shared)
+      ? [join(shared, 'gpt/gpt_step500.bf16.safetensors'), join(shared, 'gpt/gpt_step500.fp32.safetensors')]
+      : [join(repo, 'fixtures/cnn_epoch6.bf16.safetensors'), join(repo, 'fixtures/cnn_epoch6.fp32.safetensors')];
+    process.stdout.write(`node ${process.version} · ${cpus()[0]?.model ?? 'unknown CPU'} · ${cpus().length} cores · ${new Date().toISOString()}\n`);
+    for (const source of sources) {
+      const file = bigFile(source, gib);
+      process.stdout.write('\n' + bigMarkdown(file, measureBig(file, fileURLToPath(import.meta.url), defaultThreads())) + '\n');
+    }
+    return;
+  }
   const deltaOne = flag(args, '--delta-one');
   if (deltaOne !== undefined) {
     process.stdout.write(JSON.stringify(await measureDelta(deltaCases(shared)[Number(deltaOne)]!)) + '\n');
