@@ -19,3 +19,15 @@ export function safetensors(header: Record<string, unknown>, data: Uint8Array): 
   prefix.writeBigUInt64LE(BigInt(Buffer.byteLength(json)));
   return Buffer.concat([prefix, Buffer.from(json), data]);
 }
+
+/** Seeded PRNG (mulberry32): deterministic tests. */
+export function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}

@@ -1,0 +1,551 @@
+/**
+ * Static rANS (range asymmetric numeral systems) entropy coder with per-symbol contexts.
+ *
+ * - Symbols are bytes (alphabet ≤ 256); every symbol is coded with the frequency table of its
+ *   context (≤ 256 contexts). The decoder must be given the same context sequence as the encoder
+ *   (in mithril it is derived from data both sides already have).
+ * - Frequencies are normalized to sum to 2^PRECISION_BITS (12 bits) in every context; every symbol
+ *   that occurs gets a frequency ≥ 1.
+ * - Four interleaved states (symbol i uses state i & 3) for instruction-level parallelism; each
+ *   state lives in [2^15, 2^31), so all arithmetic stays in positive int32 range, and
+ *   renormalization moves 16-bit words. The encoder runs backwards and writes the word stream
+ *   backwards, so the decoder reads it forwards. The stream starts with the four final encoder
+ *   states (8 words); a correct decode ends with all states back at their initial value and every
+ *   word consumed, which the decoder checks.
+ * - Tables are written compactly (see writeModel): per context the range of used symbols, one
+ *   symbol whose frequency is the remainder, and the others' frequencies rounded to 4 significant
+ *   bits (costs < 0.1% in coding efficiency, halves the table size).
+ *
+ * Decoding never reads or writes out of bounds and never loops more than once per symbol; a
+ * malformed table or stream throws an Error.
+ */
+
+export const PRECISION_BITS = 12;
+export const PRECISION = 1 << PRECISION_BITS;
+const MASK = PRECISION - 1;
+/** Lower bound of the state interval [L, L << 16). */
+const L = 1 << 15;
+/** Interleaved states: symbol i uses state i & 3. */
+const STATES = 4;
+/** An encoder state x must satisfy x < freq << XMAX_SHIFT before coding a symbol of that freq. */
+const XMAX_SHIFT = 31 - PRECISION_BITS;
+/** Significant bits kept in transmitted frequencies (other than each context's remainder symbol). */
+const FREQ_SIGNIFICANT_BITS = 4;
+
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+/** A frequency table per context: freq and cumulative freq of symbol s in context c at c * alphabet + s. */
+export interface RansModel {
+  readonly contexts: number;
+  readonly alphabet: number;
+  readonly freq: Uint16Array;
+  readonly cum: Uint16Array;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Bit I/O (LSB first) for tables and other side information.
+
+/** Appends bits LSB first into a growing byte buffer. */
+export class BitWriter {
+  private buf = new Uint8Array(256);
+  private pos = 0;
+  private acc = 0;
+  private bits = 0;
+
+  /** Writes the low `n` bits of `value` (0 ≤ n ≤ 24). */
+  write(value: number, n: number): void {
+    this.acc |= (value & ((1 << n) - 1)) << this.bits;
+    this.bits += n;
+    while (this.bits >= 8) {
+      if (this.pos === this.buf.length) this.grow();
+      this.buf[this.pos++] = this.acc & 0xff;
+      this.acc >>>= 8;
+      this.bits -= 8;
+    }
+  }
+
+  /** Elias-gamma code of value ≥ 0 (as value + 1): small numbers in few bits, any size up to 2^24 - 2. */
+  writeGamma(value: number): void {
+    const v = value + 1;
+    const n = 31 - Math.clz32(v);
+    this.write(0, n);
+    this.write(1, 1);
+    this.write(v, n);
+  }
+
+  /** The bytes written so far, the last byte zero-padded. */
+  finish(): Uint8Array {
+    if (this.bits > 0) this.write(0, 8 - this.bits);
+    return this.buf.slice(0, this.pos);
+  }
+
+  private grow(): void {
+    const next = new Uint8Array(this.buf.length * 2);
+    next.set(this.buf);
+    this.buf = next;
+  }
+}
+
+/** Reads what BitWriter wrote; reading past the end throws. */
+export class BitReader {
+  private pos: number;
+  private acc = 0;
+  private bits = 0;
+
+  constructor(
+    private readonly bytes: Uint8Array,
+    offset = 0,
+    private readonly end = bytes.length,
+  ) {
+    this.pos = offset;
+  }
+
+  read(n: number): number {
+    while (this.bits < n) {
+      if (this.pos >= this.end) throw new Error('rans: side information is truncated');
+      this.acc |= this.bytes[this.pos++]! << this.bits;
+      this.bits += 8;
+    }
+    const v = this.acc & ((1 << n) - 1);
+    this.acc >>>= n;
+    this.bits -= n;
+    return v;
+  }
+
+  readGamma(): number {
+    let n = 0;
+    while (this.read(1) === 0) {
+      if (++n > 24) throw new Error('rans: invalid gamma code');
+    }
+    return ((1 << n) | this.read(n)) - 1;
+  }
+
+  /** Byte position after the last byte touched. */
+  get offset(): number {
+    return this.pos;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Models
+
+/** Rounds f ≥ 1 to FREQ_SIGNIFICANT_BITS significant bits (to nearest). */
+function quantizeFreq(f: number): number {
+  const n = 32 - Math.clz32(f);
+  if (n <= FREQ_SIGNIFICANT_BITS) return f;
+  const shift = n - FREQ_SIGNIFICANT_BITS;
+  const q = ((f + (1 << (shift - 1))) >>> shift) << shift;
+  return q;
+}
+
+/**
+ * Builds a model from symbol counts (`counts[c * alphabet + s]`): normalized so every context sums
+ * to PRECISION and every counted symbol gets ≥ 1. A context with no counts gets a table with symbol
+ * 0 only. Frequencies are those writeModel can transmit exactly (readModel gives the same model).
+ */
+export function buildModel(counts: ArrayLike<number>, contexts: number, alphabet: number): RansModel {
+  if (contexts < 1 || contexts > 256 || alphabet < 1 || alphabet > 256) throw new Error('rans: bad model size');
+  const freq = new Uint16Array(contexts * alphabet);
+  const cum = new Uint16Array(contexts * alphabet);
+  for (let c = 0; c < contexts; c++) {
+    const row = c * alphabet;
+    let total = 0;
+    let top = 0;
+    for (let s = 0; s < alphabet; s++) {
+      const k = counts[row + s]!;
+      total += k;
+      if (k > counts[row + top]!) top = s;
+    }
+    if (total === 0) {
+      freq[row] = PRECISION;
+    } else {
+      normalizeRow(counts, row, alphabet, total, top, freq);
+    }
+    let sum = 0;
+    for (let s = 0; s < alphabet; s++) {
+      cum[row + s] = sum;
+      sum += freq[row + s]!;
+    }
+  }
+  return { contexts, alphabet, freq, cum };
+}
+
+function normalizeRow(counts: ArrayLike<number>, row: number, alphabet: number, total: number, top: number, freq: Uint16Array): void {
+  // Scale, keep every present symbol ≥ 1, quantize all but `top`, which takes the remainder.
+  const scale = PRECISION / total;
+  let rest = PRECISION;
+  for (let s = 0; s < alphabet; s++) {
+    const k = counts[row + s]!;
+    if (k === 0 || s === top) continue;
+    const f = quantizeFreq(Math.max(1, Math.round(k * scale)));
+    freq[row + s] = f;
+    rest -= f;
+  }
+  // The remainder symbol must end up with the largest frequency (writeModel relies on it); if
+  // rounding the others up pushed it below one of them, shrink the largest others by one step of
+  // their last kept bit (they stay transmittable) until it is not.
+  for (;;) {
+    let big = -1;
+    for (let s = 0; s < alphabet; s++) {
+      if (s !== top && (big < 0 || freq[row + s]! > freq[row + big]!)) big = s;
+    }
+    if (big < 0 || rest >= freq[row + big]!) break;
+    const f = freq[row + big]!;
+    const lower = f - (1 << Math.max(0, 32 - Math.clz32(f) - FREQ_SIGNIFICANT_BITS));
+    rest += f - lower;
+    freq[row + big] = lower;
+  }
+  freq[row + top] = rest;
+}
+
+/**
+ * Writes a model (contexts and alphabet are not written; the reader must know them).
+ * Per context: first and last used symbol, the remainder symbol, then for every other symbol in
+ * that range the bit length of its frequency (coded as a change from the previous one) and the
+ * bits below the leading one that quantization kept.
+ */
+export function writeModel(model: RansModel, w: BitWriter): void {
+  const { contexts, alphabet, freq } = model;
+  const symBits = bitsFor(alphabet);
+  for (let c = 0; c < contexts; c++) {
+    const row = c * alphabet;
+    let lo = 0;
+    while (freq[row + lo] === 0) lo++;
+    let hi = alphabet - 1;
+    while (freq[row + hi] === 0) hi--;
+    let top = lo;
+    for (let s = lo; s <= hi; s++) if (freq[row + s]! > freq[row + top]!) top = s;
+    w.write(lo, symBits);
+    w.writeGamma(hi - lo);
+    if (hi === lo) continue;
+    w.write(top - lo, bitsFor(hi - lo + 1));
+    let prevLen = 0;
+    for (let s = lo; s <= hi; s++) {
+      if (s === top) continue;
+      const f = freq[row + s]!;
+      const len = 32 - Math.clz32(f);
+      writeLenDelta(w, len - prevLen, len);
+      prevLen = len;
+      if (len > 1) {
+        const keep = Math.min(len - 1, FREQ_SIGNIFICANT_BITS - 1);
+        w.write((f >>> (len - 1 - keep)) & ((1 << keep) - 1), keep);
+      }
+    }
+  }
+}
+
+/** Length changes, bits in write order: 0 → 0; +1 → 1 0 0; -1 → 1 0 1; otherwise 1 1 and the 4-bit length. */
+function writeLenDelta(w: BitWriter, delta: number, len: number): void {
+  if (delta === 0) {
+    w.write(0, 1);
+  } else if (delta === 1 || delta === -1) {
+    w.write(delta === 1 ? 0b001 : 0b101, 3);
+  } else {
+    w.write(0b11, 2);
+    w.write(len, 4);
+  }
+}
+
+/** Reads and validates a model written by writeModel. */
+export function readModel(r: BitReader, contexts: number, alphabet: number): RansModel {
+  if (contexts < 1 || contexts > 256 || alphabet < 1 || alphabet > 256) throw new Error('rans: bad model size');
+  const freq = new Uint16Array(contexts * alphabet);
+  const cum = new Uint16Array(contexts * alphabet);
+  const symBits = bitsFor(alphabet);
+  for (let c = 0; c < contexts; c++) {
+    const row = c * alphabet;
+    const lo = r.read(symBits);
+    const span = r.readGamma();
+    const hi = lo + span;
+    if (hi >= alphabet) throw new Error('rans: symbol out of range in table');
+    if (span === 0) {
+      freq[row + lo] = PRECISION;
+    } else {
+      const top = lo + r.read(bitsFor(span + 1));
+      if (top > hi) throw new Error('rans: symbol out of range in table');
+      let len = 0;
+      let sum = 0;
+      for (let s = lo; s <= hi; s++) {
+        if (s === top) continue;
+        const code = r.read(1) === 0 ? 0 : 1 + r.read(1);
+        if (code === 1) {
+          len += r.read(1) === 0 ? 1 : -1;
+        } else if (code === 2) {
+          len = r.read(4);
+        }
+        if (len < 0 || len > PRECISION_BITS) throw new Error('rans: invalid frequency in table');
+        let f = 0;
+        if (len === 1) {
+          f = 1;
+        } else if (len > 1) {
+          const keep = Math.min(len - 1, FREQ_SIGNIFICANT_BITS - 1);
+          f = ((1 << keep) | r.read(keep)) << (len - 1 - keep);
+        }
+        freq[row + s] = f;
+        sum += f;
+      }
+      if (sum >= PRECISION) throw new Error('rans: table frequencies exceed the total');
+      freq[row + top] = PRECISION - sum;
+    }
+    let sum = 0;
+    for (let s = 0; s < alphabet; s++) {
+      cum[row + s] = sum;
+      sum += freq[row + s]!;
+    }
+  }
+  return { contexts, alphabet, freq, cum };
+}
+
+function bitsFor(n: number): number {
+  return n <= 1 ? 0 : 32 - Math.clz32(n - 1);
+}
+
+/** Estimated size in bits of the part of writeModel for a context whose used symbols span [lo, hi]. */
+export function estimateTableBits(lo: number, hi: number, alphabet: number): number {
+  return bitsFor(alphabet) + 2 * (32 - Math.clz32(hi - lo + 1)) + (hi > lo ? 4 + 5.5 * (hi - lo) : 0);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Coding
+
+let encScratch = new Uint16Array(0);
+let zeroContexts = new Uint16Array(0);
+
+/**
+ * Resolves the context sequence: `contexts[i]` mapped through `contextMap` when given (the map's
+ * entries must be < model.contexts; keys beyond the map's end count as context 0), else used
+ * directly (each must be < model.contexts). Returns the keys and a map to use in the hot loops.
+ */
+function resolveContexts(model: RansModel, n: number, contexts: Uint16Array | null, contextMap: Uint8Array | undefined): [Uint16Array, Uint8Array] {
+  if (contexts === null) {
+    if (zeroContexts.length < n) zeroContexts = new Uint16Array(n);
+    return [zeroContexts, new Uint8Array(1)];
+  }
+  if (contexts.length < n) throw new Error('rans: fewer contexts than symbols');
+  if (contextMap) {
+    for (let k = 0; k < contextMap.length; k++) {
+      if (contextMap[k]! >= model.contexts) throw new Error('rans: context map entry out of range');
+    }
+    return [contexts, contextMap];
+  }
+  for (let i = 0; i < n; i++) {
+    if (contexts[i]! >= model.contexts) throw new Error(`rans: context ${contexts[i]} out of range`);
+  }
+  const identity = new Uint8Array(model.contexts);
+  for (let c = 0; c < identity.length; c++) identity[c] = c;
+  return [contexts, identity];
+}
+
+/**
+ * Codes `symbols[i]` with the table of its context (see resolveContexts; all contexts are 0 when
+ * `contexts` is null). Every (context, symbol) pair coded must have a nonzero frequency.
+ */
+export function ransEncode(model: RansModel, symbols: Uint8Array, contexts: Uint16Array | null, contextMap?: Uint8Array): Uint8Array {
+  const n = symbols.length;
+  const [keys, map] = resolveContexts(model, n, contexts, contextMap);
+  const { contexts: count, alphabet, freq, cum } = model;
+  // Per (context, symbol) at (context << shift) | symbol: freq | cum << 16 (0 when freq is 0),
+  // and the largest state that needs no renormalization before coding the symbol.
+  const shift = bitsFor(alphabet);
+  const size = count << shift;
+  const fc = new Int32Array(size);
+  const xm = new Int32Array(size);
+  for (let c = 0; c < count; c++) {
+    for (let s = 0; s < alphabet; s++) {
+      const f = freq[c * alphabet + s]!;
+      if (f === 0) continue;
+      const k = (c << shift) | s;
+      fc[k] = f | (cum[c * alphabet + s]! << 16);
+      xm[k] = f * (1 << XMAX_SHIFT) - 1;
+    }
+  }
+  // At most one word per symbol, plus the states.
+  if (encScratch.length < n + 2 * STATES + 1) encScratch = new Uint16Array(n + 2 * STATES + 1 + (n >>> 3));
+  const out = encScratch;
+  let pos = out.length;
+  let x0 = L;
+  let x1 = L;
+  let x2 = L;
+  let x3 = L;
+  // Symbol i uses state i & 3; the encoder runs backwards. Renormalization is branch-free (the
+  // word is always stored, and kept only when the state was too large): with several bits per
+  // symbol a branch would often be mispredicted.
+  const tail = n & 3;
+  const bulk = n - tail;
+  for (let j = tail - 1; j >= 0; j--) {
+    const i = bulk + j;
+    const k = (map[keys[i]!]! << shift) | symbols[i]!;
+    const e = fc[k]!;
+    if (e === 0) throw new Error(`rans: symbol ${symbols[i]} has no frequency in its context`);
+    const f = e & 0xffff;
+    let x = j === 0 ? x0 : j === 1 ? x1 : x2;
+    if (x > xm[k]!) {
+      out[--pos] = x;
+      x >>>= 16;
+    }
+    const q = (x / f) | 0;
+    x = (q << PRECISION_BITS) + x - q * f + (e >>> 16);
+    if (j === 0) x0 = x;
+    else if (j === 1) x1 = x;
+    else x2 = x;
+  }
+  for (let i = bulk - 1; i > 0; i -= 4) {
+    const k3 = (map[keys[i]!]! << shift) | symbols[i]!;
+    const k2 = (map[keys[i - 1]!]! << shift) | symbols[i - 1]!;
+    const k1 = (map[keys[i - 2]!]! << shift) | symbols[i - 2]!;
+    const k0 = (map[keys[i - 3]!]! << shift) | symbols[i - 3]!;
+    const e3 = fc[k3]!;
+    const e2 = fc[k2]!;
+    const e1 = fc[k1]!;
+    const e0 = fc[k0]!;
+    if (((e0 - 1) | (e1 - 1) | (e2 - 1) | (e3 - 1)) < 0) throw new Error('rans: a symbol has no frequency in its context');
+    const f3 = e3 & 0xffff;
+    const b3 = (xm[k3]! - x3) >> 31;
+    out[pos - 1] = x3;
+    pos += b3;
+    x3 >>>= 16 & b3;
+    const q3 = (x3 / f3) | 0;
+    x3 = (q3 << PRECISION_BITS) + x3 - q3 * f3 + (e3 >>> 16);
+    const f2 = e2 & 0xffff;
+    const b2 = (xm[k2]! - x2) >> 31;
+    out[pos - 1] = x2;
+    pos += b2;
+    x2 >>>= 16 & b2;
+    const q2 = (x2 / f2) | 0;
+    x2 = (q2 << PRECISION_BITS) + x2 - q2 * f2 + (e2 >>> 16);
+    const f1 = e1 & 0xffff;
+    const b1 = (xm[k1]! - x1) >> 31;
+    out[pos - 1] = x1;
+    pos += b1;
+    x1 >>>= 16 & b1;
+    const q1 = (x1 / f1) | 0;
+    x1 = (q1 << PRECISION_BITS) + x1 - q1 * f1 + (e1 >>> 16);
+    const f0 = e0 & 0xffff;
+    const b0 = (xm[k0]! - x0) >> 31;
+    out[pos - 1] = x0;
+    pos += b0;
+    x0 >>>= 16 & b0;
+    const q0 = (x0 / f0) | 0;
+    x0 = (q0 << PRECISION_BITS) + x0 - q0 * f0 + (e0 >>> 16);
+  }
+  // The decoder reads x0 first: low word, then high word.
+  out[--pos] = x3 >>> 16;
+  out[--pos] = x3 & 0xffff;
+  out[--pos] = x2 >>> 16;
+  out[--pos] = x2 & 0xffff;
+  out[--pos] = x1 >>> 16;
+  out[--pos] = x1 & 0xffff;
+  out[--pos] = x0 >>> 16;
+  out[--pos] = x0 & 0xffff;
+  const words = out.slice(pos);
+  if (!LITTLE_ENDIAN) swap16(words);
+  return new Uint8Array(words.buffer, 0, words.length * 2);
+}
+
+let decTable = new Int32Array(0);
+let decWords = new Uint16Array(0);
+
+/** Builds the slot → (symbol, freq - 1, cum) table, one PRECISION-entry block per context. */
+function decodeTable(model: RansModel): Int32Array {
+  const { contexts, alphabet, freq, cum } = model;
+  const size = contexts << PRECISION_BITS;
+  if (decTable.length < size) decTable = new Int32Array(size);
+  const table = decTable;
+  for (let c = 0; c < contexts; c++) {
+    const row = c * alphabet;
+    const block = c << PRECISION_BITS;
+    for (let s = 0; s < alphabet; s++) {
+      const f = freq[row + s]!;
+      if (f === 0) continue;
+      const start = cum[row + s]!;
+      table.fill(s | ((f - 1) << 8) | (start << 20), block + start, block + start + f);
+    }
+  }
+  return table;
+}
+
+/**
+ * Decodes `out.length` symbols from `bytes` (exactly what ransEncode returned) with the same model
+ * and context sequence. Throws if the stream is malformed: wrong length, states out of range, or
+ * states or position not back where the encoder started.
+ */
+export function ransDecode(model: RansModel, bytes: Uint8Array, contexts: Uint16Array | null, out: Uint8Array, contextMap?: Uint8Array): void {
+  const n = out.length;
+  const [keys, map] = resolveContexts(model, n, contexts, contextMap);
+  if (bytes.length < 4 * STATES || (bytes.length & 1) !== 0) throw new Error('rans: stream is truncated or misaligned');
+  // An aligned copy with four spare zero words: renormalization reads ahead, branch-free, and the
+  // loop stops once past the end (the position checks below then throw).
+  const end = bytes.length >>> 1;
+  if (decWords.length < end + STATES) decWords = new Uint16Array(end + STATES + (end >>> 3));
+  const words = decWords;
+  words.set(wordsOf(bytes));
+  words.fill(0, end, end + STATES);
+  const table = decodeTable(model);
+  let x0 = words[0]! | (words[1]! << 16);
+  let x1 = words[2]! | (words[3]! << 16);
+  let x2 = words[4]! | (words[5]! << 16);
+  let x3 = words[6]! | (words[7]! << 16);
+  if (x0 < L || x1 < L || x2 < L || x3 < L) throw new Error('rans: invalid initial state');
+  let pos = 2 * STATES;
+  let i = 0;
+  for (; i + 3 < n && pos <= end; i += 4) {
+    const e0 = table[(map[keys[i]!]! << PRECISION_BITS) | (x0 & MASK)]!;
+    const e1 = table[(map[keys[i + 1]!]! << PRECISION_BITS) | (x1 & MASK)]!;
+    const e2 = table[(map[keys[i + 2]!]! << PRECISION_BITS) | (x2 & MASK)]!;
+    const e3 = table[(map[keys[i + 3]!]! << PRECISION_BITS) | (x3 & MASK)]!;
+    out[i] = e0;
+    out[i + 1] = e1;
+    out[i + 2] = e2;
+    out[i + 3] = e3;
+    x0 = (((e0 >>> 8) & MASK) + 1) * (x0 >>> PRECISION_BITS) + (x0 & MASK) - (e0 >>> 20);
+    x1 = (((e1 >>> 8) & MASK) + 1) * (x1 >>> PRECISION_BITS) + (x1 & MASK) - (e1 >>> 20);
+    x2 = (((e2 >>> 8) & MASK) + 1) * (x2 >>> PRECISION_BITS) + (x2 & MASK) - (e2 >>> 20);
+    x3 = (((e3 >>> 8) & MASK) + 1) * (x3 >>> PRECISION_BITS) + (x3 & MASK) - (e3 >>> 20);
+    // Branch-free renormalization, in the encoder's order reversed.
+    const r0 = (x0 - L) >> 31;
+    x0 = (x0 << (16 & r0)) | (words[pos]! & r0);
+    pos -= r0;
+    const r1 = (x1 - L) >> 31;
+    x1 = (x1 << (16 & r1)) | (words[pos]! & r1);
+    pos -= r1;
+    const r2 = (x2 - L) >> 31;
+    x2 = (x2 << (16 & r2)) | (words[pos]! & r2);
+    pos -= r2;
+    const r3 = (x3 - L) >> 31;
+    x3 = (x3 << (16 & r3)) | (words[pos]! & r3);
+    pos -= r3;
+  }
+  for (let j = 0; i < n && pos <= end; i++, j++) {
+    let x = j === 0 ? x0 : j === 1 ? x1 : x2;
+    const e = table[(map[keys[i]!]! << PRECISION_BITS) | (x & MASK)]!;
+    out[i] = e;
+    x = (((e >>> 8) & MASK) + 1) * (x >>> PRECISION_BITS) + (x & MASK) - (e >>> 20);
+    if (x < L) x = (x << 16) | words[pos++]!;
+    if (j === 0) x0 = x;
+    else if (j === 1) x1 = x;
+    else x2 = x;
+  }
+  if (pos > end || i < n) throw new Error('rans: stream is truncated');
+  if (pos !== end) throw new Error('rans: stream has trailing data');
+  if (x0 !== L || x1 !== L || x2 !== L || x3 !== L) throw new Error('rans: stream is corrupt (final state mismatch)');
+}
+
+/** A Uint16Array of the little-endian words in `bytes` (a view when aligned on a little-endian host). */
+export function wordsOf(bytes: Uint8Array): Uint16Array {
+  const count = bytes.length >>> 1;
+  if (LITTLE_ENDIAN && (bytes.byteOffset & 1) === 0) return new Uint16Array(bytes.buffer, bytes.byteOffset, count);
+  const words = new Uint16Array(count);
+  new Uint8Array(words.buffer).set(bytes.subarray(0, count * 2));
+  if (!LITTLE_ENDIAN) swap16(words);
+  return words;
+}
+
+/** Byte-swaps 16-bit words in place (only used on big-endian hosts). */
+export function swap16(words: Uint16Array): void {
+  for (let i = 0; i < words.length; i++) {
+    const w = words[i]!;
+    words[i] = ((w & 0xff) << 8) | (w >>> 8);
+  }
+}
+
+export { LITTLE_ENDIAN };

@@ -1,0 +1,973 @@
+/**
+ * Residual coding of a float tensor chunk against the same chunk of a base checkpoint.
+ *
+ * 1. ULP map: each element's bits (u16 for BF16/F16, u32 for F32) become an order-preserving
+ *    signed integer v (sign ? -magnitude - 1 : magnitude; a bijection on bit patterns, so ±0,
+ *    subnormals, ±inf and NaN payloads all round-trip). The residual v_next - pred is taken modulo
+ *    2^16 / 2^32 (so it is a bijection too) and zigzag-mapped to an unsigned z.
+ *    pred = v_base, or with an older base `prev`: v_base + round(beta/256 · (v_base - v_prev)).
+ * 2. Hybrid-uint tokens (JPEG XL style): z < 16 is its own token; otherwise with n = floor(log2 z)
+ *    the token is 4n + the 2 bits below the leading one, and the n - 2 lower bits go raw to a
+ *    separate bit stream. 64 tokens for 16-bit dtypes, 128 for F32.
+ * 3. Context: the base element's exponent (and, with `prev`, a bucket of v_base - v_prev: how far
+ *    and which way this weight moved last time; measured on the fine-tune chain: ratio 5.0 → 5.3 with a fitted beta). The encoder partitions the contexts that
+ *    occur into contiguous ranges, chosen by dynamic programming to minimize the estimated coded
+ *    size including each range's frequency table; each range gets a table and tokens are coded with
+ *    static rANS (./rans.ts).
+ * 4. A Fletcher-style checksum of the z values detects corruption of the raw bits, which rANS's own
+ *    final-state check cannot see.
+ *
+ * Stream: mode byte (0 stored: `next` verbatim, used when coding would not shrink it; 1 coded),
+ * dtype/flags byte, varint element count, [varint beta], u32 checksum, varint side-info bytes,
+ * varint raw words, side info (context ranges and rANS tables, bit-packed), padding to an even
+ * offset, raw bit words (u16 LE), rANS stream.
+ */
+import { BitReader, BitWriter, buildModel, estimateTableBits, LITTLE_ENDIAN, ransDecode, ransEncode, readModel, swap16, wordsOf, writeModel } from './rans.js';
+
+export type ResidualDtype = 'BF16' | 'F16' | 'F32';
+
+export interface ResidualOptions {
+  /** A second, older base: predicts from the trend base - prev. Same length as base. */
+  prev?: Uint8Array;
+  /** Numerator over 256 of the trend weight, an integer in [0, 256] (see fitBeta); default 0. */
+  beta?: number;
+}
+
+const MODE_STORED = 0;
+const MODE_CODED = 1;
+const FLAG_PREV = 0x10;
+
+/**
+ * Trend buckets per exponent when `prev` is given, from d = v_base - v_prev: zigzag(d) for
+ * -7 ≤ d < 7 (0..13), 14 for larger rises, 15 for larger falls.
+ */
+const TREND_BUCKETS = 16;
+const TREND_BITS = 4;
+/**
+ * The DP considers context ranges spanning at most this many occurring contexts; half as many when
+ * more than DP_MANY occur (with prev: measured 0.03% larger output, half the DP time).
+ */
+const DP_WINDOW = 32;
+const DP_MANY = 96;
+/** Estimated cost in bits of one more range boundary in the side information. */
+const RANGE_BITS = 8;
+const MAX_RANGES = 255;
+/** Elements per call (keeps raw-bit offsets in int32 range); chunks are far smaller. */
+const MAX_ELEMENTS = 1 << 26;
+/** Elements sampled (evenly spaced) by fitBeta. */
+const BETA_SAMPLES = 4096;
+
+interface DtypeInfo {
+  code: number;
+  /** Bytes per element. */
+  size: number;
+  expShift: number;
+  expMask: number;
+  /** Number of exponent values (context keys without prev). */
+  exps: number;
+  alphabet: number;
+}
+
+const INFO: Record<ResidualDtype, DtypeInfo> = {
+  BF16: { code: 1, size: 2, expShift: 7, expMask: 0xff, exps: 256, alphabet: 64 },
+  F16: { code: 2, size: 2, expShift: 10, expMask: 0x1f, exps: 32, alphabet: 64 },
+  F32: { code: 3, size: 4, expShift: 23, expMask: 0xff, exps: 256, alphabet: 128 },
+};
+
+function infoOf(dtype: ResidualDtype): DtypeInfo {
+  const info = INFO[dtype];
+  if (!info) throw new Error(`residual: unsupported dtype ${String(dtype)}`);
+  return info;
+}
+
+// Scratch buffers reused across calls (everything here is synchronous).
+let tokenBuf = new Uint8Array(0);
+let keyBuf = new Uint16Array(0);
+let rawBuf = new Uint16Array(0);
+let histBuf = new Int32Array(0);
+
+function scratch(n: number, rawWords: number): void {
+  if (tokenBuf.length < n) {
+    tokenBuf = new Uint8Array(n);
+    keyBuf = new Uint16Array(n);
+  }
+  // Spare words: the encoder stores one word ahead, the decoder reads up to two past the end.
+  if (rawBuf.length < rawWords + 4) rawBuf = new Uint16Array(rawWords + 4);
+}
+
+/**
+ * The histogram (keys × tokens) is kept all zero between calls: the encoder clears only the rows
+ * it used, so small chunks do not pay for clearing a large key space. After an exception midway
+ * the whole buffer is cleared on the next call.
+ */
+let histDirty = false;
+function zeroHist(size: number): Int32Array {
+  if (histBuf.length < size) {
+    histBuf = new Int32Array(size);
+    histDirty = false;
+  }
+  if (histDirty) histBuf.fill(0);
+  histDirty = true;
+  return histBuf.subarray(0, size);
+}
+
+function releaseHist(hist: Int32Array, present: number[], alphabet: number): void {
+  for (const key of present) hist.fill(0, key * alphabet, (key + 1) * alphabet);
+  histDirty = false;
+}
+
+/** Keys that occur, ascending: rows of the histogram in [keyMin, keyMax] with a nonzero count. */
+function presentKeys(hist: Int32Array, keyMin: number, keyMax: number, alphabet: number): number[] {
+  const present: number[] = [];
+  for (let key = keyMin; key <= keyMax; key++) {
+    const row = key * alphabet;
+    for (let s = 0; s < alphabet; s++) {
+      if (hist[row + s] !== 0) {
+        present.push(key);
+        break;
+      }
+    }
+  }
+  return present;
+}
+
+/** Element views of little-endian element bytes: a view when possible, else an aligned copy. */
+function view16(bytes: Uint8Array): Uint16Array {
+  return wordsOf(bytes);
+}
+
+function view32(bytes: Uint8Array): Int32Array {
+  const count = bytes.length >>> 2;
+  if (LITTLE_ENDIAN && (bytes.byteOffset & 3) === 0) return new Int32Array(bytes.buffer, bytes.byteOffset, count);
+  const out = new Int32Array(count);
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  for (let i = 0; i < count; i++) out[i] = dv.getInt32(i * 4, true);
+  return out;
+}
+
+function checkBeta(beta: number | undefined, hasPrev: boolean): number {
+  if (beta === undefined) return 0;
+  if (!Number.isInteger(beta) || beta < 0 || beta > 256) throw new Error(`residual: beta must be an integer in [0, 256], got ${beta}`);
+  if (!hasPrev && beta !== 0) throw new Error('residual: beta needs a prev base');
+  return beta;
+}
+
+/**
+ * The trend bucket of d = v_base - v_prev given zd = zigzag(d) as an int32 bit pattern (see
+ * TREND_BUCKETS); branch-free.
+ */
+function trendBucket(zd: number, d: number): number {
+  const far = ((13 - zd) | zd) >> 31;
+  return (zd & ~far) | ((14 - (d >> 31)) & far);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Pass 1 of the encoder: tokens, context keys, histogram, raw bits, checksum.
+
+interface Pass1 {
+  rawWords: number;
+  checksum: number;
+  /** Smallest and largest context key that occurred. */
+  keyMin: number;
+  keyMax: number;
+}
+
+function pass16(info: DtypeInfo, base: Uint16Array, next: Uint16Array, prev: Uint16Array | null, beta: number, hist: Int32Array): Pass1 {
+  if (prev !== null) return pass16Prev(info, base, next, prev, beta, hist);
+  const n = next.length;
+  const tokens = tokenBuf;
+  const raw = rawBuf;
+  const expShift = info.expShift;
+  const expMask = info.expMask;
+  let acc = 0;
+  let off = 0;
+  let s1 = 0;
+  let s2 = 0;
+  let keyMin = 0x7fffffff;
+  let keyMax = -1;
+  for (let i = 0; i < n; i++) {
+    const b = base[i]!;
+    const x = next[i]!;
+    const vb = b ^ (((b << 16) >> 31) & 0x7fff);
+    const vx = x ^ (((x << 16) >> 31) & 0x7fff);
+    const key = (b >> expShift) & expMask;
+    if (key < keyMin) keyMin = key;
+    if (key > keyMax) keyMax = key;
+    const r = ((vx - vb) << 16) >> 16;
+    const z = ((r << 1) ^ (r >> 31)) & 0xffff;
+    s1 = (s1 + z) | 0;
+    s2 = (s2 + s1) | 0;
+    // Branch-free token: big = -1 when z ≥ 16; then k = n - 2 raw bits, else none.
+    const big = (15 - z) >> 31;
+    const nb = 31 - Math.clz32(z);
+    const k = (nb - 2) & big;
+    const t = z ^ ((z ^ ((nb << 2) | ((z >>> k) & 3))) & big);
+    // Raw bits LSB first: acc holds the bits of word off >> 4 so far; the word is stored every
+    // time (a later store completes it) and acc moves on when off crosses into the next word.
+    const w = off >> 4;
+    acc |= (z & ((1 << k) - 1)) << (off & 15);
+    raw[w] = acc;
+    off += k;
+    acc >>>= ((off >> 4) - w) << 4;
+    tokens[i] = t;
+    hist[(key << 6) | t]++;
+  }
+  raw[off >> 4] = acc;
+  return { rawWords: (off + 15) >> 4, checksum: (s1 ^ Math.imul(s2, -0x61c8864f)) >>> 0, keyMin, keyMax };
+}
+
+function pass16Prev(info: DtypeInfo, base: Uint16Array, next: Uint16Array, prev: Uint16Array, beta: number, hist: Int32Array): Pass1 {
+  const n = next.length;
+  const tokens = tokenBuf;
+  const keys = keyBuf;
+  const raw = rawBuf;
+  const expShift = info.expShift;
+  const expMask = info.expMask;
+  let acc = 0;
+  let off = 0;
+  let s1 = 0;
+  let s2 = 0;
+  let keyMin = 0x7fffffff;
+  let keyMax = -1;
+  for (let i = 0; i < n; i++) {
+    const b = base[i]!;
+    const x = next[i]!;
+    const p = prev[i]!;
+    const vb = b ^ (((b << 16) >> 31) & 0x7fff);
+    const vx = x ^ (((x << 16) >> 31) & 0x7fff);
+    const vp = p ^ (((p << 16) >> 31) & 0x7fff);
+    const d0 = ((vb - vp) << 16) >> 16;
+    const pred = vb + ((beta * d0 + 128) >> 8);
+    const zd = (d0 << 1) ^ (d0 >> 31);
+    const key = (((b >> expShift) & expMask) << TREND_BITS) | trendBucket(zd, d0);
+    if (key < keyMin) keyMin = key;
+    if (key > keyMax) keyMax = key;
+    const r = ((vx - pred) << 16) >> 16;
+    const z = ((r << 1) ^ (r >> 31)) & 0xffff;
+    s1 = (s1 + z) | 0;
+    s2 = (s2 + s1) | 0;
+    const big = (15 - z) >> 31;
+    const nb = 31 - Math.clz32(z);
+    const k = (nb - 2) & big;
+    const t = z ^ ((z ^ ((nb << 2) | ((z >>> k) & 3))) & big);
+    // Raw bits LSB first: acc holds the bits of word off >> 4 so far; the word is stored every
+    // time (a later store completes it) and acc moves on when off crosses into the next word.
+    const w = off >> 4;
+    acc |= (z & ((1 << k) - 1)) << (off & 15);
+    raw[w] = acc;
+    off += k;
+    acc >>>= ((off >> 4) - w) << 4;
+    tokens[i] = t;
+    keys[i] = key;
+    hist[(key << 6) | t]++;
+  }
+  raw[off >> 4] = acc;
+  return { rawWords: (off + 15) >> 4, checksum: (s1 ^ Math.imul(s2, -0x61c8864f)) >>> 0, keyMin, keyMax };
+}
+
+function pass32(info: DtypeInfo, base: Int32Array, next: Int32Array, prev: Int32Array | null, beta: number, hist: Int32Array): Pass1 {
+  const n = next.length;
+  const tokens = tokenBuf;
+  const keys = keyBuf;
+  const raw = rawBuf;
+  const expShift = info.expShift;
+  const expMask = info.expMask;
+  let acc = 0;
+  let off = 0;
+  let s1 = 0;
+  let s2 = 0;
+  let keyMin = 0x7fffffff;
+  let keyMax = -1;
+  for (let i = 0; i < n; i++) {
+    const b = base[i]!;
+    const x = next[i]!;
+    const vb = b ^ ((b >> 31) & 0x7fffffff);
+    const vx = x ^ ((x >> 31) & 0x7fffffff);
+    let key = (b >>> expShift) & expMask;
+    let pred = vb;
+    if (prev !== null) {
+      const p = prev[i]!;
+      const vp = p ^ ((p >> 31) & 0x7fffffff);
+      const d0 = (vb - vp) | 0;
+      if (beta !== 0) pred = (vb + Math.floor((beta * d0 + 128) / 256)) | 0;
+      const zd = (d0 << 1) ^ (d0 >> 31);
+      key = (key << TREND_BITS) | trendBucket(zd, d0);
+    }
+    const r = (vx - pred) | 0;
+    const z = (r << 1) ^ (r >> 31);
+    s1 = (s1 + z) | 0;
+    s2 = (s2 + s1) | 0;
+    let t = z;
+    if (z >>> 4 !== 0) {
+      const nb = 31 - Math.clz32(z);
+      let k = nb - 2;
+      t = (nb << 2) | ((z >>> k) & 3);
+      let low = z & ((1 << k) - 1);
+      if (k > 16) {
+        acc |= (low & 0xffff) << (off & 15);
+        raw[off >> 4] = acc;
+        acc >>>= 16;
+        off += 16;
+        low >>>= 16;
+        k -= 16;
+      }
+      const w = off >> 4;
+      acc |= low << (off & 15);
+      raw[w] = acc;
+      off += k;
+      acc >>>= ((off >> 4) - w) << 4;
+    }
+    if (key < keyMin) keyMin = key;
+    if (key > keyMax) keyMax = key;
+    tokens[i] = t;
+    keys[i] = key;
+    hist[(key << 7) | t]++;
+  }
+  raw[off >> 4] = acc;
+  return { rawWords: (off + 15) >> 4, checksum: (s1 ^ Math.imul(s2, -0x61c8864f)) >>> 0, keyMin, keyMax };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Choosing context ranges.
+
+/** c · log2(c) for counts below 2^16, built on first use (512 KiB). */
+let clogcTable: Float64Array | null = null;
+
+function clogcTableOf(): Float64Array {
+  if (clogcTable === null) {
+    clogcTable = new Float64Array(65536);
+    for (let c = 1; c < clogcTable.length; c++) clogcTable[c] = c * Math.log2(c);
+  }
+  return clogcTable;
+}
+
+function clogc(c: number): number {
+  return c < 65536 ? clogcTableOf()[c]! : c * Math.log2(c);
+}
+
+/**
+ * Partitions the occurring keys into contiguous ranges minimizing entropy + table cost.
+ * Returns the start key of every range after the first (the first starts at key 0).
+ */
+function chooseRanges(hist: Int32Array, present: number[], alphabet: number): number[] {
+  const m = present.length;
+  if (m <= 1) return [];
+  const rowLo = new Int32Array(m);
+  const rowHi = new Int32Array(m);
+  const rowTotal = new Float64Array(m);
+  for (let i = 0; i < m; i++) {
+    const row = present[i]! * alphabet;
+    let lo = -1;
+    let hi = -1;
+    let total = 0;
+    for (let s = 0; s < alphabet; s++) {
+      const c = hist[row + s]!;
+      if (c !== 0) {
+        if (lo < 0) lo = s;
+        hi = s;
+        total += c;
+      }
+    }
+    rowLo[i] = lo;
+    rowHi[i] = hi;
+    rowTotal[i] = total;
+  }
+  const table = clogcTableOf();
+  const window = m > DP_MANY ? DP_WINDOW / 2 : DP_WINDOW;
+  const best = new Float64Array(m + 1).fill(Infinity);
+  const from = new Int32Array(m + 1);
+  best[0] = 0;
+  const sum = new Float64Array(alphabet);
+  for (let j = 1; j <= m; j++) {
+    sum.fill(0);
+    let n = 0;
+    let sumClogc = 0;
+    let lo = alphabet;
+    let hi = -1;
+    const stop = Math.max(0, j - window);
+    for (let i = j - 1; i >= stop; i--) {
+      const row = present[i]! * alphabet;
+      const a = rowLo[i]!;
+      const b = rowHi[i]!;
+      for (let s = a; s <= b; s++) {
+        const c = hist[row + s]!;
+        if (c === 0) continue;
+        const old = sum[s]!;
+        const now = old + c;
+        sum[s] = now;
+        sumClogc += (now < 65536 ? table[now]! : now * Math.log2(now)) - (old < 65536 ? table[old]! : old * Math.log2(old));
+      }
+      if (a < lo) lo = a;
+      if (b > hi) hi = b;
+      n += rowTotal[i]!;
+      const cost = best[i]! + clogc(n) - sumClogc + estimateTableBits(lo, hi, alphabet) + RANGE_BITS;
+      if (cost < best[j]!) {
+        best[j] = cost;
+        from[j] = i;
+      }
+    }
+  }
+  let starts: number[] = [];
+  for (let j = m; j > 0; j = from[j]!) starts.push(from[j]!);
+  starts.reverse(); // indexes into present, starts[0] === 0
+  if (starts.length > MAX_RANGES) starts = mergeRanges(starts, present, hist, alphabet);
+  return starts.slice(1).map((i) => present[i]!);
+}
+
+/** Rarely needed: greedily merges the adjacent pair of ranges that costs least until ≤ MAX_RANGES remain. */
+function mergeRanges(starts: number[], present: number[], hist: Int32Array, alphabet: number): number[] {
+  const m = present.length;
+  const cost = (a: number, b: number): number => {
+    const sum = new Float64Array(alphabet);
+    for (let i = a; i < b; i++) for (let s = 0; s < alphabet; s++) sum[s] += hist[present[i]! * alphabet + s]!;
+    let n = 0;
+    let c = 0;
+    let lo = alphabet;
+    let hi = 0;
+    for (let s = 0; s < alphabet; s++) {
+      if (sum[s] === 0) continue;
+      n += sum[s]!;
+      c += clogc(sum[s]!);
+      lo = Math.min(lo, s);
+      hi = s;
+    }
+    return clogc(n) - c + estimateTableBits(lo, hi, alphabet);
+  };
+  const s = starts.slice();
+  while (s.length > MAX_RANGES) {
+    let bestK = 1;
+    let bestD = Infinity;
+    for (let k = 1; k < s.length; k++) {
+      const end = k + 1 < s.length ? s[k + 1]! : m;
+      const d = cost(s[k - 1]!, end) - cost(s[k - 1]!, s[k]!) - cost(s[k]!, end);
+      if (d < bestD) {
+        bestD = d;
+        bestK = k;
+      }
+    }
+    s.splice(bestK, 1);
+  }
+  return s;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Byte-level helpers.
+
+class ByteWriter {
+  buf: Uint8Array;
+  pos = 0;
+  constructor(capacity: number) {
+    this.buf = new Uint8Array(capacity);
+  }
+  byte(v: number): void {
+    this.buf[this.pos++] = v;
+  }
+  varint(v: number): void {
+    while (v >= 0x80) {
+      this.buf[this.pos++] = (v & 0x7f) | 0x80;
+      v = Math.floor(v / 128);
+    }
+    this.buf[this.pos++] = v;
+  }
+  u32(v: number): void {
+    this.buf[this.pos++] = v & 0xff;
+    this.buf[this.pos++] = (v >>> 8) & 0xff;
+    this.buf[this.pos++] = (v >>> 16) & 0xff;
+    this.buf[this.pos++] = v >>> 24;
+  }
+  bytes(b: Uint8Array): void {
+    this.buf.set(b, this.pos);
+    this.pos += b.length;
+  }
+}
+
+class ByteReader {
+  pos = 0;
+  constructor(private readonly buf: Uint8Array) {}
+  need(n: number): void {
+    if (this.pos + n > this.buf.length) throw new Error('residual: stream is truncated');
+  }
+  byte(): number {
+    this.need(1);
+    return this.buf[this.pos++]!;
+  }
+  varint(): number {
+    let v = 0;
+    let scale = 1;
+    for (let i = 0; ; i++) {
+      if (i >= 8) throw new Error('residual: invalid varint');
+      const b = this.byte();
+      v += (b & 0x7f) * scale;
+      if (b < 0x80) return v;
+      scale *= 128;
+    }
+  }
+  u32(): number {
+    this.need(4);
+    const b = this.buf;
+    const p = this.pos;
+    this.pos += 4;
+    return (b[p]! | (b[p + 1]! << 8) | (b[p + 2]! << 16) | (b[p + 3]! << 24)) >>> 0;
+  }
+  take(n: number): Uint8Array {
+    this.need(n);
+    const out = this.buf.subarray(this.pos, this.pos + n);
+    this.pos += n;
+    return out;
+  }
+}
+
+function checkLengths(info: DtypeInfo, base: Uint8Array, other: Uint8Array, what: string, prev?: Uint8Array): number {
+  if (base.length > MAX_ELEMENTS * info.size) throw new Error(`residual: ${base.length} bytes is more than one call codes (at most ${MAX_ELEMENTS} elements)`);
+  if (other.length !== base.length) throw new Error(`residual: ${what} is ${other.length} bytes but base is ${base.length}`);
+  if (base.length % info.size !== 0) throw new Error(`residual: ${base.length} bytes is not a whole number of ${info.size}-byte elements`);
+  if (prev && prev.length !== base.length) throw new Error(`residual: prev is ${prev.length} bytes but base is ${base.length}`);
+  return base.length / info.size;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Public API
+
+/** Codes `next` given `base` (same length, whole elements); returns a self-contained byte stream. */
+export function encodeResidual(dtype: ResidualDtype, base: Uint8Array, next: Uint8Array, options?: ResidualOptions): Uint8Array {
+  const info = infoOf(dtype);
+  const prevBytes = options?.prev;
+  const n = checkLengths(info, base, next, 'next', prevBytes);
+  const beta = checkBeta(options?.beta, prevBytes !== undefined);
+  const flags = info.code | (prevBytes ? FLAG_PREV : 0);
+  const stored = (): Uint8Array => {
+    const out = new Uint8Array(2 + next.length);
+    out[0] = MODE_STORED;
+    out[1] = flags;
+    out.set(next, 2);
+    return out;
+  };
+  if (n === 0) return stored();
+
+  const keyCount = info.exps * (prevBytes ? TREND_BUCKETS : 1);
+  const alphabet = info.alphabet;
+  const hist = zeroHist(keyCount * alphabet);
+  scratch(n, info.size === 2 ? n + 1 : 2 * n + 1);
+  const p1 =
+    info.size === 2
+      ? pass16(info, view16(base), view16(next), prevBytes ? view16(prevBytes) : null, beta, hist)
+      : pass32(info, view32(base), view32(next), prevBytes ? view32(prevBytes) : null, beta, hist);
+
+  // Context ranges and their tables.
+  const keysStored = info.size === 4 || prevBytes !== undefined;
+  const present = presentKeys(hist, p1.keyMin, p1.keyMax, alphabet);
+  const starts = chooseRanges(hist, present, alphabet);
+  const ranges = starts.length + 1;
+  const keyMap = new Uint8Array(keyCount);
+  for (let g = 0, key = 0; key < keyCount; key++) {
+    if (g < starts.length && key === starts[g]) g++;
+    keyMap[key] = g;
+  }
+  const counts = new Uint32Array(ranges * alphabet);
+  for (const key of present) {
+    const src = key * alphabet;
+    const dst = keyMap[key]! * alphabet;
+    for (let s = 0; s < alphabet; s++) counts[dst + s] += hist[src + s]!;
+  }
+  releaseHist(hist, present, alphabet);
+  const model = buildModel(counts, ranges, alphabet);
+  const [contexts, contextMap] = contextsFor(info, base, prevBytes, keyMap, n, keysStored);
+  const rans = ransEncode(model, tokenBuf.subarray(0, n), contexts, contextMap);
+
+  const side = new BitWriter();
+  side.writeGamma(starts.length);
+  let last = 0;
+  for (const s of starts) {
+    side.writeGamma(s - last - 1);
+    last = s;
+  }
+  writeModel(model, side);
+  const sideBytes = side.finish();
+
+  const rawWords = p1.rawWords;
+  const total = 2 + 10 + 3 + 4 + 5 + 5 + sideBytes.length + 1 + rawWords * 2 + rans.length;
+  const w = new ByteWriter(total);
+  w.byte(MODE_CODED);
+  w.byte(flags);
+  w.varint(n);
+  if (prevBytes) w.varint(beta);
+  w.u32(p1.checksum);
+  w.varint(sideBytes.length);
+  w.varint(rawWords);
+  w.bytes(sideBytes);
+  if (w.pos & 1) w.byte(0);
+  const raw = rawBuf.slice(0, rawWords);
+  if (!LITTLE_ENDIAN) swap16(raw);
+  w.bytes(new Uint8Array(raw.buffer, 0, rawWords * 2));
+  w.bytes(rans);
+  if (w.pos >= 2 + next.length) return stored();
+  return w.buf.slice(0, w.pos);
+}
+
+/**
+ * Decodes what encodeResidual produced into `dst` (same length as base), given the same base,
+ * prev and beta. Throws an Error on malformed or mismatched input.
+ */
+export function decodeResidual(dtype: ResidualDtype, base: Uint8Array, coded: Uint8Array, dst: Uint8Array, options?: ResidualOptions): void {
+  const info = infoOf(dtype);
+  const prevBytes = options?.prev;
+  const n = checkLengths(info, base, dst, 'dst', prevBytes);
+  const beta = checkBeta(options?.beta, prevBytes !== undefined);
+  const r = new ByteReader(coded);
+  const mode = r.byte();
+  const flags = r.byte();
+  if ((flags & 0x0f) !== info.code) throw new Error(`residual: stream was coded for another dtype than ${dtype}`);
+  if ((flags & ~(0x0f | FLAG_PREV)) !== 0) throw new Error('residual: unknown flags in stream');
+  if (((flags & FLAG_PREV) !== 0) !== (prevBytes !== undefined)) {
+    throw new Error(prevBytes ? 'residual: stream was coded without a prev base, but one was given' : 'residual: stream was coded with a prev base, which is missing');
+  }
+  if (mode === MODE_STORED) {
+    if (coded.length !== 2 + dst.length) throw new Error(`residual: stored stream has ${coded.length - 2} bytes, expected ${dst.length}`);
+    dst.set(coded.subarray(2));
+    return;
+  }
+  if (mode !== MODE_CODED) throw new Error(`residual: unknown mode ${mode}`);
+  const count = r.varint();
+  if (count !== n) throw new Error(`residual: stream has ${count} elements, expected ${n}`);
+  if (prevBytes) {
+    const coded = r.varint();
+    if (coded !== beta) throw new Error(`residual: stream was coded with beta ${coded}, decoder was given ${beta}`);
+  }
+  const checksum = r.u32();
+  const sideLength = r.varint();
+  const rawWords = r.varint();
+  const sideStart = r.pos;
+  r.take(sideLength);
+  if (r.pos & 1) r.take(1);
+  const rawBytes = r.take(rawWords * 2);
+  const ransBytes = coded.subarray(r.pos);
+
+  const keyCount = info.exps * (prevBytes ? TREND_BUCKETS : 1);
+  const alphabet = info.alphabet;
+  const side = new BitReader(coded, sideStart, sideStart + sideLength);
+  const rangeCount = side.readGamma() + 1;
+  if (rangeCount > MAX_RANGES) throw new Error('residual: too many context ranges');
+  const keyMap = new Uint8Array(keyCount);
+  let start = 0;
+  for (let g = 1; g < rangeCount; g++) {
+    const s = start + side.readGamma() + 1;
+    if (s >= keyCount) throw new Error('residual: context range out of bounds');
+    keyMap.fill(g - 1, start, s);
+    start = s;
+  }
+  keyMap.fill(rangeCount - 1, start);
+  const model = readModel(side, rangeCount, alphabet);
+
+  scratch(n, rawWords);
+  const tokens = tokenBuf.subarray(0, n);
+  // An aligned copy with spare zero words past the end (the rebuild loops read ahead).
+  const raw = rawBuf;
+  raw.set(wordsOf(rawBytes));
+  raw.fill(0, rawWords, rawWords + 4);
+  let sum: number;
+  if (info.size === 2) {
+    const b16 = view16(base);
+    const p16 = prevBytes ? view16(prevBytes) : null;
+    const [contexts, contextMap] = contextsFor(info, base, prevBytes, keyMap, n, false);
+    ransDecodeChecked(model, ransBytes, contexts, tokens, contextMap);
+    const aligned = LITTLE_ENDIAN && (dst.byteOffset & 1) === 0;
+    const out = aligned ? new Uint16Array(dst.buffer, dst.byteOffset, n) : new Uint16Array(n);
+    sum = rebuild16(b16, p16, beta, tokens, raw, rawWords, out);
+    if (!aligned) {
+      if (!LITTLE_ENDIAN) swap16(out);
+      dst.set(new Uint8Array(out.buffer, 0, n * 2));
+    }
+  } else {
+    const b32 = view32(base);
+    const p32 = prevBytes ? view32(prevBytes) : null;
+    const [contexts, contextMap] = contextsFor(info, base, prevBytes, keyMap, n, false);
+    ransDecodeChecked(model, ransBytes, contexts, tokens, contextMap);
+    const aligned = LITTLE_ENDIAN && (dst.byteOffset & 3) === 0;
+    const out = aligned ? new Int32Array(dst.buffer, dst.byteOffset, n) : new Int32Array(n);
+    sum = rebuild32(b32, p32, beta, tokens, raw, rawWords, out);
+    if (!aligned) {
+      const dv = new DataView(dst.buffer, dst.byteOffset, dst.byteLength);
+      for (let i = 0; i < n; i++) dv.setInt32(i * 4, out[i]!, true);
+    }
+  }
+  if (sum !== checksum) throw new Error('residual: checksum mismatch (stream is corrupt or base differs)');
+}
+
+/** Below this many elements, building (and validating) the 64K-entry value map costs more than computing keys. */
+const VALUE_MAP_MIN = 65536;
+const valueMap = new Uint8Array(65536);
+
+/**
+ * The context sequence for rANS as (contexts, map): for 16-bit dtypes without prev and enough
+ * elements, the base elements themselves with a map from every 16-bit pattern to its exponent's
+ * range (no key pass at all); otherwise keys computed per element with the key → range map.
+ * `keysDone`: the encoder's first pass already stored the keys (it does for F32 and with prev).
+ */
+function contextsFor(info: DtypeInfo, base: Uint8Array, prev: Uint8Array | undefined, keyMap: Uint8Array, n: number, keysDone: boolean): [Uint16Array, Uint8Array] {
+  if (info.size === 2 && prev === undefined && n >= VALUE_MAP_MIN) {
+    const span = 1 << info.expShift;
+    for (let hi = 0; hi < 65536 >> info.expShift; hi++) {
+      valueMap.fill(keyMap[hi & info.expMask]!, hi << info.expShift, (hi << info.expShift) + span);
+    }
+    return [view16(base), valueMap];
+  }
+  if (!keysDone) {
+    if (info.size === 2) keys16(info, view16(base), prev ? view16(prev) : null, keyBuf);
+    else keys32(info, view32(base), prev ? view32(prev) : null, keyBuf);
+  }
+  return [keyBuf, keyMap];
+}
+
+/** The rANS stream depends on the base through the contexts: say so when it does not decode. */
+function ransDecodeChecked(...args: Parameters<typeof ransDecode>): void {
+  try {
+    ransDecode(...args);
+  } catch (e) {
+    throw new Error(`residual: stream is corrupt or the base differs (${e instanceof Error ? e.message : String(e)})`);
+  }
+}
+
+function keys16(info: DtypeInfo, base: Uint16Array, prev: Uint16Array | null, keys: Uint16Array): void {
+  const n = base.length;
+  const expShift = info.expShift;
+  const expMask = info.expMask;
+  if (prev === null) {
+    for (let i = 0; i < n; i++) keys[i] = (base[i]! >> expShift) & expMask;
+    return;
+  }
+  for (let i = 0; i < n; i++) {
+    const b = base[i]!;
+    const p = prev[i]!;
+    const vb = b ^ (((b << 16) >> 31) & 0x7fff);
+    const vp = p ^ (((p << 16) >> 31) & 0x7fff);
+    const d0 = ((vb - vp) << 16) >> 16;
+    const zd = (d0 << 1) ^ (d0 >> 31);
+    keys[i] = (((b >> expShift) & expMask) << TREND_BITS) | trendBucket(zd, d0);
+  }
+}
+
+function keys32(info: DtypeInfo, base: Int32Array, prev: Int32Array | null, keys: Uint16Array): void {
+  const n = base.length;
+  const expShift = info.expShift;
+  const expMask = info.expMask;
+  if (prev === null) {
+    for (let i = 0; i < n; i++) keys[i] = (base[i]! >>> expShift) & expMask;
+    return;
+  }
+  for (let i = 0; i < n; i++) {
+    const b = base[i]!;
+    const p = prev[i]!;
+    const vb = b ^ ((b >> 31) & 0x7fffffff);
+    const vp = p ^ ((p >> 31) & 0x7fffffff);
+    const d0 = (vb - vp) | 0;
+    const zd = (d0 << 1) ^ (d0 >> 31);
+    keys[i] = (((b >>> expShift) & expMask) << TREND_BITS) | trendBucket(zd, d0);
+  }
+}
+
+/** The raw bits must end in the last word, and the bits after them must be zero. */
+function checkRawEnd(raw: Uint16Array, rawWords: number, off: number): void {
+  if ((off + 15) >> 4 !== rawWords || ((off & 15) !== 0 && raw[rawWords - 1]! >>> (off & 15) !== 0)) {
+    throw new Error('residual: raw bit stream length mismatch (stream is corrupt)');
+  }
+}
+
+/** Tokens + raw bits + base (+ prev) → elements; returns the checksum of the z values. */
+function rebuild16(base: Uint16Array, prev: Uint16Array | null, beta: number, tokens: Uint8Array, raw: Uint16Array, rawWords: number, out: Uint16Array): number {
+  const n = out.length;
+  const rawBits = rawWords * 16;
+  let off = 0;
+  let s1 = 0;
+  let s2 = 0;
+  for (let i = 0; i < n; i++) {
+    const t = tokens[i]!;
+    // Branch-free: big = -1 for tokens ≥ 16, which carry k = n - 2 raw bits (≤ 13), read from the
+    // 32 bits at word off >> 4 (raw has spare words past the end; off is checked below).
+    const big = (15 - t) >> 31;
+    const k = ((t >> 2) - 2) & big;
+    const w = off >> 4;
+    const bits = ((raw[w]! | (raw[w + 1]! << 16)) >>> (off & 15)) & ((1 << k) - 1);
+    off += k;
+    const z = t ^ ((t ^ (((4 | (t & 3)) << k) | bits)) & big);
+    s1 = (s1 + z) | 0;
+    s2 = (s2 + s1) | 0;
+    const b = base[i]!;
+    const vb = b ^ (((b << 16) >> 31) & 0x7fff);
+    let pred = vb;
+    if (prev !== null) {
+      const p = prev[i]!;
+      const vp = p ^ (((p << 16) >> 31) & 0x7fff);
+      pred = vb + ((beta * (((vb - vp) << 16) >> 16) + 128) >> 8);
+    }
+    const v = (pred + ((z >>> 1) ^ -(z & 1))) & 0xffff;
+    out[i] = v ^ (((v << 16) >> 31) & 0x7fff);
+    if (off > rawBits) break;
+  }
+  checkRawEnd(raw, rawWords, off);
+  return (s1 ^ Math.imul(s2, -0x61c8864f)) >>> 0;
+}
+
+function rebuild32(base: Int32Array, prev: Int32Array | null, beta: number, tokens: Uint8Array, raw: Uint16Array, rawWords: number, out: Int32Array): number {
+  const n = out.length;
+  const rawBits = rawWords * 16;
+  let off = 0;
+  let s1 = 0;
+  let s2 = 0;
+  for (let i = 0; i < n && off <= rawBits; i++) {
+    const t = tokens[i]!;
+    let z = t;
+    if (t >= 16) {
+      // k ≤ 29 raw bits: 16 from the 32 bits at word off >> 4, the rest from the next window.
+      const k = (t >> 2) - 2;
+      const w = off >> 4;
+      const sh = off & 15;
+      const low = ((raw[w]! | (raw[w + 1]! << 16)) >>> sh) & 0xffff;
+      let bits: number;
+      if (k > 16) {
+        bits = low | ((((raw[w + 1]! | (raw[w + 2]! << 16)) >>> sh) & ((1 << (k - 16)) - 1)) << 16);
+      } else {
+        bits = low & ((1 << k) - 1);
+      }
+      off += k;
+      z = ((4 | (t & 3)) << k) | bits;
+    }
+    s1 = (s1 + z) | 0;
+    s2 = (s2 + s1) | 0;
+    const b = base[i]!;
+    const vb = b ^ ((b >> 31) & 0x7fffffff);
+    let pred = vb;
+    if (prev !== null && beta !== 0) {
+      const p = prev[i]!;
+      const vp = p ^ ((p >> 31) & 0x7fffffff);
+      pred = (vb + Math.floor((beta * ((vb - vp) | 0) + 128) / 256)) | 0;
+    }
+    const v = (pred + ((z >>> 1) ^ -(z & 1))) | 0;
+    out[i] = v ^ ((v >> 31) & 0x7fffffff);
+  }
+  checkRawEnd(raw, rawWords, off);
+  return (s1 ^ Math.imul(s2, -0x61c8864f)) >>> 0;
+}
+
+/** Total bit length of the 16-bit residuals d1 - round(beta/256 · d0), wrapped like the coder's. */
+function betaCost16(d0: Int32Array, d1: Int32Array, beta: number): number {
+  let bits = 0;
+  for (let j = 0; j < d0.length; j++) {
+    const r = ((d1[j]! - ((beta * d0[j]! + 128) >> 8)) << 16) >> 16;
+    bits += 32 - Math.clz32(r < 0 ? -r : r);
+  }
+  return bits;
+}
+
+function betaCost32(d0: Float64Array, d1: Float64Array, beta: number): number {
+  let bits = 0;
+  for (let j = 0; j < d0.length; j++) {
+    const r = (d1[j]! - Math.floor((beta * d0[j]! + 128) / 256)) | 0;
+    bits += r === -0x80000000 ? 32 : 32 - Math.clz32(r < 0 ? -r : r);
+  }
+  return bits;
+}
+
+/**
+ * Fits beta (numerator over 256, in [0, 256]) for pred = v_base + beta/256 · (v_base - v_prev) in
+ * the ULP-integer domain. Not plain least squares: a few elements that cross zero or jump
+ * exponents have ULP differences thousands of times larger than the rest and would decide a
+ * least-squares fit alone (measured on the fine-tune chain: least squares gives beta ≈ 0 where
+ * the best beta is ≈ 1). Instead beta minimizes the total bit length of the residuals over a
+ * sample of up to BETA_SAMPLES elements, searched coarse to fine.
+ */
+export function fitBeta(dtype: ResidualDtype, base: Uint8Array, prev: Uint8Array, next: Uint8Array): number {
+  const info = infoOf(dtype);
+  const n = checkLengths(info, base, next, 'next', prev);
+  if (n === 0) return 0;
+  const samples = Math.min(n, BETA_SAMPLES);
+  const stride = n / samples;
+  let cost: (beta: number) => number;
+  if (info.size === 2) {
+    const b = view16(base);
+    const p = view16(prev);
+    const x = view16(next);
+    const d0 = new Int32Array(samples);
+    const d1 = new Int32Array(samples);
+    for (let j = 0; j < samples; j++) {
+      const i = Math.floor(j * stride);
+      const vb = b[i]! ^ (((b[i]! << 16) >> 31) & 0x7fff);
+      const vp = p[i]! ^ (((p[i]! << 16) >> 31) & 0x7fff);
+      const vx = x[i]! ^ (((x[i]! << 16) >> 31) & 0x7fff);
+      d0[j] = ((vb - vp) << 16) >> 16;
+      d1[j] = ((vx - vb) << 16) >> 16;
+    }
+    cost = (beta) => betaCost16(d0, d1, beta);
+  } else {
+    const b = view32(base);
+    const p = view32(prev);
+    const x = view32(next);
+    const d0 = new Float64Array(samples);
+    const d1 = new Float64Array(samples);
+    for (let j = 0; j < samples; j++) {
+      const i = Math.floor(j * stride);
+      const vb = b[i]! ^ ((b[i]! >> 31) & 0x7fffffff);
+      const vp = p[i]! ^ ((p[i]! >> 31) & 0x7fffffff);
+      const vx = x[i]! ^ ((x[i]! >> 31) & 0x7fffffff);
+      d0[j] = (vb - vp) | 0;
+      d1[j] = (vx - vb) | 0;
+    }
+    cost = (beta) => betaCost32(d0, d1, beta);
+  }
+  let bestBeta = 0;
+  let bestCost = cost(0);
+  let lo = 0;
+  let hi = 256;
+  for (const step of [32, 8, 2, 1]) {
+    for (let beta = lo; beta <= hi; beta += step) {
+      if (beta === bestBeta) continue;
+      const c = cost(beta);
+      if (c < bestCost) {
+        bestCost = c;
+        bestBeta = beta;
+      }
+    }
+    lo = Math.max(0, bestBeta - step + 1);
+    hi = Math.min(256, bestBeta + step - 1);
+  }
+  return bestBeta;
+}
+
+/**
+ * Runs every coding path once on a small input at load time. V8 optimizes the hot loops while
+ * they run on the first large chunk (on-stack replacement), before the code after the loops has
+ * ever run; that code then lacks type feedback and deoptimized on every later call (measured: a
+ * deoptimization per chunk, encoding 2× slower). Running everything once on small inputs first
+ * gives the optimizer complete feedback. Costs well under a millisecond.
+ */
+function warmUp(): void {
+  const n = 67;
+  const b16 = new Uint16Array(n);
+  const x16 = new Uint16Array(n);
+  const p16 = new Uint16Array(n);
+  const b32 = new Uint32Array(n);
+  const x32 = new Uint32Array(n);
+  const p32 = new Uint32Array(n);
+  for (let i = 0; i < n; i++) {
+    b16[i] = 0x3c00 + ((i * 37) & 0x3ff);
+    p16[i] = b16[i]! - (i % 5);
+    x16[i] = b16[i]! + ((i * 7) % 9) - 4 + (i % 11 === 0 ? 900 : 0);
+    b32[i] = 0x3c000000 + ((i * 0x12345) & 0x3ffffff);
+    p32[i] = b32[i]! - (i % 5) * 1000;
+    x32[i] = b32[i]! + ((i * 7) % 9) * 3000 - 12000 + (i % 11 === 0 ? 1e7 : 0);
+  }
+  const bytes = (a: Uint16Array | Uint32Array) => new Uint8Array(a.buffer);
+  const cases: Array<[ResidualDtype, Uint8Array, Uint8Array, Uint8Array]> = [
+    ['BF16', bytes(b16), bytes(x16), bytes(p16)],
+    ['F16', bytes(b16), bytes(x16), bytes(p16)],
+    ['F32', bytes(b32), bytes(x32), bytes(p32)],
+  ];
+  for (const [dtype, base, next, prev] of cases) {
+    const dst = new Uint8Array(next.length);
+    for (const options of [undefined, { prev, beta: 100 }]) {
+      const coded = encodeResidual(dtype, base, next, options);
+      decodeResidual(dtype, base, coded, dst, options);
+    }
+    fitBeta(dtype, base, prev, next);
+  }
+}
+warmUp();
