@@ -32,12 +32,12 @@ export function speed(bytes: number, seconds: number): number {
 }
 
 /** mithril file to file (optionally against base checkpoints), checked byte-identical. */
-export async function measureMithril(path: string, size: number, bases: string[]): Promise<FileCodec> {
+export async function measureMithril(path: string, size: number, bases: string[], strong = false): Promise<FileCodec> {
   const dir = mkdtempSync(join(tmpdir(), 'mithril-bench-'));
   try {
     const packed = join(dir, 'checkpoint.mth');
     const restored = join(dir, 'restored');
-    const compressSeconds = await bestTime(() => compressFile(path, { output: packed, force: true, bases }));
+    const compressSeconds = await bestTime(() => compressFile(path, { output: packed, force: true, bases, strong }));
     const decompressSeconds = await bestTime(() => decompressFile(packed, { output: restored, force: true, bases }));
     // Taken before the check below reads both files into memory, so it covers mithril only (plus Node itself).
     const peakRssMiB = process.resourceUsage().maxRSS / 1024;

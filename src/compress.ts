@@ -15,8 +15,10 @@ import { encodeRoom, type PairedBytes } from './parallel/tasks.js';
 export interface CompressOptions {
   /** Target chunk size in bytes (default 1 MiB). */
   chunkSize?: number;
-  /** Also try slow, strong LZ (zstd level 19) on every plane. */
+  /** Also try slow, strong LZ (zstd level 19) on every plane; implies `strong`. */
   best?: boolean;
+  /** Delta chunks with context-modelled rANS: smaller than the default byte planes, several times slower. */
+  strong?: boolean;
   /** Called after each chunk with the original bytes done so far and the total. */
   onProgress?: (done: number, total: number) => void;
   /** Earlier checkpoints to code against: the base, then optionally an older one for prediction. */
@@ -57,7 +59,7 @@ export async function compressStream(source: ByteSource, sink: ByteSink, options
       fileHash.update(raw);
       const base = chunk.tensor && isDeltaDtype(chunk.dtype) ? pairedBytes(chunk, bases, 0) : undefined;
       const prev = base ? pairedBytes(chunk, bases, 1) : undefined;
-      inFlight.push({ chunk, done: executor.encode({ raw, out, dtype: chunk.dtype, best: options.best ?? false, base, prev }) });
+      inFlight.push({ chunk, done: executor.encode({ raw, out, dtype: chunk.dtype, best: options.best ?? false, strong: (options.strong || options.best) ?? false, base, prev }) });
       if (inFlight.length >= executor.window) await writeOldest();
       await yieldEvery(chunk.length);
     }

@@ -24,6 +24,8 @@ export interface BaseRef {
 /** How a chunk was coded against earlier checkpoints (see docs/FORMAT.md, "Delta chunks"). */
 export interface DeltaRecord {
   dtype: 'BF16' | 'F16' | 'F32';
+  /** `planes`: ULP residuals in byte planes, each plane coded like any other; `rans`: one residual stream. */
+  coding: 'planes' | 'rans';
   /** The base, then optionally an older one for prediction; each `rawLength` bytes at `offset`. */
   refs: BaseRef[];
   /** Prediction weight numerator (over 256) when there are two refs. */

@@ -5,7 +5,7 @@ import { elementSize } from '../dtypes.js';
 import type { Segment } from '../formats/layout.js';
 import { HEADER_SIZE, MAX_CHUNK_BYTES, type ChunkRecord, type SourceRecord } from './format.js';
 
-/** Delta chunks name this split and have one stream coded by `residual`. */
+/** Delta chunks coded with rANS name this split and have one stream coded by `residual`. */
 export const DELTA_SPLIT = 'delta';
 export const RESIDUAL_CODER = 'residual';
 const DELTA_DTYPES = new Set(['BF16', 'F16', 'F32']);
@@ -36,7 +36,7 @@ function expectedStreams(c: Record<string, unknown>, rawLength: number, bases: r
     return split ? planeLengths(split, rawLength) : `unknown plane split ${JSON.stringify(c.split)}`;
   }
   const delta = c.delta as Record<string, unknown> | null;
-  if (c.split !== DELTA_SPLIT || typeof delta !== 'object' || delta === null || typeof delta.dtype !== 'string' || !DELTA_DTYPES.has(delta.dtype)) {
+  if (typeof delta !== 'object' || delta === null || typeof delta.dtype !== 'string' || !DELTA_DTYPES.has(delta.dtype)) {
     return 'invalid delta record';
   }
   if (rawLength % elementSize(delta.dtype)! !== 0) return 'delta chunk of partial elements';
@@ -48,7 +48,9 @@ function expectedStreams(c: Record<string, unknown>, rawLength: number, bases: r
     const base = isCount(ref?.base) ? bases[ref.base] : undefined;
     if (!base || !isCount(ref.offset) || ref.offset + rawLength > base.size) return 'delta reference outside its base';
   }
-  return [rawLength];
+  if (delta.coding === 'rans') return c.split === DELTA_SPLIT ? [rawLength] : 'invalid delta record';
+  if (delta.coding !== 'planes' || c.split !== (delta.dtype === 'F32' ? 'bytes4' : 'bytes2')) return 'invalid delta record';
+  return planeLengths(splitByName(c.split as string)!, rawLength);
 }
 
 function validateChunk(chunk: unknown, expectedRawOffset: number, dataEnd: number, bases: readonly SourceRecord[]): string | undefined {
@@ -59,7 +61,8 @@ function validateChunk(chunk: unknown, expectedRawOffset: number, dataEnd: numbe
   if (c.rawLength === 0 || c.rawLength > MAX_CHUNK_BYTES) return `chunk of ${c.rawLength} bytes`;
   const lengths = expectedStreams(c, c.rawLength, bases);
   if (typeof lengths === 'string') return lengths;
-  const coderOk = (coder: unknown): boolean => (c.delta === undefined ? isCoderName(coder) : coder === RESIDUAL_CODER);
+  const rans = (c.delta as { coding?: unknown } | undefined)?.coding === 'rans';
+  const coderOk = (coder: unknown): boolean => (rans ? coder === RESIDUAL_CODER : isCoderName(coder));
   if (!Array.isArray(c.streams) || c.streams.length !== lengths.length) return 'chunk with wrong number of planes';
   let coded = 0;
   for (const [i, stream] of (c.streams as unknown[]).entries()) {

@@ -1,7 +1,9 @@
 import { decodeResidual, encodeResidual, fitBeta } from '../codec/residual.js';
-import type { EncodedChunk } from '../codec/pipeline.js';
+import { decodeChunk, encodeChunk, type EncodedChunk, type EncodeOptions, type StreamRecord } from '../codec/pipeline.js';
+import { splitByName } from '../codec/splits.js';
 import type { BaseRef, DeltaRecord } from '../container/format.js';
 import { DELTA_SPLIT, RESIDUAL_CODER } from '../container/validate.js';
+import { ulpResiduals, ulpRestore, type Prediction } from './ulp.js';
 
 export type DeltaDtype = DeltaRecord['dtype'];
 
@@ -9,29 +11,68 @@ export function isDeltaDtype(dtype: string | null): dtype is DeltaDtype {
   return dtype === 'BF16' || dtype === 'F16' || dtype === 'F32';
 }
 
+export interface Paired {
+  ref: BaseRef;
+  bytes: Uint8Array;
+}
+
+/** The byte-plane split of a dtype's residual words in the fast coding. */
+export const residualSplit = (dtype: DeltaDtype): string => (dtype === 'F32' ? 'bytes4' : 'bytes2');
+
+/** Residuals of the chunk being coded or decoded, reused (fresh memory is slow to touch). */
+let residuals = new Uint8Array(0);
+
+function residualBuffer(length: number): Uint8Array {
+  if (residuals.length < length) residuals = new Uint8Array(length + (length >> 2));
+  return residuals.subarray(0, length);
+}
+
 /**
- * Codes a chunk as residuals against the same bytes of a base (and, with `prev`, of an older
- * base too, predicting by a fitted extrapolation).
+ * Codes a chunk against the same bytes of a base (and, with `prev`, of an older base too,
+ * predicting by a fitted extrapolation). Fast: ULP residuals in byte planes, each coded like any
+ * plane. Strong: residual tokens entropy-coded with rANS in contexts of the base exponent.
  */
 export function encodeDeltaChunk(
   raw: Uint8Array,
   dtype: DeltaDtype,
-  base: { ref: BaseRef; bytes: Uint8Array },
-  prev?: { ref: BaseRef; bytes: Uint8Array },
+  base: Paired,
+  prev: Paired | undefined,
+  strong: boolean,
+  planeOptions: EncodeOptions,
 ): EncodedChunk & { delta: DeltaRecord } {
   const beta = prev ? fitBeta(dtype, base.bytes, prev.bytes, raw) : undefined;
-  const coded = encodeResidual(dtype, base.bytes, raw, prev ? { prev: prev.bytes, beta } : undefined);
-  const delta: DeltaRecord = prev ? { dtype, refs: [base.ref, prev.ref], beta } : { dtype, refs: [base.ref] };
-  return {
-    split: DELTA_SPLIT,
-    streams: [{ coder: RESIDUAL_CODER, rawLength: raw.length, codedLength: coded.length }],
-    payload: [coded],
-    delta,
-  };
+  const refs = prev ? [base.ref, prev.ref] : [base.ref];
+  const prediction: Prediction | undefined = prev ? { prev: prev.bytes, beta: beta! } : undefined;
+  if (strong) {
+    const coded = encodeResidual(dtype, base.bytes, raw, prediction);
+    return {
+      split: DELTA_SPLIT,
+      streams: [{ coder: RESIDUAL_CODER, rawLength: raw.length, codedLength: coded.length }],
+      payload: [coded],
+      delta: { dtype, coding: 'rans', refs, ...(prev ? { beta } : {}) },
+    };
+  }
+  const z = residualBuffer(raw.length);
+  ulpResiduals(dtype, base.bytes, raw, z, prediction);
+  const coded = encodeChunk(z, splitByName(residualSplit(dtype))!, planeOptions);
+  return { ...coded, delta: { dtype, coding: 'planes', refs, ...(prev ? { beta } : {}) } };
 }
 
-export function decodeDeltaChunk(coded: Uint8Array, delta: DeltaRecord, readRef: (ref: BaseRef) => Uint8Array, dst: Uint8Array): void {
-  const [baseRef, prevRef] = delta.refs;
-  const options = prevRef ? { prev: readRef(prevRef), beta: delta.beta } : undefined;
-  decodeResidual(delta.dtype, readRef(baseRef!), coded, dst, options);
+export function decodeDeltaChunk(
+  coded: Uint8Array,
+  split: string,
+  streams: readonly StreamRecord[],
+  delta: DeltaRecord,
+  refs: readonly Uint8Array[],
+  dst: Uint8Array,
+): void {
+  const [base, prev] = refs;
+  const prediction = prev ? { prev, beta: delta.beta! } : undefined;
+  if (delta.coding === 'rans') {
+    decodeResidual(delta.dtype, base!, coded, dst, prediction);
+    return;
+  }
+  const z = residualBuffer(dst.length);
+  decodeChunk(coded, split, streams, z);
+  ulpRestore(delta.dtype, base!, z, dst, prediction);
 }

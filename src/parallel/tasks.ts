@@ -20,6 +20,8 @@ export interface EncodeTask {
   out: Uint8Array;
   dtype: string | null;
   best: boolean;
+  /** Delta coding with context-modelled rANS: smaller, several times slower. */
+  strong: boolean;
   base?: PairedBytes;
   prev?: PairedBytes;
 }
@@ -46,11 +48,13 @@ export function encodeRoom(length: number): number {
 function encodeTensor(task: EncodeTask, options: EncodeOptions): EncodedChunk & { delta?: DeltaRecord } {
   const dtype = task.dtype!;
   if (!task.base || !isDeltaDtype(dtype)) return encodeChunk(task.raw, splitForDtype(dtype), options);
-  const delta = encodeDeltaChunk(task.raw, dtype, task.base, task.prev);
-  const deltaLength = delta.payload[0]!.length;
+  const delta = encodeDeltaChunk(task.raw, dtype, task.base, task.prev, task.strong, options);
+  const deltaLength = delta.streams.reduce((sum, s) => sum + s.codedLength, 0);
   if (deltaLength * 2 <= task.raw.length) return delta;
+  // Both codings write into the same reused memory, so keep the delta's bytes before coding alone.
+  const deltaCopy = { ...delta, payload: [Buffer.concat(delta.payload)] };
   const single = encodeChunk(task.raw, splitForDtype(dtype), options);
-  return single.streams.reduce((sum, s) => sum + s.codedLength, 0) < deltaLength ? single : delta;
+  return single.streams.reduce((sum, s) => sum + s.codedLength, 0) < deltaLength ? single : deltaCopy;
 }
 
 export function runEncode(task: EncodeTask): EncodeResult {
@@ -82,7 +86,7 @@ export function runDecode(task: DecodeTask): DecodeOutcome {
   const { chunk, coded, refs } = task;
   const raw = task.raw.subarray(0, chunk.rawLength);
   try {
-    if (chunk.delta) decodeDeltaChunk(coded, chunk.delta, (ref) => refs[chunk.delta!.refs.indexOf(ref)]!, raw);
+    if (chunk.delta) decodeDeltaChunk(coded, chunk.split, chunk.streams, chunk.delta, refs, raw);
     else decodeChunk(coded, chunk.split, chunk.streams, raw);
   } catch {
     return 'corrupt';

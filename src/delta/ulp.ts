@@ -1,0 +1,98 @@
+/**
+ * The fast delta transform: each value's bits as an order-preserving integer (sign-magnitude made
+ * two's complement, a bijection on bit patterns: ±0, NaN payloads and ±inf round-trip), minus the
+ * prediction (the base's, or base + beta/256 · (base − older base)), modulo 2^bits, zigzagged.
+ * A small change in value is a small number even across a power of two, unlike XOR.
+ */
+export type UlpDtype = 'BF16' | 'F16' | 'F32';
+
+const words16 = (bytes: Uint8Array): Uint16Array => new Uint16Array(bytes.buffer, bytes.byteOffset, bytes.length >> 1);
+const words32 = (bytes: Uint8Array): Int32Array => new Int32Array(bytes.buffer, bytes.byteOffset, bytes.length >> 2);
+
+/** Typed views need aligned offsets: copy when not aligned. */
+function aligned(bytes: Uint8Array, width: number): Uint8Array {
+  return bytes.byteOffset % width === 0 ? bytes : new Uint8Array(bytes);
+}
+
+export interface Prediction {
+  /** The older base, same length, and the weight of the trend (numerator over 256). */
+  prev: Uint8Array;
+  beta: number;
+}
+
+/** Writes the zigzagged residuals of `next` (little-endian, same width) into `out`. */
+export function ulpResiduals(dtype: UlpDtype, base: Uint8Array, next: Uint8Array, out: Uint8Array, prediction?: Prediction): void {
+  if (dtype === 'F32') {
+    const b = words32(aligned(base, 4));
+    const x = words32(aligned(next, 4));
+    const p = prediction ? words32(aligned(prediction.prev, 4)) : undefined;
+    const z = words32(out);
+    const beta = prediction?.beta ?? 0;
+    for (let i = 0; i < x.length; i++) {
+      const vb = b[i]! ^ ((b[i]! >> 31) & 0x7fffffff);
+      const vx = x[i]! ^ ((x[i]! >> 31) & 0x7fffffff);
+      let pred = vb;
+      if (p) {
+        const vp = p[i]! ^ ((p[i]! >> 31) & 0x7fffffff);
+        pred = (vb + Math.floor((beta * ((vb - vp) | 0) + 128) / 256)) | 0;
+      }
+      const r = (vx - pred) | 0;
+      z[i] = (r << 1) ^ (r >> 31);
+    }
+    return;
+  }
+  const b = words16(aligned(base, 2));
+  const x = words16(aligned(next, 2));
+  const p = prediction ? words16(aligned(prediction.prev, 2)) : undefined;
+  const z = words16(out);
+  const beta = prediction?.beta ?? 0;
+  for (let i = 0; i < x.length; i++) {
+    const vb = b[i]! ^ (((b[i]! << 16) >> 31) & 0x7fff);
+    const vx = x[i]! ^ (((x[i]! << 16) >> 31) & 0x7fff);
+    let pred = vb;
+    if (p) {
+      const vp = p[i]! ^ (((p[i]! << 16) >> 31) & 0x7fff);
+      pred = vb + ((beta * (((vb - vp) << 16) >> 16) + 128) >> 8);
+    }
+    const r = ((vx - pred) << 16) >> 16;
+    z[i] = (r << 1) ^ (r >> 31);
+  }
+}
+
+/** Inverse of ulpResiduals: rebuilds the values into `dst` from the base and the residuals. */
+export function ulpRestore(dtype: UlpDtype, base: Uint8Array, residuals: Uint8Array, dst: Uint8Array, prediction?: Prediction): void {
+  const target = aligned(dst, dtype === 'F32' ? 4 : 2);
+  const beta = prediction?.beta ?? 0;
+  if (dtype === 'F32') {
+    const b = words32(aligned(base, 4));
+    const z = words32(aligned(residuals, 4));
+    const p = prediction ? words32(aligned(prediction.prev, 4)) : undefined;
+    const x = words32(target);
+    for (let i = 0; i < x.length; i++) {
+      const vb = b[i]! ^ ((b[i]! >> 31) & 0x7fffffff);
+      let pred = vb;
+      if (p) {
+        const vp = p[i]! ^ ((p[i]! >> 31) & 0x7fffffff);
+        pred = (vb + Math.floor((beta * ((vb - vp) | 0) + 128) / 256)) | 0;
+      }
+      const vx = (pred + ((z[i]! >>> 1) ^ -(z[i]! & 1))) | 0;
+      x[i] = vx ^ ((vx >> 31) & 0x7fffffff);
+    }
+  } else {
+    const b = words16(aligned(base, 2));
+    const z = words16(aligned(residuals, 2));
+    const p = prediction ? words16(aligned(prediction.prev, 2)) : undefined;
+    const x = words16(target);
+    for (let i = 0; i < x.length; i++) {
+      const vb = b[i]! ^ (((b[i]! << 16) >> 31) & 0x7fff);
+      let pred = vb;
+      if (p) {
+        const vp = p[i]! ^ (((p[i]! << 16) >> 31) & 0x7fff);
+        pred = vb + ((beta * (((vb - vp) << 16) >> 16) + 128) >> 8);
+      }
+      const vx = (pred + ((z[i]! >>> 1) ^ -(z[i]! & 1))) & 0xffff;
+      x[i] = vx ^ (((vx << 16) >> 31) & 0x7fff);
+    }
+  }
+  if (target !== dst) dst.set(target);
+}
