@@ -9,7 +9,7 @@ import { detectLayout } from './formats/detect.js';
 import type { ByteSink } from './io/sink.js';
 import type { ByteSource } from './io/source.js';
 import { yieldEvery } from './io/yield.js';
-import { BufferPairs } from './parallel/buffers.js';
+import { BufferPool } from './parallel/buffers.js';
 import { createExecutor, type Executor } from './parallel/executor.js';
 import { encodeRoom, type PairedBytes } from './parallel/tasks.js';
 export interface CompressOptions {
@@ -39,26 +39,30 @@ export async function compressStream(source: ByteSource, sink: ByteSink, options
   const bases = options.bases ?? [];
   const writer = new ContainerWriter(sink);
   const fileHash = new Xxh64();
-  const buffers = new BufferPairs();
+  const rawBuffers = new BufferPool();
+  const outBuffers = new BufferPool();
+  const refBuffers = new BufferPool();
   const executor = createExecutor(options.threads ?? 1);
   const inFlight: { chunk: ChunkPlan; done: ReturnType<Executor['encode']> }[] = [];
 
   const writeOldest = async (): Promise<void> => {
     const { chunk, done } = inFlight.shift()!;
-    const { result, raw, out } = await done;
+    const { result, raw, out, refs } = await done;
     const { split, streams, delta } = result;
     writer.addChunk(chunk.offset, chunk.length, result.xxh64, { split, streams, delta, payload: [out.subarray(0, result.codedLength)] });
-    buffers.give(raw, out);
+    rawBuffers.give(raw);
+    outBuffers.give(out);
+    for (const ref of refs) refBuffers.give(ref);
     options.onProgress?.(chunk.offset + chunk.length, source.size);
   };
 
   try {
     for (const chunk of chunks) {
-      const [rawBuffer, out] = buffers.take(chunk.length, encodeRoom(chunk.length));
-      const raw = source.read(chunk.offset, chunk.length, rawBuffer);
+      const raw = source.read(chunk.offset, chunk.length, rawBuffers.take(chunk.length));
+      const out = outBuffers.take(encodeRoom(chunk.length));
       fileHash.update(raw);
-      const base = chunk.tensor && isDeltaDtype(chunk.dtype) ? pairedBytes(chunk, bases, 0) : undefined;
-      const prev = base ? pairedBytes(chunk, bases, 1) : undefined;
+      const base = chunk.tensor && isDeltaDtype(chunk.dtype) ? pairedBytes(chunk, bases, 0, refBuffers) : undefined;
+      const prev = base ? pairedBytes(chunk, bases, 1, refBuffers) : undefined;
       inFlight.push({ chunk, done: executor.encode({ raw, out, dtype: chunk.dtype, best: options.best ?? false, strong: (options.strong || options.best) ?? false, base, prev }) });
       if (inFlight.length >= executor.window) await writeOldest();
       await yieldEvery(chunk.length);
@@ -77,10 +81,10 @@ export async function compressStream(source: ByteSource, sink: ByteSink, options
 }
 
 /** The same bytes of the same tensor (name, dtype, shape) in a base checkpoint, if it has them. */
-function pairedBytes(chunk: ChunkPlan, bases: readonly BaseCheckpoint[], which: number): PairedBytes | undefined {
+function pairedBytes(chunk: ChunkPlan, bases: readonly BaseCheckpoint[], which: number, buffers: BufferPool): PairedBytes | undefined {
   const tensor = chunk.tensor!;
   const paired = bases[which]?.tensors.get(tensor.name);
   if (!paired || paired.dtype !== tensor.dtype || paired.length !== tensor.length || paired.shape.join() !== tensor.shape.join()) return undefined;
   const ref = { base: which, offset: paired.offset + (chunk.offset - tensor.offset) };
-  return { ref, bytes: bases[which]!.read(ref.offset, chunk.length) };
+  return { ref, bytes: bases[which]!.read(ref.offset, chunk.length, buffers.take(chunk.length)) };
 }

@@ -6,7 +6,7 @@ import { MithrilError } from './errors.js';
 import type { ByteSink } from './io/sink.js';
 import type { ByteSource } from './io/source.js';
 import { yieldEvery } from './io/yield.js';
-import { BufferPairs } from './parallel/buffers.js';
+import { BufferPool } from './parallel/buffers.js';
 import { createExecutor, type Executor } from './parallel/executor.js';
 
 export interface DecompressOptions {
@@ -27,28 +27,32 @@ export async function decompressStream(source: ByteSource, sink: ByteSink | null
   reader.useBases(options.bases ?? []);
   const { chunks, source: original } = reader.index;
   const fileHash = new Xxh64();
-  const buffers = new BufferPairs();
+  const rawBuffers = new BufferPool();
+  const codedBuffers = new BufferPool();
+  const refBuffers = new BufferPool();
   const executor = createExecutor(options.threads ?? 1);
   const inFlight: { number: number; done: ReturnType<Executor['decode']> }[] = [];
 
   const writeOldest = async (): Promise<void> => {
     const { number, done } = inFlight.shift()!;
-    const { outcome, raw: rawBuffer, coded } = await done;
+    const { outcome, raw: rawBuffer, coded, refs } = await done;
     if (outcome !== 'ok') throw reader.failure(number, outcome);
     const chunk = chunks[number]!;
     const raw = rawBuffer.subarray(0, chunk.rawLength);
     fileHash.update(raw);
     sink?.write(raw);
-    buffers.give(rawBuffer, coded);
+    rawBuffers.give(rawBuffer);
+    codedBuffers.give(coded);
+    for (const ref of refs) refBuffers.give(ref);
     options.onProgress?.(chunk.rawOffset + chunk.rawLength, original.size);
   };
 
   try {
     for (const [number, chunk] of chunks.entries()) {
       const codedLength = chunk.streams.reduce((sum, s) => sum + s.codedLength, 0);
-      const [raw, codedBuffer] = buffers.take(chunk.rawLength, codedLength);
-      const coded = reader.readCoded(number, codedBuffer);
-      inFlight.push({ number, done: executor.decode({ chunk, coded, raw, refs: reader.refBytes(number) }) });
+      const coded = reader.readCoded(number, codedBuffers.take(codedLength));
+      const refs = reader.refBytes(number, refBuffers);
+      inFlight.push({ number, done: executor.decode({ chunk, coded, raw: rawBuffers.take(chunk.rawLength), refs }) });
       if (inFlight.length >= executor.window) await writeOldest();
       await yieldEvery(chunk.rawLength);
     }

@@ -77,7 +77,11 @@ let output = new Uint8Array(0);
 
 /** Splits a chunk into planes and codes each with the best of the candidate coders. */
 export function encodeChunk(raw: Uint8Array, split: PlaneSplit, options: EncodeOptions): EncodedChunk {
-  const planes = split.split(raw);
+  return encodePlanes(split.split(raw), split.name, options);
+}
+
+/** Codes planes already split (by the split named `splitName`), each with the best of the candidate coders. */
+export function encodePlanes(planes: Uint8Array[], splitName: string, options: EncodeOptions): EncodedChunk {
   const room = planes.reduce((sum, plane) => sum + codedBound(plane.length), 0);
   if (output.length < room) output = new Uint8Array(room + (room >> 2));
   const streams: StreamRecord[] = [];
@@ -89,20 +93,24 @@ export function encodeChunk(raw: Uint8Array, split: PlaneSplit, options: EncodeO
     payload.push(output.subarray(at, at + length));
     at += length;
   }
-  return { split: split.name, streams, payload };
+  return { split: splitName, streams, payload };
 }
 
-/** Rebuilds a chunk's original bytes into `dst` from its coded planes laid end to end in `coded`. */
-export function decodeChunk(coded: Uint8Array, splitName: string, streams: readonly StreamRecord[], dst: Uint8Array): void {
+/** Decodes a chunk's planes (of a chunk of `length` bytes split by `splitName`) from `coded`, without merging. */
+export function decodePlanes(coded: Uint8Array, splitName: string, streams: readonly StreamRecord[], length: number): Uint8Array[] {
   const split = splitByName(splitName);
   if (!split) throw new Error(`unknown plane split "${splitName}"`);
-  const buffers = split.buffers(dst.length);
+  const buffers = split.buffers(length);
   let at = 0;
-  const planes = streams.map((stream, k) => {
+  return streams.map((stream, k) => {
     const plane = buffers[k]!;
     decodeWith(stream.coder as CoderName, coded.subarray(at, at + stream.codedLength), plane);
     at += stream.codedLength;
     return plane;
   });
-  split.merge(planes, dst);
+}
+
+/** Rebuilds a chunk's original bytes into `dst` from its coded planes laid end to end in `coded`. */
+export function decodeChunk(coded: Uint8Array, splitName: string, streams: readonly StreamRecord[], dst: Uint8Array): void {
+  splitByName(splitName)!.merge(decodePlanes(coded, splitName, streams, dst.length), dst);
 }

@@ -7,17 +7,26 @@ interface Kernels {
   merge16(exp: number, rest: number, dst: number, groups: number): void;
   split32(src: number, exp: number, high: number, mid: number, low: number, groups: number): void;
   merge32(exp: number, high: number, mid: number, low: number, dst: number, groups: number): void;
+  ulpSplit16(base: number, next: number, lo: number, hi: number, groups: number): void;
+  ulpMerge16(base: number, lo: number, hi: number, dst: number, groups: number): void;
 }
 
 /** Elements per SIMD step. */
 const GROUP = 16;
 const PAGE = 65536;
 
-const kernels = new WebAssembly.Instance(
+export const kernels = new WebAssembly.Instance(
   new WebAssembly.Module(readFileSync(new URL('./wasm/planes.wasm', import.meta.url))),
 ).exports as unknown as Kernels;
 
-const align16 = (n: number): number => (n + 15) & ~15;
+export const align16 = (n: number): number => (n + 15) & ~15;
+
+/** The kernels' memory, grown to at least `bytes` (growing detaches earlier views). */
+export function wasmMemory(bytes: number): Uint8Array {
+  const have = kernels.memory.buffer.byteLength;
+  if (have < bytes) kernels.memory.grow(Math.ceil((bytes - have) / PAGE));
+  return new Uint8Array(kernels.memory.buffer);
+}
 
 /**
  * Where things live in wasm memory for a chunk of `length` bytes: the chunk's bytes from 0, then
@@ -27,10 +36,8 @@ function arrange(width: number, planeCount: number, length: number) {
   const count = Math.floor(length / width);
   const groups = Math.floor(count / GROUP);
   const at = Array.from({ length: planeCount }, (_, k) => align16(length) + k * align16(count));
-  const needed = align16(length) + planeCount * align16(count);
-  const have = kernels.memory.buffer.byteLength;
-  if (have < needed) kernels.memory.grow(Math.ceil((needed - have) / PAGE));
-  return { count, groups, bulk: groups * GROUP * width, at, memory: new Uint8Array(kernels.memory.buffer) };
+  const memory = wasmMemory(align16(length) + planeCount * align16(count));
+  return { count, groups, bulk: groups * GROUP * width, at, memory };
 }
 
 /**

@@ -1,6 +1,7 @@
 import { xxh64 } from '@node-rs/xxhash';
 import { decodeWith } from '../codec/coders.js';
 import type { BaseCheckpoint } from '../delta/base.js';
+import type { BufferPool } from '../parallel/buffers.js';
 import { runDecode, type DecodeOutcome } from '../parallel/tasks.js';
 import { MithrilError } from '../errors.js';
 import type { ByteSource } from '../io/source.js';
@@ -90,10 +91,10 @@ export class ContainerReader {
     return this.source.read(chunk.offset, codedLength, into);
   }
 
-  /** For a delta chunk, the base bytes each of its refs names (fresh arrays); none otherwise. */
-  refBytes(chunkNumber: number): Uint8Array[] {
+  /** For a delta chunk, the base bytes each of its refs names (in buffers from `pool` when given); none otherwise. */
+  refBytes(chunkNumber: number, pool?: BufferPool): Uint8Array[] {
     const chunk = this.index.chunks[chunkNumber]!;
-    return (chunk.delta?.refs ?? []).map((ref) => this.bases[ref.base]!.read(ref.offset, chunk.rawLength));
+    return (chunk.delta?.refs ?? []).map((ref) => this.bases[ref.base]!.read(ref.offset, chunk.rawLength, pool?.take(chunk.rawLength)));
   }
 
   /** The error for a chunk that failed to decode or to match its checksum. */

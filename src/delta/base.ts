@@ -17,8 +17,11 @@ export interface BaseCheckpoint {
   readonly identity: SourceRecord;
   /** The base's tensors by name. */
   readonly tensors: ReadonlyMap<string, TensorSegment>;
-  /** Original bytes [offset, offset + length) of the base, in a new array of their own (it may be transferred to a worker). */
-  read(offset: number, length: number): Uint8Array;
+  /**
+   * Original bytes [offset, offset + length) of the base, into `into` when given, else into a new
+   * array of their own (either may be transferred to a worker).
+   */
+  read(offset: number, length: number, into?: Uint8Array): Uint8Array;
   close(): void;
 }
 
@@ -43,8 +46,8 @@ class RawBase implements BaseCheckpoint {
     this.identity = { name: basename(source.name), size: source.size, xxh64: hex64(hash.digest()) };
   }
 
-  read(offset: number, length: number): Uint8Array {
-    return this.source.read(offset, length, new Uint8Array(length));
+  read(offset: number, length: number, into?: Uint8Array): Uint8Array {
+    return this.source.read(offset, length, into ?? new Uint8Array(length));
   }
 
   close(): void {
@@ -69,8 +72,8 @@ class ContainerBase implements BaseCheckpoint {
     this.tensors = tensorsByName(index.segments);
   }
 
-  read(offset: number, length: number): Uint8Array {
-    const out = new Uint8Array(length);
+  read(offset: number, length: number, into?: Uint8Array): Uint8Array {
+    const out = into ? into.subarray(0, length) : new Uint8Array(length);
     const chunks = this.reader.index.chunks;
     let number = this.chunkAt(offset);
     for (let done = 0; done < length; number++) {

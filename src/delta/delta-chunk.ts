@@ -1,9 +1,9 @@
 import { decodeResidual, encodeResidual, fitBeta } from '../codec/residual.js';
-import { decodeChunk, encodeChunk, type EncodedChunk, type EncodeOptions, type StreamRecord } from '../codec/pipeline.js';
+import { decodeChunk, decodePlanes, encodeChunk, encodePlanes, type EncodedChunk, type EncodeOptions, type StreamRecord } from '../codec/pipeline.js';
 import { splitByName } from '../codec/splits.js';
 import type { BaseRef, DeltaRecord } from '../container/format.js';
 import { DELTA_SPLIT, RESIDUAL_CODER } from '../container/validate.js';
-import { ulpResiduals, ulpRestore, type Prediction } from './ulp.js';
+import { ulpPlanes16, ulpResiduals, ulpRestore, ulpRestorePlanes16, type Prediction } from './ulp.js';
 
 export type DeltaDtype = DeltaRecord['dtype'];
 
@@ -52,9 +52,14 @@ export function encodeDeltaChunk(
       delta: { dtype, coding: 'rans', refs, ...(prev ? { beta } : {}) },
     };
   }
-  const z = residualBuffer(raw.length);
-  ulpResiduals(dtype, base.bytes, raw, z, prediction);
-  const coded = encodeChunk(z, splitByName(residualSplit(dtype))!, planeOptions);
+  let coded: EncodedChunk;
+  if (dtype !== 'F32' && !prediction) {
+    coded = encodePlanes(ulpPlanes16(base.bytes, raw), residualSplit(dtype), planeOptions);
+  } else {
+    const z = residualBuffer(raw.length);
+    ulpResiduals(dtype, base.bytes, raw, z, prediction);
+    coded = encodeChunk(z, splitByName(residualSplit(dtype))!, planeOptions);
+  }
   return { ...coded, delta: { dtype, coding: 'planes', refs, ...(prev ? { beta } : {}) } };
 }
 
@@ -70,6 +75,10 @@ export function decodeDeltaChunk(
   const prediction = prev ? { prev, beta: delta.beta! } : undefined;
   if (delta.coding === 'rans') {
     decodeResidual(delta.dtype, base!, coded, dst, prediction);
+    return;
+  }
+  if (delta.dtype !== 'F32' && !prediction) {
+    ulpRestorePlanes16(base!, decodePlanes(coded, split, streams, dst.length), dst);
     return;
   }
   const z = residualBuffer(dst.length);

@@ -4,6 +4,8 @@
  * prediction (the base's, or base + beta/256 · (base − older base)), modulo 2^bits, zigzagged.
  * A small change in value is a small number even across a power of two, unlike XOR.
  */
+import { align16, kernels, wasmMemory } from '../codec/simd-planes.js';
+
 export type UlpDtype = 'BF16' | 'F16' | 'F32';
 
 const words16 = (bytes: Uint8Array): Uint16Array => new Uint16Array(bytes.buffer, bytes.byteOffset, bytes.length >> 1);
@@ -95,4 +97,52 @@ export function ulpRestore(dtype: UlpDtype, base: Uint8Array, residuals: Uint8Ar
     }
   }
   if (target !== dst) dst.set(target);
+}
+
+/** Elements per SIMD step. */
+const GROUP = 16;
+
+/**
+ * The fast 16-bit delta without prediction, in WebAssembly SIMD: the residual byte planes
+ * [low bytes, high bytes], as `bytes2` would split `ulpResiduals`' output. Views of wasm memory,
+ * valid until the next call.
+ */
+export function ulpPlanes16(base: Uint8Array, next: Uint8Array): Uint8Array[] {
+  const count = next.length >> 1;
+  const groups = Math.floor(count / GROUP);
+  const bulk = groups * GROUP * 2;
+  const span = align16(next.length);
+  const [lo, hi] = [2 * span, 2 * span + align16(count)];
+  const memory = wasmMemory(2 * span + 2 * align16(count));
+  memory.set(base.subarray(0, bulk), 0);
+  memory.set(next.subarray(0, bulk), span);
+  kernels.ulpSplit16(0, span, lo, hi, groups);
+  const rest = new Uint8Array(next.length - bulk);
+  ulpResiduals('BF16', base.subarray(bulk), next.subarray(bulk), rest);
+  for (let i = 0; i < rest.length >> 1; i++) {
+    memory[lo + groups * GROUP + i] = rest[2 * i]!;
+    memory[hi + groups * GROUP + i] = rest[2 * i + 1]!;
+  }
+  return [memory.subarray(lo, lo + count), memory.subarray(hi, hi + count)];
+}
+
+/** Inverse of ulpPlanes16: rebuilds the values into `dst` from the base and the two planes. */
+export function ulpRestorePlanes16(base: Uint8Array, [low, high]: Uint8Array[], dst: Uint8Array): void {
+  const count = dst.length >> 1;
+  const groups = Math.floor(count / GROUP);
+  const bulk = groups * GROUP * 2;
+  const span = align16(dst.length);
+  const [lo, hi, out] = [span, span + align16(count), span + 2 * align16(count)];
+  const memory = wasmMemory(2 * span + 2 * align16(count));
+  memory.set(base.subarray(0, bulk), 0);
+  memory.set(low!.subarray(0, groups * GROUP), lo);
+  memory.set(high!.subarray(0, groups * GROUP), hi);
+  kernels.ulpMerge16(0, lo, hi, out, groups);
+  dst.set(memory.subarray(out, out + bulk));
+  const rest = new Uint8Array(dst.length - bulk);
+  for (let i = 0; i < rest.length >> 1; i++) {
+    rest[2 * i] = low![groups * GROUP + i]!;
+    rest[2 * i + 1] = high![groups * GROUP + i]!;
+  }
+  ulpRestore('BF16', base.subarray(bulk), rest, dst.subarray(bulk));
 }

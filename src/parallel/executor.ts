@@ -1,6 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import { runDecode, runEncode, type DecodeOutcome, type DecodeTask, type EncodeResult, type EncodeTask } from './tasks.js';
+import { encodeRefs, runDecode, runEncode, type DecodeOutcome, type DecodeTask, type EncodeResult, type EncodeTask } from './tasks.js';
 import type { WorkerRequest } from './worker.js';
 
 /**
@@ -10,9 +10,24 @@ import type { WorkerRequest } from './worker.js';
 export interface Executor {
   /** How many tasks to keep in flight to keep every thread busy. */
   readonly window: number;
-  encode(task: EncodeTask): Promise<{ result: EncodeResult; raw: Uint8Array; out: Uint8Array }>;
-  decode(task: DecodeTask): Promise<{ outcome: DecodeOutcome; raw: Uint8Array; coded: Uint8Array }>;
+  encode(task: EncodeTask): Promise<EncodeReply>;
+  decode(task: DecodeTask): Promise<DecodeReply>;
   close(): Promise<void>;
+}
+
+/** A task's result with its buffers handed back (`refs`: the base bytes it was given). */
+export interface EncodeReply {
+  result: EncodeResult;
+  raw: Uint8Array;
+  out: Uint8Array;
+  refs: Uint8Array[];
+}
+
+export interface DecodeReply {
+  outcome: DecodeOutcome;
+  raw: Uint8Array;
+  coded: Uint8Array;
+  refs: Uint8Array[];
 }
 
 export function defaultThreads(): number {
@@ -21,11 +36,11 @@ export function defaultThreads(): number {
 
 class InProcess implements Executor {
   readonly window = 1;
-  async encode(task: EncodeTask) {
-    return { result: runEncode(task), raw: task.raw, out: task.out };
+  async encode(task: EncodeTask): Promise<EncodeReply> {
+    return { result: runEncode(task), raw: task.raw, out: task.out, refs: encodeRefs(task) };
   }
-  async decode(task: DecodeTask) {
-    return { outcome: runDecode(task), raw: task.raw, coded: task.coded };
+  async decode(task: DecodeTask): Promise<DecodeReply> {
+    return { outcome: runDecode(task), raw: task.raw, coded: task.coded, refs: task.refs };
   }
   async close(): Promise<void> {}
 }
@@ -56,12 +71,12 @@ class Pool implements Executor {
     }
   }
 
-  encode(task: EncodeTask) {
-    return this.send<{ result: EncodeResult; raw: Uint8Array; out: Uint8Array }>({ id: this.nextId++, encode: task }, [task.raw, task.out, task.base?.bytes, task.prev?.bytes]);
+  encode(task: EncodeTask): Promise<EncodeReply> {
+    return this.send<EncodeReply>({ id: this.nextId++, encode: task }, [task.raw, task.out, ...encodeRefs(task)]);
   }
 
-  decode(task: DecodeTask) {
-    return this.send<{ outcome: DecodeOutcome; raw: Uint8Array; coded: Uint8Array }>({ id: this.nextId++, decode: task }, [task.raw, task.coded, ...task.refs]);
+  decode(task: DecodeTask): Promise<DecodeReply> {
+    return this.send<DecodeReply>({ id: this.nextId++, decode: task }, [task.raw, task.coded, ...task.refs]);
   }
 
   async close(): Promise<void> {

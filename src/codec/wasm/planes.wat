@@ -133,4 +133,64 @@
         (local.set $dst (i32.add (local.get $dst) (i32.const 64)))
         (local.set $groups (i32.sub (local.get $groups) (i32.const 1)))
         (br $next))))
+
+  ;; Fast delta for 16-bit floats: z = zigzag(ulp(next) - ulp(base)) with ulp(w) = w ^ ((w >>s 15) & 0x7fff),
+  ;; written as byte planes: lo = z & 0xff, hi = z >> 8 (the order of the plain `bytes2` split).
+  (func $ulp16 (param $w v128) (result v128)
+    (v128.xor (local.get $w)
+      (v128.and (i16x8.shr_s (local.get $w) (i32.const 15)) (v128.const i16x8 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff))))
+
+  (func $zigzag16 (param $base v128) (param $next v128) (result v128)
+    (local $r v128)
+    (local.set $r (i16x8.sub (call $ulp16 (local.get $next)) (call $ulp16 (local.get $base))))
+    (v128.xor (i16x8.shl (local.get $r) (i32.const 1)) (i16x8.shr_s (local.get $r) (i32.const 15))))
+
+  (func (export "ulpSplit16") (param $base i32) (param $next i32) (param $lo i32) (param $hi i32) (param $groups i32)
+    (local $a v128) (local $b v128)
+    (block $done
+      (loop $step
+        (br_if $done (i32.eqz (local.get $groups)))
+        (local.set $a (call $zigzag16 (v128.load (local.get $base)) (v128.load (local.get $next))))
+        (local.set $b (call $zigzag16 (v128.load offset=16 (local.get $base)) (v128.load offset=16 (local.get $next))))
+        (v128.store (local.get $lo)
+          (i8x16.narrow_i16x8_u
+            (v128.and (local.get $a) (v128.const i16x8 255 255 255 255 255 255 255 255))
+            (v128.and (local.get $b) (v128.const i16x8 255 255 255 255 255 255 255 255))))
+        (v128.store (local.get $hi)
+          (i8x16.narrow_i16x8_u (i16x8.shr_u (local.get $a) (i32.const 8)) (i16x8.shr_u (local.get $b) (i32.const 8))))
+        (local.set $base (i32.add (local.get $base) (i32.const 32)))
+        (local.set $next (i32.add (local.get $next) (i32.const 32)))
+        (local.set $lo (i32.add (local.get $lo) (i32.const 16)))
+        (local.set $hi (i32.add (local.get $hi) (i32.const 16)))
+        (local.set $groups (i32.sub (local.get $groups) (i32.const 1)))
+        (br $step))))
+
+  ;; Inverse: z = hi << 8 | lo; r = (z >>u 1) ^ -(z & 1); v = ulp(base) + r; w = v ^ ((v >>s 15) & 0x7fff).
+  (func $unzigzag16 (param $base v128) (param $z v128) (result v128)
+    (local $v v128)
+    (local.set $v
+      (i16x8.add (call $ulp16 (local.get $base))
+        (v128.xor (i16x8.shr_u (local.get $z) (i32.const 1))
+          (i16x8.neg (v128.and (local.get $z) (v128.const i16x8 1 1 1 1 1 1 1 1))))))
+    (call $ulp16 (local.get $v)))
+
+  (func (export "ulpMerge16") (param $base i32) (param $lo i32) (param $hi i32) (param $dst i32) (param $groups i32)
+    (local $l v128) (local $h v128)
+    (block $done
+      (loop $step
+        (br_if $done (i32.eqz (local.get $groups)))
+        (local.set $l (v128.load (local.get $lo)))
+        (local.set $h (v128.load (local.get $hi)))
+        (v128.store (local.get $dst)
+          (call $unzigzag16 (v128.load (local.get $base))
+            (v128.or (i16x8.extend_low_i8x16_u (local.get $l)) (i16x8.shl (i16x8.extend_low_i8x16_u (local.get $h)) (i32.const 8)))))
+        (v128.store offset=16 (local.get $dst)
+          (call $unzigzag16 (v128.load offset=16 (local.get $base))
+            (v128.or (i16x8.extend_high_i8x16_u (local.get $l)) (i16x8.shl (i16x8.extend_high_i8x16_u (local.get $h)) (i32.const 8)))))
+        (local.set $base (i32.add (local.get $base) (i32.const 32)))
+        (local.set $lo (i32.add (local.get $lo) (i32.const 16)))
+        (local.set $hi (i32.add (local.get $hi) (i32.const 16)))
+        (local.set $dst (i32.add (local.get $dst) (i32.const 32)))
+        (local.set $groups (i32.sub (local.get $groups) (i32.const 1)))
+        (br $step))))
 )
