@@ -13,14 +13,19 @@ export interface ChunkPlan {
 
 export const DEFAULT_CHUNK_SIZE = 1024 * 1024;
 /** Tensors shorter than this are grouped with their same-dtype neighbours into one chunk. */
-const SMALL_TENSOR = 64 * 1024;
+export const SMALL_TENSOR = 64 * 1024;
+/**
+ * With base checkpoints, each tensor needs its own chunks to be paired with its earlier version
+ * (in the cnn, most weights are under 64 KiB); only tiny ones are still grouped.
+ */
+export const SMALL_TENSOR_WITH_BASES = 1024;
 
 /**
  * Cuts a layout into chunks that tile the file in order. Large tensors are cut into near-equal
  * pieces (whole elements) so each chunk keeps one tensor's statistics; runs of small tensors of
  * one dtype share a chunk; opaque segments are cut on their own.
  */
-export function planChunks(layout: Layout, chunkSize = DEFAULT_CHUNK_SIZE): ChunkPlan[] {
+export function planChunks(layout: Layout, chunkSize = DEFAULT_CHUNK_SIZE, smallTensor = SMALL_TENSOR): ChunkPlan[] {
   const chunks: ChunkPlan[] = [];
   let group: ChunkPlan | undefined;
   const flushGroup = (): void => {
@@ -31,7 +36,7 @@ export function planChunks(layout: Layout, chunkSize = DEFAULT_CHUNK_SIZE): Chun
   for (const segment of layout.segments) {
     if (segment.length === 0) continue;
     const dtype = segment.kind === 'tensor' ? segment.dtype : null;
-    if (dtype !== null && segment.length < SMALL_TENSOR) {
+    if (dtype !== null && segment.length < smallTensor) {
       const joins = group && group.dtype === dtype && group.offset + group.length === segment.offset && group.length + segment.length <= chunkSize;
       if (!joins) flushGroup();
       if (group) group.length += segment.length;

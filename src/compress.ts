@@ -1,6 +1,6 @@
 import { Xxh64 } from '@node-rs/xxhash';
 import { basename } from 'node:path';
-import { DEFAULT_CHUNK_SIZE, planChunks, type ChunkPlan } from './chunks.js';
+import { DEFAULT_CHUNK_SIZE, planChunks, SMALL_TENSOR, SMALL_TENSOR_WITH_BASES, type ChunkPlan } from './chunks.js';
 import { hex64 } from './container/format.js';
 import { ContainerWriter } from './container/writer.js';
 import type { BaseCheckpoint } from './delta/base.js';
@@ -35,8 +35,8 @@ export interface CompressResult {
 /** Compresses a checkpoint from `source` into a container written to `sink`. */
 export async function compressStream(source: ByteSource, sink: ByteSink, options: CompressOptions = {}): Promise<CompressResult> {
   const layout = detectLayout(source);
-  const chunks = planChunks(layout, options.chunkSize ?? DEFAULT_CHUNK_SIZE);
   const bases = options.bases ?? [];
+  const chunks = planChunks(layout, options.chunkSize ?? DEFAULT_CHUNK_SIZE, bases.length ? SMALL_TENSOR_WITH_BASES : SMALL_TENSOR);
   const writer = new ContainerWriter(sink);
   const fileHash = new Xxh64();
   const rawBuffers = new BufferPool();

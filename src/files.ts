@@ -7,6 +7,8 @@ import { ContainerReader } from './container/reader.js';
 import type { ContainerIndex } from './container/format.js';
 import { resolve } from 'node:path';
 import { openBase, type BaseCheckpoint } from './delta/base.js';
+import { extractTensor } from './extract.js';
+import { npyDtype, npyHeader } from './formats/npy.js';
 
 export const SUFFIX = '.mth';
 
@@ -127,4 +129,28 @@ export function readIndex(input: string): { index: ContainerIndex; compressedSiz
   } finally {
     source.close();
   }
+}
+
+/** Writes one tensor's bytes (raw, or as .npy) from a container, decoding only its chunks. */
+export async function extractTensorFile(
+  input: string,
+  name: string,
+  options: OutputOptions & BaseOptions & { format?: 'raw' | 'npy' } = {},
+): Promise<{ output: string; bytes: number }> {
+  const npy = options.format === 'npy';
+  const output = options.output ?? `${name.replace(/[^\w.-]/g, '_')}.${npy ? 'npy' : 'raw'}`;
+  return withBases(options.bases ?? [], async (bases) => {
+    const source = openInput(input);
+    return writeAtomically(source, output, options.force ?? false, async (file) => {
+      const reader = new ContainerReader(source);
+      reader.useBases(bases);
+      const { tensor, bytes } = extractTensor(reader, name);
+      if (npy) {
+        if (!npyDtype(tensor.dtype)) throw new MithrilError(input, `tensor ${JSON.stringify(name)} is ${tensor.dtype}, which .npy cannot represent (extract it raw)`);
+        file.sink.write(npyHeader(tensor));
+      }
+      file.sink.write(bytes);
+      return { output, bytes: bytes.length };
+    });
+  });
 }

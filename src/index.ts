@@ -4,7 +4,7 @@ import { ContainerReader } from './container/reader.js';
 import { MemorySink } from './io/sink.js';
 import { BufferSource } from './io/source.js';
 
-export { compressFile, decompressFile, verifyFile, readIndex, SUFFIX, type FileResult, type OutputOptions } from './files.js';
+export { compressFile, decompressFile, verifyFile, readIndex, extractTensorFile, SUFFIX, type FileResult, type OutputOptions } from './files.js';
 export { compressStream, type CompressOptions, type CompressResult } from './compress.js';
 export { decompressStream, type DecompressOptions } from './decompress.js';
 export { summarize, type Summary } from './summary.js';

@@ -107,6 +107,26 @@ describe('delta against earlier checkpoints', () => {
     assert.ok(ratio > 1.5, `ratio ${ratio.toFixed(3)}`);
   });
 
+  it('torch .pt: cnn training checkpoint 5 -> 6, optimizer state included, paired by tensor names', async () => {
+    const { ratio, packed } = await roundTrip(fixture('cnn_train_epoch6.pt'), [fixture('cnn_train_epoch5.pt')]);
+    assert.ok(ratio > 1.3, `ratio ${ratio.toFixed(3)}`);
+    const { index } = readIndex(packed);
+    const conv = index.segments.find((s) => s.kind === 'tensor' && s.name === 'model.layer3.conv2.weight')!;
+    assert.ok(index.chunks.some((c) => c.rawOffset === conv.offset && c.delta), 'model.layer3.conv2.weight is delta-coded');
+  });
+
+  it('--strong (rANS) round-trips and is smaller than the fast default', async () => {
+    const dir = tempDir();
+    const [fast, strong] = [join(dir, 'fast.mth'), join(dir, 'strong.mth')];
+    await compressFile(epoch6, { output: fast, bases: [epoch5] });
+    await compressFile(epoch6, { output: strong, bases: [epoch5], strong: true });
+    assert.ok(size(strong) < size(fast), `strong ${size(strong)} vs fast ${size(fast)}`);
+    assert.ok(readIndex(strong).index.chunks.some((c) => c.delta?.coding === 'rans'));
+    const restored = join(dir, 'restored');
+    await decompressFile(strong, { output: restored, bases: [epoch5] });
+    assert.equal(sha256(readFileSync(restored)), sha256(readFileSync(epoch6)));
+  });
+
   it('a damaged delta file is refused, never restored wrongly', async () => {
     const { packed } = await roundTrip(epoch6, [epoch5]);
     const original = readFileSync(packed);

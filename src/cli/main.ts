@@ -2,12 +2,15 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { readFileSync } from 'node:fs';
 import { MithrilError } from '../errors.js';
-import { asFileError, compressFile, decompressFile, readIndex, verifyFile } from '../files.js';
+import { rmSync } from 'node:fs';
+import { asFileError, compressFile, decompressFile, extractTensorFile, readIndex, verifyFile } from '../files.js';
+import type { Summary } from '../summary.js';
+import { expandInputs } from './walk.js';
 import { removePendingFiles } from '../io/atomic-file.js';
 import { defaultThreads } from '../parallel/executor.js';
 import { summarize } from '../summary.js';
 import { withProgress } from './progress.js';
-import { formatResult, formatSummary } from './report.js';
+import { formatResult, formatSummary, formatSummaryTable } from './report.js';
 
 const EXIT_ERROR = 1;
 const EXIT_USAGE = 2;
@@ -64,7 +67,7 @@ function singleOutput(files: string[], output: string | undefined): void {
 }
 
 const program = new Command('mithril')
-  .description('Lossless, bit-exact compression of PyTorch checkpoints (.safetensors).')
+  .description('Lossless, bit-exact compression of PyTorch checkpoints (.safetensors, torch.save .pt/.bin).')
   .version(version(), '-V, --version')
   .exitOverride()
   .configureOutput({ outputError: (text, write) => write(`mithril: ${text.trim()}\n`) });
@@ -81,11 +84,15 @@ program
   .option('--base <file>', 'code against an earlier checkpoint (original or .mth); give a second, older --base to predict from both', collect, [])
   .addOption(threadsOption())
   .addOption(new Option('--chunk-size <size>', 'bytes per independently coded chunk').argParser(parseSize).default(1048576, '1M'))
-  .action(async (files: string[], opts: { output?: string; force?: boolean; quiet?: boolean; best?: boolean; strong?: boolean; chunkSize: number; base: string[]; threads: number }) => {
+  .option('-r, --recursive', 'compress every checkpoint in the folders given (other files are left alone)')
+  .option('--rm', 'remove each input once its output is complete')
+  .action(async (inputs: string[], opts: { output?: string; force?: boolean; quiet?: boolean; best?: boolean; strong?: boolean; chunkSize: number; base: string[]; threads: number; recursive?: boolean; rm?: boolean }) => {
+    const files = expandInputs(inputs, opts.recursive ?? false, false);
     singleOutput(files, opts.output);
     if (opts.base.length > 2) throw new CommanderError(EXIT_USAGE, 'mithril.usage', 'error: at most two --base files (the base and an older one)');
     await forEachFile(files, async (file) => {
       const result = await withProgress(`compress ${file}`, opts.quiet, (onProgress) => compressFile(file, { ...opts, bases: opts.base, onProgress }));
+      if (opts.rm) rmSync(file);
       if (!opts.quiet) console.error(formatResult(file, result.output, result.originalSize, result.compressedSize));
     });
   });
@@ -99,10 +106,14 @@ program
   .option('-q, --quiet', 'print nothing but errors')
   .option('--base <file>', BASE_HELP, collect, [])
   .addOption(threadsOption())
-  .action(async (files: string[], opts: { output?: string; force?: boolean; quiet?: boolean; base: string[]; threads: number }) => {
+  .option('-r, --recursive', 'decompress every .mth in the folders given')
+  .option('--rm', 'remove each .mth once its original is restored')
+  .action(async (inputs: string[], opts: { output?: string; force?: boolean; quiet?: boolean; base: string[]; threads: number; recursive?: boolean; rm?: boolean }) => {
+    const files = expandInputs(inputs, opts.recursive ?? false, true);
     singleOutput(files, opts.output);
     await forEachFile(files, async (file) => {
       const result = await withProgress(`decompress ${file}`, opts.quiet, (onProgress) => decompressFile(file, { ...opts, bases: opts.base, onProgress }));
+      if (opts.rm) rmSync(file);
       if (!opts.quiet) console.error(`${file}: restored ${result.originalSize} bytes, checksums ok => ${result.output}`);
     });
   });
@@ -113,12 +124,18 @@ program
   .argument('<files...>')
   .option('--json', 'print JSON')
   .option('--tensors', 'list every tensor')
-  .action(async (files: string[], opts: { json?: boolean; tensors?: boolean }) => {
+  .option('-r, --recursive', 'every .mth in the folders given, as one summary table')
+  .action(async (inputs: string[], opts: { json?: boolean; tensors?: boolean; recursive?: boolean }) => {
+    const files = expandInputs(inputs, opts.recursive ?? false, true);
+    const rows: [string, Summary][] = [];
     await forEachFile(files, async (file) => {
       const { index, compressedSize } = readIndex(file);
       const summary = summarize(index, compressedSize);
-      console.log(opts.json ? JSON.stringify({ file, ...summary }) : formatSummary(file, summary, opts.tensors ?? false));
+      if (opts.json) console.log(JSON.stringify({ file, ...summary }));
+      else if (opts.recursive) rows.push([file, summary]);
+      else console.log(formatSummary(file, summary, opts.tensors ?? false));
     });
+    if (rows.length) console.log(formatSummaryTable(rows));
   });
 
 program
@@ -129,8 +146,9 @@ program
   .option('-q, --quiet', 'print nothing but errors')
   .option('--base <file>', BASE_HELP, collect, [])
   .addOption(threadsOption())
-  .action(async (files: string[], opts: { json?: boolean; quiet?: boolean; base: string[]; threads: number }) => {
-    await forEachFile(files, async (file) => {
+  .option('-r, --recursive', 'verify every .mth in the folders given')
+  .action(async (inputs: string[], opts: { json?: boolean; quiet?: boolean; base: string[]; threads: number; recursive?: boolean }) => {
+    await forEachFile(expandInputs(inputs, opts.recursive ?? false, true), async (file) => {
       try {
         const index = await withProgress(`verify ${file}`, opts.quiet, (onProgress) => verifyFile(file, { bases: opts.base, threads: opts.threads, onProgress }));
         if (opts.json) console.log(JSON.stringify({ file, ok: true, size: index.source.size, xxh64: index.source.xxh64 }));
@@ -139,6 +157,22 @@ program
         if (opts.json) console.log(JSON.stringify({ file, ok: false, error: describe(file, error) }));
         throw error;
       }
+    });
+  });
+
+program
+  .command('extract')
+  .description('write one tensor of a .mth file, decoding only its chunks')
+  .argument('<file>')
+  .argument('<tensor>', 'the tensor name, as `mithril info --tensors` lists it')
+  .option('-o, --output <path>', 'output file (default: the tensor name with .raw or .npy)')
+  .option('-f, --force', 'overwrite an existing output file')
+  .addOption(new Option('--format <format>', 'raw bytes as stored, or a NumPy .npy file').choices(['raw', 'npy']).default('raw'))
+  .option('--base <file>', BASE_HELP, collect, [])
+  .action(async (file: string, tensor: string, opts: { output?: string; force?: boolean; format: 'raw' | 'npy'; base: string[] }) => {
+    await forEachFile([file], async () => {
+      const result = await extractTensorFile(file, tensor, { ...opts, bases: opts.base });
+      console.error(`${file}: ${tensor} (${result.bytes} bytes) => ${result.output}`);
     });
   });
 

@@ -46,3 +46,15 @@ export function formatSummary(file: string, summary: Summary, showTensors: boole
 export function formatResult(input: string, output: string, originalSize: number, compressedSize: number): string {
   return `${input}: ${originalSize} -> ${compressedSize} bytes (ratio ${ratio(originalSize, compressedSize)}) => ${output}`;
 }
+
+/** One line per file, for `info -r`, with a total. */
+export function formatSummaryTable(rows: [string, Summary][]): string {
+  const total = rows.reduce((sum, [, s]) => [sum[0]! + s.source.size, sum[1]! + s.compressedSize], [0, 0]);
+  return table(
+    ['file', 'format', 'tensors', 'original', 'compressed', 'ratio', 'bases'],
+    [
+      ...rows.map(([file, s]) => [file, s.format, String(s.tensors.length), size(s.source.size), size(s.compressedSize), ratio(s.source.size, s.compressedSize), s.bases.map((b) => b.name).join(', ') || '-']),
+      ['total', '', '', size(total[0]!), size(total[1]!), ratio(total[0]!, total[1]!), ''],
+    ],
+  );
+}

@@ -18,7 +18,11 @@ export class ContainerReader {
   /** Coded bytes of the chunk being read in this thread, reused (fresh memory is slow to touch). */
   private coded = new Uint8Array(0);
 
+  /** The container's file name, for messages. */
+  readonly name: string;
+
   constructor(private readonly source: ByteSource) {
+    this.name = source.name;
     const fail: (problem: string) => never = (problem) => {
       throw new MithrilError(source.name, problem);
     };

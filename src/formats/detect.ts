@@ -5,7 +5,12 @@ import { looksLikeSafetensors, readSafetensorsLayout } from './safetensors.js';
 import { LEGACY_TORCH_PROBLEM, looksLikeLegacyTorch, looksLikeTorchZip, readTorchLayout } from './torch.js';
 
 /** Enough leading bytes to tell every format apart (a legacy torch file with a pickle FRAME needs 23). */
-const SNIFF_BYTES = 32;
+export const SNIFF_BYTES = 32;
+
+/** Whether the file's first bytes are those of a checkpoint format mithril reads (for -r). */
+export function looksLikeCheckpoint(first: Uint8Array, size: number): boolean {
+  return looksLikeSafetensors(first, size) || looksLikeTorchZip(first);
+}
 
 /** Recognises the checkpoint format from the file's first bytes and returns its layout. */
 export function detectLayout(source: ByteSource): Layout {

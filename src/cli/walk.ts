@@ -1,0 +1,39 @@
+import { closeSync, openSync, readdirSync, readSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { looksLikeCheckpoint, SNIFF_BYTES } from '../formats/detect.js';
+import { SUFFIX } from '../files.js';
+
+/** Every file below `dir` (sorted, symbolic links not followed) for which `wanted` holds. */
+function walk(dir: string, wanted: (path: string) => boolean): string[] {
+  const found: string[] = [];
+  for (const entry of readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) found.push(...walk(path, wanted));
+    else if (entry.isFile() && wanted(path)) found.push(path);
+  }
+  return found;
+}
+
+function isCheckpointFile(path: string): boolean {
+  if (path.endsWith(SUFFIX)) return false;
+  const fd = openSync(path, 'r');
+  try {
+    const first = new Uint8Array(SNIFF_BYTES);
+    const length = readSync(fd, first, 0, SNIFF_BYTES, 0);
+    return looksLikeCheckpoint(first.subarray(0, length), statSync(path).size);
+  } catch {
+    return false;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * The files a command works on: as given, or with -r, every checkpoint (for compress) or every
+ * .mth (otherwise) in the folder trees given; other files are left alone.
+ */
+export function expandInputs(inputs: string[], recursive: boolean, containers: boolean): string[] {
+  if (!recursive) return inputs;
+  const wanted = containers ? (path: string) => path.endsWith(SUFFIX) : isCheckpointFile;
+  return inputs.flatMap((input) => (statSync(input, { throwIfNoEntry: false })?.isDirectory() ? walk(input, wanted) : [input]));
+}

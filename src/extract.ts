@@ -1,0 +1,26 @@
+import type { ContainerReader } from './container/reader.js';
+import { MithrilError } from './errors.js';
+import type { TensorSegment } from './formats/layout.js';
+
+/**
+ * The original bytes of one tensor, decoding only the chunks that hold it (random access through
+ * the index). Every chunk read is checked against its checksum.
+ */
+export function extractTensor(reader: ReaderLike, name: string): { tensor: TensorSegment; bytes: Uint8Array } {
+  const { segments, chunks } = reader.index;
+  const tensor = segments.find((s): s is TensorSegment => s.kind === 'tensor' && s.name === name);
+  if (!tensor) throw new MithrilError(reader.name, `has no tensor named ${JSON.stringify(name)} (mithril info --tensors lists them)`);
+  const bytes = new Uint8Array(tensor.length);
+  const end = tensor.offset + tensor.length;
+  for (const [number, chunk] of chunks.entries()) {
+    const chunkEnd = chunk.rawOffset + chunk.rawLength;
+    if (chunkEnd <= tensor.offset || chunk.rawOffset >= end) continue;
+    const raw = new Uint8Array(chunk.rawLength);
+    reader.readChunk(number, raw);
+    const from = Math.max(tensor.offset, chunk.rawOffset);
+    bytes.set(raw.subarray(from - chunk.rawOffset, Math.min(end, chunkEnd) - chunk.rawOffset), from - tensor.offset);
+  }
+  return { tensor, bytes };
+}
+
+type ReaderLike = Pick<ContainerReader, 'index' | 'readChunk'> & { name: string };
