@@ -66,9 +66,9 @@ async function runOne(path: string, name: string): Promise<void> {
   process.stdout.write(JSON.stringify(result) + '\n');
 }
 
-function findSafetensors(dir: string): string[] {
+function findCheckpoints(dir: string): string[] {
   return readdirSync(dir, { recursive: true, encoding: 'utf8' })
-    .filter((entry) => entry.endsWith('.safetensors'))
+    .filter((entry) => entry.endsWith('.safetensors') || entry.endsWith('.pt'))
     .map((entry) => join(dir, entry))
     .filter((path) => statSync(path).isFile())
     .sort();
@@ -148,8 +148,8 @@ async function main(args: string[]): Promise<void> {
 
   const root = existsSync(shared) ? shared : join(repo, 'fixtures');
   const given = args.filter((arg) => !arg.startsWith('--'));
-  const files = given.length > 0 ? given.map((file) => resolve(file)) : findSafetensors(root);
-  if (files.length === 0) throw new Error(`no .safetensors files found under ${root}`);
+  const files = given.length > 0 ? given.map((file) => resolve(file)) : findCheckpoints(root);
+  if (files.length === 0) throw new Error(`no .safetensors or .pt files found under ${root}`);
 
   const results = files.map((path) => runChild<Result>(['--one', path, '--name', displayName(root, path)], displayName(root, path)));
   // The delta chains need the shared fixtures; they run by default or with --delta.

@@ -3,7 +3,7 @@ import { basename, join } from 'node:path';
 import { encodeWith } from '../src/codec/coders.js';
 import { splitByName } from '../src/codec/splits.js';
 import { elementSize } from '../src/dtypes.js';
-import { readSafetensorsLayout } from '../src/formats/safetensors.js';
+import { detectLayout } from '../src/formats/detect.js';
 import { BufferSource } from '../src/io/source.js';
 import { measureMithril, type FileCodec } from './measure.js';
 
@@ -34,6 +34,7 @@ export function deltaCases(root: string): DeltaCase[] {
     { title: 'gpt 400→500 fp32', file: gpt(500, 'fp32'), bases: [gpt(400, 'fp32')] },
     { title: 'cnn 5→6 bf16', file: f('cnn/cnn_epoch6.bf16.safetensors'), bases: [f('cnn/cnn_epoch5.bf16.safetensors')] },
     { title: 'cnn 5→6 fp32', file: f('cnn/cnn_epoch6.fp32.safetensors'), bases: [f('cnn/cnn_epoch5.fp32.safetensors')] },
+    { title: 'cnn 5→6 torch.save with SGD momentum', file: f('cnn/cnn_train_epoch6.pt'), bases: [f('cnn/cnn_train_epoch5.pt')] },
     { title: 'pre-training 500→510 bf16', file: pt(510), bases: [pt(500)] },
     { title: 'pre-training 510→520 bf16', file: pt(520), bases: [pt(510)] },
     { title: 'pre-training 510→520, 2 bases', file: pt(520), bases: [pt(510), pt(500)] },
@@ -44,8 +45,8 @@ export function deltaCases(root: string): DeltaCase[] {
 
 /** The baseline every delta tool starts from: XOR with the base, byte planes, zstd -1. */
 function xorZstd1Size(file: Uint8Array, base: Uint8Array): number {
-  const layout = readSafetensorsLayout(new BufferSource(file));
-  const baseTensors = new Map(readSafetensorsLayout(new BufferSource(base)).segments.flatMap((s) => (s.kind === 'tensor' ? [[s.name, s] as const] : [])));
+  const layout = detectLayout(new BufferSource(file));
+  const baseTensors = new Map(detectLayout(new BufferSource(base)).segments.flatMap((s) => (s.kind === 'tensor' ? [[s.name, s] as const] : [])));
   let total = 0;
   for (const segment of layout.segments) {
     let bytes = file.subarray(segment.offset, segment.offset + segment.length);
