@@ -71,12 +71,20 @@ async function withBases<T>(paths: readonly string[], use: (bases: { path: strin
 }
 
 /** Runs `write` into an atomic output; on any failure the partial output is removed. */
-async function writeAtomically<T>(input: FileSource, output: string, force: boolean, write: (file: AtomicFile) => Promise<T>): Promise<T> {
+async function writeAtomically<T>(
+  input: FileSource,
+  output: string,
+  force: boolean,
+  write: (file: AtomicFile) => Promise<T>,
+  bases: readonly { base: BaseCheckpoint }[] = [],
+): Promise<T> {
   if (resolve(output) === resolve(input.name)) throw new MithrilError(output, 'output would overwrite the input');
   let file: AtomicFile | undefined;
   try {
     file = new AtomicFile(output, force);
     const result = await write(file);
+    input.checkUnchanged();
+    for (const { base } of bases) base.checkUnchanged();
     file.commit();
     return result;
   } catch (error) {
@@ -92,7 +100,7 @@ export async function compressFile(input: string, options: OutputOptions & BaseO
   const output = options.output ?? input + SUFFIX;
   const result = await withBases(options.bases ?? [], (bases) => {
     const source = openInput(input);
-    return writeAtomically(source, output, options.force ?? false, (file) => compressStream(source, file.sink, { ...options, bases: bases.map((b) => b.base) }));
+    return writeAtomically(source, output, options.force ?? false, (file) => compressStream(source, file.sink, { ...options, bases: bases.map((b) => b.base) }), bases);
   });
   return { ...result, input, output };
 }
@@ -102,7 +110,7 @@ export async function decompressFile(input: string, options: OutputOptions & Bas
   const output = options.output ?? input.slice(0, -SUFFIX.length);
   return withBases(options.bases ?? [], async (bases) => {
     const source = openInput(input);
-    const reader = await writeAtomically(source, output, options.force ?? false, (file) => decompressStream(source, file.sink, { ...options, bases }));
+    const reader = await writeAtomically(source, output, options.force ?? false, (file) => decompressStream(source, file.sink, { ...options, bases }), bases);
     return { input, output, originalSize: reader.index.source.size, compressedSize: source.size };
   });
 }

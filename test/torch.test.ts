@@ -353,6 +353,8 @@ class VirtualSource implements ByteSource {
     }
     return out;
   }
+  checkUnchanged(): void {}
+
   close(): void {}
 }
 

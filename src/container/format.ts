@@ -1,5 +1,7 @@
 import type { Segment } from '../formats/layout.js';
 import type { StreamRecord } from '../codec/pipeline.js';
+import { MAX_INDEX_BYTES, MAX_CHUNK_BYTES } from '../limits.js';
+export { MAX_INDEX_BYTES, MAX_CHUNK_BYTES };
 
 /**
  * The .mth container (see docs/FORMAT.md):
@@ -10,10 +12,6 @@ export const FOOTER_MAGIC = Uint8Array.of(0x4d, 0x54, 0x48, 0x49, 0x4e, 0x44, 0x
 export const FORMAT_VERSION = 1;
 export const HEADER_SIZE = 16;
 export const FOOTER_SIZE = 40;
-
-/** Limits that bound what a reader allocates, whatever a (possibly hostile) file declares. */
-export const MAX_INDEX_BYTES = 1024 * 1024 * 1024;
-export const MAX_CHUNK_BYTES = 256 * 1024 * 1024;
 
 /** Which base checkpoint (index into `ContainerIndex.bases`) and where in it a delta chunk refers to. */
 export interface BaseRef {

@@ -22,6 +22,8 @@ export interface BaseCheckpoint {
    * array of their own (either may be transferred to a worker).
    */
   read(offset: number, length: number, into?: Uint8Array): Uint8Array;
+  /** Throws if the base file changed since it was opened. */
+  checkUnchanged(): void;
   close(): void;
 }
 
@@ -48,6 +50,10 @@ class RawBase implements BaseCheckpoint {
 
   read(offset: number, length: number, into?: Uint8Array): Uint8Array {
     return this.source.read(offset, length, into ?? new Uint8Array(length));
+  }
+
+  checkUnchanged(): void {
+    this.source.checkUnchanged();
   }
 
   close(): void {
@@ -85,6 +91,10 @@ class ContainerBase implements BaseCheckpoint {
       done += take;
     }
     return out;
+  }
+
+  checkUnchanged(): void {
+    this.source.checkUnchanged();
   }
 
   close(): void {

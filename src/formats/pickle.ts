@@ -29,6 +29,8 @@
  */
 
 import { elementSize } from '../dtypes.js';
+import { MAX_MARK_DEPTH, MAX_WALK_DEPTH } from '../limits.js';
+export { MAX_MARK_DEPTH, MAX_WALK_DEPTH };
 
 export class PickleError extends Error {
   constructor(message: string) {
@@ -99,9 +101,6 @@ export interface PicklePersistent {
   type: 'persistent';
   id: PickleValue;
 }
-
-export const MAX_MARK_DEPTH = 10_000;
-export const MAX_WALK_DEPTH = 1_000;
 
 // Opcodes.
 const MARK = 0x28, STOP = 0x2e, POP = 0x30, POP_MARK = 0x31, DUP = 0x32, FLOAT = 0x46, INT = 0x49,

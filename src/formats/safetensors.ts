@@ -2,9 +2,8 @@ import { MithrilError } from '../errors.js';
 import type { ByteSource } from '../io/source.js';
 import { elementSize } from '../dtypes.js';
 import type { Layout, Segment } from './layout.js';
-
-/** Cap on the JSON header length; the official Rust implementation uses the same 100 MB limit. */
-export const SAFETENSORS_MAX_HEADER = 100 * 1024 * 1024;
+import { SAFETENSORS_MAX_HEADER } from '../limits.js';
+export { SAFETENSORS_MAX_HEADER };
 
 const OPEN_BRACE = 0x7b;
 

@@ -18,9 +18,8 @@ import { elementSize } from '../dtypes.js';
 import type { Layout, Segment } from './layout.js';
 import { readZipArchive, type ZipArchive, type ZipEntry } from './zip.js';
 import { PickleError, readTorchPickle, type TorchStorage } from './pickle.js';
-
-/** data.pkl files larger than this are not interpreted (their storages stay plain bytes). */
-export const MAX_PICKLE_BYTES = 64 * 1024 * 1024;
+import { MAX_PICKLE_BYTES } from '../limits.js';
+export { MAX_PICKLE_BYTES };
 
 export const LEGACY_TORCH_PROBLEM = 'legacy (pre-1.6) torch.save format is not supported: re-save with torch>=1.6';
 

@@ -8,6 +8,8 @@ export interface ByteSource {
   readonly size: number;
   /** Reads exactly `length` bytes at `offset` (into `into` when given); a short read is an error. */
   read(offset: number, length: number, into?: Uint8Array): Uint8Array;
+  /** Throws if the bytes changed since the source was opened (a file written to meanwhile). */
+  checkUnchanged(): void;
   close(): void;
 }
 
@@ -30,15 +32,33 @@ export class BufferSource implements ByteSource {
     return into.subarray(0, length);
   }
 
+  checkUnchanged(): void {}
+
   close(): void {}
 }
 
 export class FileSource implements ByteSource {
   readonly size: number;
   private readonly fd: number;
+  private readonly modified: number;
+
   constructor(readonly name: string) {
     this.fd = openSync(name, 'r');
-    this.size = fstatSync(this.fd).size;
+    const stat = fstatSync(this.fd);
+    if (stat.isDirectory()) {
+      closeSync(this.fd);
+      throw new MithrilError(name, 'is a directory');
+    }
+    this.size = stat.size;
+    this.modified = stat.mtimeMs;
+  }
+
+  /** Throws if the file was changed (size or modification time) since it was opened. */
+  checkUnchanged(): void {
+    const stat = fstatSync(this.fd);
+    if (stat.size !== this.size || stat.mtimeMs !== this.modified) {
+      throw new MithrilError(this.name, 'changed while being read; nothing was written');
+    }
   }
 
   read(offset: number, length: number, into?: Uint8Array): Uint8Array {

@@ -1,0 +1,17 @@
+/**
+ * Every limit mithril enforces on what it reads, in one place (docs/FORMAT.md lists them too).
+ * Each bounds what a damaged or hostile file can make a reader allocate or do, whatever it declares.
+ */
+
+/** A safetensors JSON header (the official implementation's limit); this also bounds the tensor count. */
+export const SAFETENSORS_MAX_HEADER = 100 * 1024 * 1024;
+/** A torch.save `data.pkl` that is interpreted; a larger one leaves the storages as plain bytes. */
+export const MAX_PICKLE_BYTES = 64 * 1024 * 1024;
+/** Nested MARKs on the pickle machine's stack. */
+export const MAX_MARK_DEPTH = 10_000;
+/** Nesting of containers walked when naming the tensors of a pickle. */
+export const MAX_WALK_DEPTH = 1_000;
+/** The JSON index of a .mth container. */
+export const MAX_INDEX_BYTES = 1024 * 1024 * 1024;
+/** One chunk's original bytes in a .mth container (chunks are written at 64 MiB at most). */
+export const MAX_CHUNK_BYTES = 256 * 1024 * 1024;
