@@ -44,7 +44,9 @@ export function summarize(index: ContainerIndex, compressedSize: number): Summar
     const segment = index.segments[s]!;
     const dtype = segment.kind === 'tensor' ? segment.dtype : 'opaque';
     const stat = dtypeStat(dtype);
-    const names = chunk.delta ? ['delta residual'] : splitByName(chunk.split)!.planeNames;
+    const names = chunk.delta?.coding === 'rans'
+      ? ['delta residual (rANS)']
+      : splitByName(chunk.split)!.planeNames.map((name) => (chunk.delta ? `delta residual ${name}` : name));
     for (const [k, stream] of chunk.streams.entries()) {
       const plane = names[k] ?? 'tail';
       const key = `${dtype}\0${plane}`;
