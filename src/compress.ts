@@ -10,7 +10,8 @@ import type { ByteSink } from './io/sink.js';
 import type { ByteSource } from './io/source.js';
 import { yieldEvery } from './io/yield.js';
 import { BufferPool } from './parallel/buffers.js';
-import { createExecutor, type Executor } from './parallel/executor.js';
+import { createExecutor, type EncodeReply } from './parallel/executor.js';
+import { InOrder } from './parallel/in-order.js';
 import { encodeRoom, type PairedBytes } from './parallel/tasks.js';
 export interface CompressOptions {
   /** Target chunk size in bytes (default 1 MiB). */
@@ -43,18 +44,14 @@ export async function compressStream(source: ByteSource, sink: ByteSink, options
   const outBuffers = new BufferPool();
   const refBuffers = new BufferPool();
   const executor = createExecutor(options.threads ?? 1);
-  const inFlight: { chunk: ChunkPlan; done: ReturnType<Executor['encode']> }[] = [];
-
-  const writeOldest = async (): Promise<void> => {
-    const { chunk, done } = inFlight.shift()!;
-    const { result, raw, out, refs } = await done;
+  const inFlight = new InOrder<EncodeReply, ChunkPlan>(executor.window, ({ result, raw, out, refs }, chunk) => {
     const { split, streams, delta } = result;
     writer.addChunk(chunk.offset, chunk.length, result.xxh64, { split, streams, delta, payload: [out.subarray(0, result.codedLength)] });
     rawBuffers.give(raw);
     outBuffers.give(out);
     for (const ref of refs) refBuffers.give(ref);
     options.onProgress?.(chunk.offset + chunk.length, source.size);
-  };
+  });
 
   try {
     for (const chunk of chunks) {
@@ -63,11 +60,11 @@ export async function compressStream(source: ByteSource, sink: ByteSink, options
       fileHash.update(raw);
       const base = chunk.tensor && isDeltaDtype(chunk.dtype) ? pairedBytes(chunk, bases, 0, refBuffers) : undefined;
       const prev = base ? pairedBytes(chunk, bases, 1, refBuffers) : undefined;
-      inFlight.push({ chunk, done: executor.encode({ raw, out, dtype: chunk.dtype, best: options.best ?? false, strong: (options.strong || options.best) ?? false, base, prev }) });
-      if (inFlight.length >= executor.window) await writeOldest();
+      const strong = (options.strong || options.best) ?? false;
+      await inFlight.add(executor.encode({ raw, out, dtype: chunk.dtype, best: options.best ?? false, strong, base, prev }), chunk);
       await yieldEvery(chunk.length);
     }
-    while (inFlight.length > 0) await writeOldest();
+    await inFlight.drain();
   } finally {
     await executor.close();
   }

@@ -7,7 +7,8 @@ import type { ByteSink } from './io/sink.js';
 import type { ByteSource } from './io/source.js';
 import { yieldEvery } from './io/yield.js';
 import { BufferPool } from './parallel/buffers.js';
-import { createExecutor, type Executor } from './parallel/executor.js';
+import { createExecutor, type DecodeReply } from './parallel/executor.js';
+import { InOrder } from './parallel/in-order.js';
 
 export interface DecompressOptions {
   /** The base checkpoints a delta-coded container was made against (any order), with their paths for messages. */
@@ -31,11 +32,7 @@ export async function decompressStream(source: ByteSource, sink: ByteSink | null
   const codedBuffers = new BufferPool();
   const refBuffers = new BufferPool();
   const executor = createExecutor(options.threads ?? 1);
-  const inFlight: { number: number; done: ReturnType<Executor['decode']> }[] = [];
-
-  const writeOldest = async (): Promise<void> => {
-    const { number, done } = inFlight.shift()!;
-    const { outcome, raw: rawBuffer, coded, refs } = await done;
+  const inFlight = new InOrder<DecodeReply, number>(executor.window, ({ outcome, raw: rawBuffer, coded, refs }, number) => {
     if (outcome !== 'ok') throw reader.failure(number, outcome);
     const chunk = chunks[number]!;
     const raw = rawBuffer.subarray(0, chunk.rawLength);
@@ -45,18 +42,17 @@ export async function decompressStream(source: ByteSource, sink: ByteSink | null
     codedBuffers.give(coded);
     for (const ref of refs) refBuffers.give(ref);
     options.onProgress?.(chunk.rawOffset + chunk.rawLength, original.size);
-  };
+  });
 
   try {
     for (const [number, chunk] of chunks.entries()) {
       const codedLength = chunk.streams.reduce((sum, s) => sum + s.codedLength, 0);
       const coded = reader.readCoded(number, codedBuffers.take(codedLength));
       const refs = reader.refBytes(number, refBuffers);
-      inFlight.push({ number, done: executor.decode({ chunk, coded, raw: rawBuffers.take(chunk.rawLength), refs }) });
-      if (inFlight.length >= executor.window) await writeOldest();
+      await inFlight.add(executor.decode({ chunk, coded, raw: rawBuffers.take(chunk.rawLength), refs }), number);
       await yieldEvery(chunk.rawLength);
     }
-    while (inFlight.length > 0) await writeOldest();
+    await inFlight.drain();
   } finally {
     await executor.close();
   }
