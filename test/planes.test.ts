@@ -45,7 +45,7 @@ describe('plane splits', () => {
 });
 
 describe('SIMD plane kernels', () => {
-  for (const plain of [bitSplit16, bitSplit32]) {
+  for (const plain of [bitSplit16, bitSplit32, bytePlanes(2), bytePlanes(4)]) {
     it(`${plain.name} in WebAssembly SIMD gives the same bytes as plain TS`, () => {
       const simd = splitByName(plain.name)!;
       assert.notEqual(simd, plain);

@@ -5,8 +5,10 @@ interface Kernels {
   memory: WebAssembly.Memory;
   split16(src: number, exp: number, rest: number, groups: number): void;
   merge16(exp: number, rest: number, dst: number, groups: number): void;
-  split32(src: number, exp: number, high: number, mid: number, low: number, groups: number): void;
-  merge32(exp: number, high: number, mid: number, low: number, dst: number, groups: number): void;
+  split32(src: number, exp: number, high: number, mid: number, low: number, groups: number, bits: number): void;
+  merge32(exp: number, high: number, mid: number, low: number, dst: number, groups: number, bits: number): void;
+  split2(src: number, p0: number, p1: number, groups: number): void;
+  merge2(p0: number, p1: number, dst: number, groups: number): void;
   ulpSplit16(base: number, next: number, lo: number, hi: number, groups: number): void;
   ulpMerge16(base: number, lo: number, hi: number, dst: number, groups: number): void;
 }
@@ -94,7 +96,23 @@ export function simdBitSplit16(plain: PlaneSplit): PlaneSplit {
 export function simdBitSplit32(plain: PlaneSplit): PlaneSplit {
   return simd(
     plain,
-    (src, [exp, high, mid, low], groups) => kernels.split32(src, exp!, high!, mid!, low!, groups),
-    ([exp, high, mid, low], dst, groups) => kernels.merge32(exp!, high!, mid!, low!, dst, groups),
+    (src, [exp, high, mid, low], groups) => kernels.split32(src, exp!, high!, mid!, low!, groups, 1),
+    ([exp, high, mid, low], dst, groups) => kernels.merge32(exp!, high!, mid!, low!, dst, groups, 1),
+  );
+}
+
+/** Plain byte planes of 2- and 4-byte elements (ints, and the fast delta's residual words). */
+export function simdBytePlanes(plain: PlaneSplit): PlaneSplit {
+  if (plain.width === 2) {
+    return simd(
+      plain,
+      (src, [p0, p1], groups) => kernels.split2(src, p0!, p1!, groups),
+      ([p0, p1], dst, groups) => kernels.merge2(p0!, p1!, dst, groups),
+    );
+  }
+  return simd(
+    plain,
+    (src, [p0, p1, p2, p3], groups) => kernels.split32(src, p3!, p2!, p1!, p0!, groups, 0),
+    ([p0, p1, p2, p3], dst, groups) => kernels.merge32(p3!, p2!, p1!, p0!, dst, groups, 0),
   );
 }
