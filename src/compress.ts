@@ -1,7 +1,7 @@
 import { Xxh64 } from '@node-rs/xxhash';
 import { basename } from 'node:path';
 import { DEFAULT_CHUNK_SIZE, planChunks, SMALL_TENSOR, SMALL_TENSOR_WITH_BASES, type ChunkPlan } from './chunks.js';
-import { hex64 } from './container/format.js';
+import { hex64, MAX_CHUNK_BYTES } from './container/format.js';
 import { ContainerWriter } from './container/writer.js';
 import type { BaseCheckpoint } from './delta/base.js';
 import { isDeltaDtype } from './delta/delta-chunk.js';
@@ -35,9 +35,11 @@ export interface CompressResult {
 
 /** Compresses a checkpoint from `source` into a container written to `sink`. */
 export async function compressStream(source: ByteSource, sink: ByteSink, options: CompressOptions = {}): Promise<CompressResult> {
+  const chunkSize = options.chunkSize ?? DEFAULT_CHUNK_SIZE;
+  if (!(chunkSize >= 4096 && chunkSize <= MAX_CHUNK_BYTES)) throw new RangeError(`chunk size ${chunkSize}: expected 4 KiB to ${MAX_CHUNK_BYTES} bytes`);
   const layout = detectLayout(source);
   const bases = options.bases ?? [];
-  const chunks = planChunks(layout, options.chunkSize ?? DEFAULT_CHUNK_SIZE, bases.length ? SMALL_TENSOR_WITH_BASES : SMALL_TENSOR);
+  const chunks = planChunks(layout, chunkSize, bases.length ? SMALL_TENSOR_WITH_BASES : SMALL_TENSOR);
   const writer = new ContainerWriter(sink);
   const fileHash = new Xxh64();
   const rawBuffers = new BufferPool();

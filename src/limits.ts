@@ -13,5 +13,12 @@ export const MAX_MARK_DEPTH = 10_000;
 export const MAX_WALK_DEPTH = 1_000;
 /** The JSON index of a .mth container. */
 export const MAX_INDEX_BYTES = 1024 * 1024 * 1024;
-/** One chunk's original bytes in a .mth container (chunks are written at 64 MiB at most). */
-export const MAX_CHUNK_BYTES = 256 * 1024 * 1024;
+/** One chunk's original bytes in a .mth container (the most `--chunk-size` allows). */
+export const MAX_CHUNK_BYTES = 64 * 1024 * 1024;
+/**
+ * The most a zstd frame can expand: an RLE block of up to 128 KiB takes 4 bytes. A stream that
+ * declares more is damaged, and is refused before anything of its declared size is allocated.
+ */
+export const MAX_ZSTD_RATIO = 32 * 1024;
+/** The same for a rANS residual stream: 12-bit probabilities cost at least 1/2840 bit a symbol. */
+export const MAX_RESIDUAL_RATIO = 64 * 1024;

@@ -34,7 +34,7 @@ describe('worker threads', () => {
     assert.deepEqual(await decompressBuffer(one, { threads: 2 }), new Uint8Array(original));
   });
 
-  it('give the same delta container as one thread', async () => {
+  it('give the same delta container as one thread, and decode it', async () => {
     const dir = tempDir();
     const outputs = [];
     for (const threads of [1, 2]) {
@@ -43,6 +43,12 @@ describe('worker threads', () => {
       outputs.push(readFileSync(output));
     }
     assert.deepEqual(outputs[1], outputs[0]);
+    // Decoding on workers, each with wasm memory of its own that grows as chunks come.
+    for (const [strong, output] of [[false, join(dir, 't1.mth')], [true, join(dir, 'strong.mth')]] as const) {
+      if (strong) await compressFile(fixture('cnn_epoch6.bf16.safetensors'), { output, strong, bases: [fixture('cnn_epoch5.bf16.safetensors')] });
+      await decompressFile(output, { output: join(dir, 'restored'), force: true, threads: 2, bases: [fixture('cnn_epoch5.bf16.safetensors')] });
+      assert.deepEqual(readFileSync(join(dir, 'restored')), readFileSync(fixture('cnn_epoch6.bf16.safetensors')));
+    }
   });
 
   it('report a corrupted chunk decoded on a worker as one clear error, leaving no output', async () => {

@@ -1,7 +1,7 @@
 import type { Segment } from '../formats/layout.js';
 import type { StreamRecord } from '../codec/pipeline.js';
-import { MAX_INDEX_BYTES, MAX_CHUNK_BYTES } from '../limits.js';
-export { MAX_INDEX_BYTES, MAX_CHUNK_BYTES };
+import { MAX_INDEX_BYTES, MAX_CHUNK_BYTES, MAX_ZSTD_RATIO } from '../limits.js';
+export { MAX_INDEX_BYTES, MAX_CHUNK_BYTES, MAX_ZSTD_RATIO };
 
 /**
  * The .mth container (see docs/FORMAT.md):

@@ -5,10 +5,11 @@ import type { BufferPool } from '../parallel/buffers.js';
 import { runDecode, type DecodeOutcome } from '../parallel/tasks.js';
 import { MithrilError } from '../errors.js';
 import type { ByteSource } from '../io/source.js';
-import { decodeFooter, decodeHeader, FOOTER_SIZE, HEADER_SIZE, MAX_INDEX_BYTES, type ContainerIndex, type SourceRecord } from './format.js';
+import { decodeFooter, decodeHeader, FOOTER_SIZE, HEADER_SIZE, MAX_INDEX_BYTES, MAX_ZSTD_RATIO, type ContainerIndex, type SourceRecord } from './format.js';
 import { validateIndex } from './validate.js';
 
-export const describeSource = (s: SourceRecord): string => `"${s.name}" (${s.size} bytes, xxh64 ${s.xxh64})`;
+/** A source for messages; names come from files, so they are quoted with escapes (one line always). */
+export const describeSource = (s: SourceRecord): string => `${JSON.stringify(s.name)} (${s.size} bytes, xxh64 ${s.xxh64})`;
 
 /** An opened container: its validated index, ready for random access to any chunk. */
 export class ContainerReader {
@@ -32,7 +33,8 @@ export class ContainerReader {
     const footer = decodeFooter(source.read(source.size - FOOTER_SIZE, FOOTER_SIZE));
     if (typeof footer === 'string') fail(footer);
     const indexEnd = footer.indexOffset + footer.indexCodedLength;
-    if (footer.indexOffset < HEADER_SIZE || indexEnd !== source.size - FOOTER_SIZE || footer.indexLength > MAX_INDEX_BYTES) {
+    const plausible = footer.indexLength <= MAX_INDEX_BYTES && footer.indexLength <= footer.indexCodedLength * MAX_ZSTD_RATIO;
+    if (footer.indexOffset < HEADER_SIZE || indexEnd !== source.size - FOOTER_SIZE || !plausible) {
       fail('corrupted footer (index position out of range)');
     }
     const coded = source.read(footer.indexOffset, footer.indexCodedLength);
@@ -80,7 +82,7 @@ export class ContainerReader {
   describeChunk(chunkNumber: number): string {
     const chunk = this.index.chunks[chunkNumber]!;
     const segment = this.index.segments.find((s) => chunk.rawOffset >= s.offset && chunk.rawOffset < s.offset + s.length);
-    const what = segment?.kind === 'tensor' ? `tensor "${segment.name}"` : (segment?.role ?? 'data');
+    const what = segment?.kind === 'tensor' ? `tensor ${JSON.stringify(segment.name)}` : JSON.stringify(segment?.role ?? 'data').slice(1, -1);
     return `chunk ${chunkNumber} (${what}, bytes ${chunk.rawOffset}..${chunk.rawOffset + chunk.rawLength})`;
   }
 

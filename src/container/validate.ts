@@ -3,6 +3,7 @@ import { planeLengths } from '../codec/planes.js';
 import { splitByName } from '../codec/splits.js';
 import { elementSize } from '../dtypes.js';
 import type { Segment } from '../formats/layout.js';
+import { MAX_RESIDUAL_RATIO, MAX_ZSTD_RATIO } from '../limits.js';
 import { HEADER_SIZE, MAX_CHUNK_BYTES, type ChunkRecord, type SourceRecord } from './format.js';
 
 /** Delta chunks coded with rANS name this split and have one stream coded by `residual`. */
@@ -53,6 +54,13 @@ function expectedStreams(c: Record<string, unknown>, rawLength: number, bases: r
   return planeLengths(splitByName(c.split as string)!, rawLength);
 }
 
+/** Whether a stream of `coded` bytes can decode to `raw` bytes at all (checked before allocating). */
+function plausibleExpansion(coder: string, raw: number, coded: number): boolean {
+  if (coder === 'raw') return raw === coded;
+  const ratio = coder === RESIDUAL_CODER ? MAX_RESIDUAL_RATIO : MAX_ZSTD_RATIO;
+  return raw <= Math.max(coded, 1) * ratio;
+}
+
 function validateChunk(chunk: unknown, expectedRawOffset: number, dataEnd: number, bases: readonly SourceRecord[]): string | undefined {
   if (typeof chunk !== 'object' || chunk === null) return 'chunk is not an object';
   const c = chunk as Record<string, unknown>;
@@ -70,6 +78,7 @@ function validateChunk(chunk: unknown, expectedRawOffset: number, dataEnd: numbe
     if (typeof s !== 'object' || s === null || !coderOk(s.coder) || s.rawLength !== lengths[i] || !isCount(s.codedLength)) {
       return 'chunk with an invalid plane record';
     }
+    if (!plausibleExpansion(s.coder as string, s.rawLength, s.codedLength)) return `chunk with a plane that cannot expand to ${s.rawLength} bytes`;
     coded += s.codedLength;
   }
   if (c.offset < HEADER_SIZE || c.offset + coded > dataEnd) return 'chunk outside the data area';

@@ -126,19 +126,25 @@ export function ulpPlanes16(base: Uint8Array, next: Uint8Array): Uint8Array[] {
   return [memory.subarray(lo, lo + count), memory.subarray(hi, hi + count)];
 }
 
-/** Inverse of ulpPlanes16: rebuilds the values into `dst` from the base and the two planes. */
+/**
+ * Inverse of ulpPlanes16: rebuilds the values into `dst` from the base and the two planes. The
+ * values are rebuilt over the base's copy, so this needs no more wasm memory than the `bytes2`
+ * split's plane buffers: planes decoded into those are used where they are (growing the memory
+ * would detach them).
+ */
 export function ulpRestorePlanes16(base: Uint8Array, [low, high]: Uint8Array[], dst: Uint8Array): void {
   const count = dst.length >> 1;
   const groups = Math.floor(count / GROUP);
   const bulk = groups * GROUP * 2;
   const span = align16(dst.length);
-  const [lo, hi, out] = [span, span + align16(count), span + 2 * align16(count)];
-  const memory = wasmMemory(2 * span + 2 * align16(count));
+  const [lo, hi] = [span, span + align16(count)];
+  const memory = wasmMemory(span + 2 * align16(count));
+  const placed = (plane: Uint8Array, at: number): boolean => plane.buffer === memory.buffer && plane.byteOffset === at;
+  if (!placed(low!, lo)) memory.set(low!.subarray(0, groups * GROUP), lo);
+  if (!placed(high!, hi)) memory.set(high!.subarray(0, groups * GROUP), hi);
   memory.set(base.subarray(0, bulk), 0);
-  memory.set(low!.subarray(0, groups * GROUP), lo);
-  memory.set(high!.subarray(0, groups * GROUP), hi);
-  kernels.ulpMerge16(0, lo, hi, out, groups);
-  dst.set(memory.subarray(out, out + bulk));
+  kernels.ulpMerge16(0, lo, hi, 0, groups);
+  dst.set(memory.subarray(0, bulk));
   const rest = new Uint8Array(dst.length - bulk);
   for (let i = 0; i < rest.length >> 1; i++) {
     rest[2 * i] = low![groups * GROUP + i]!;

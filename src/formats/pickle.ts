@@ -810,14 +810,30 @@ function intTuple(v: PickleValue): number[] | undefined {
   return out;
 }
 
-/** How a dict key appears in a tensor name: strings as they are, numbers in decimal, others Python-like. */
-function keyName(k: PickleValue, depth = 0): string {
-  if (typeof k === 'string') return k;
-  if (typeof k === 'number' || typeof k === 'bigint') return String(k);
-  if (typeof k === 'boolean') return k ? 'True' : 'False';
-  if (k === null) return 'None';
-  if (isObj(k, 'float')) return Number.isInteger(k.value) ? `${k.value}.0` : String(k.value);
-  if (isObj(k, 'tuple')) return depth > 8 ? '(...)' : `(${k.items.map((x) => keyName(x, depth + 1)).join(', ')})`;
-  if (isObj(k, 'global')) return k.global;
-  return '?';
+/**
+ * How a dict key appears in a tensor name: strings as they are, numbers in decimal, others
+ * Python-like. Tuples are cut short after a few items: a hostile key can share sub-tuples to be
+ * exponentially large when written out.
+ */
+function keyName(key: PickleValue): string {
+  let budget = 64;
+  const name = (k: PickleValue, depth: number): string => {
+    if (typeof k === 'string') return k;
+    if (typeof k === 'number' || typeof k === 'bigint') return String(k);
+    if (typeof k === 'boolean') return k ? 'True' : 'False';
+    if (k === null) return 'None';
+    if (isObj(k, 'float')) return Number.isInteger(k.value) ? `${k.value}.0` : String(k.value);
+    if (isObj(k, 'global')) return k.global;
+    if (!isObj(k, 'tuple')) return '?';
+    const parts: string[] = [];
+    for (const item of k.items) {
+      if (--budget < 0 || depth > 8) {
+        parts.push('...');
+        break;
+      }
+      parts.push(name(item, depth + 1));
+    }
+    return `(${parts.join(', ')})`;
+  };
+  return name(key, 0);
 }
