@@ -544,7 +544,7 @@ function isObj<T extends Exclude<PickleValue, null | boolean | number | bigint |
 function describe(v: PickleValue): string {
   if (v === null) return 'None';
   if (v instanceof Uint8Array) return 'bytes';
-  if (typeof v === 'object') return v.type === 'global' ? `global ${v.global}` : v.type;
+  if (typeof v === 'object') return v.type === 'global' ? `global ${JSON.stringify(v.global.slice(0, 80))}` : v.type;
   return typeof v;
 }
 
@@ -810,15 +810,18 @@ function intTuple(v: PickleValue): number[] | undefined {
   return out;
 }
 
+/** Characters of a string key kept in tensor names. */
+const MAX_KEY_CHARS = 256;
+
 /**
  * How a dict key appears in a tensor name: strings as they are, numbers in decimal, others
- * Python-like. Tuples are cut short after a few items: a hostile key can share sub-tuples to be
- * exponentially large when written out.
+ * Python-like. Long strings and tuples are cut short: a hostile pickle can name many tensors with
+ * one huge key, or share sub-tuples to make a key exponentially large when written out.
  */
 function keyName(key: PickleValue): string {
   let budget = 64;
   const name = (k: PickleValue, depth: number): string => {
-    if (typeof k === 'string') return k;
+    if (typeof k === 'string') return k.length > MAX_KEY_CHARS ? `${k.slice(0, MAX_KEY_CHARS)}…` : k;
     if (typeof k === 'number' || typeof k === 'bigint') return String(k);
     if (typeof k === 'boolean') return k ? 'True' : 'False';
     if (k === null) return 'None';

@@ -90,6 +90,13 @@ function quote(name: string): string {
   return JSON.stringify(name);
 }
 
+/** A short description of a JSON value from the file (which may be huge or nested without end). */
+function describeValue(value: unknown): string {
+  if (typeof value === 'number' || typeof value === 'boolean' || value === null) return String(value);
+  if (typeof value === 'string') return quote(value.length > 40 ? `${value.slice(0, 40)}…` : value);
+  return Array.isArray(value) ? 'an array' : 'an object';
+}
+
 function oneLine(message: string): string {
   return message.replace(/\s+/g, ' ');
 }
@@ -121,7 +128,7 @@ function checkEntry(name: string, value: unknown, dataSize: number, fail: (probl
   if (typeof dtype !== 'string' || dtype === '') bad('has a missing or non-string dtype');
   if (!Array.isArray(shape)) bad('has a missing or non-array shape');
   for (const dim of shape) {
-    if (!isIndex(dim)) bad(`has shape entry ${JSON.stringify(dim)}, which is not a non-negative integer`);
+    if (!isIndex(dim)) bad(`has shape entry ${describeValue(dim)}, which is not a non-negative integer`);
   }
   if (!Array.isArray(offsets) || offsets.length !== 2) bad('has data_offsets that are not a [begin, end] pair');
   const [b, e] = offsets as unknown[];
