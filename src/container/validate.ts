@@ -21,7 +21,7 @@ function validateSegment(segment: unknown, expectedOffset: number): string | und
   if (s.kind === 'opaque') return typeof s.role === 'string' ? undefined : 'opaque segment without role';
   if (s.kind !== 'tensor') return 'segment of unknown kind';
   if (typeof s.name !== 'string' || typeof s.dtype !== 'string') return 'tensor segment without name or dtype';
-  if (!Array.isArray(s.shape) || !s.shape.every(isCount)) return `tensor "${s.name}" has an invalid shape`;
+  if (!Array.isArray(s.shape) || !s.shape.every(isCount)) return `tensor ${JSON.stringify(s.name)} has an invalid shape`;
   return undefined;
 }
 
@@ -34,7 +34,7 @@ function isSourceRecord(value: unknown): value is SourceRecord {
 function expectedStreams(c: Record<string, unknown>, rawLength: number, bases: readonly SourceRecord[]): number[] | string {
   if (c.delta === undefined) {
     const split = typeof c.split === 'string' ? splitByName(c.split) : undefined;
-    return split ? planeLengths(split, rawLength) : `unknown plane split ${JSON.stringify(c.split)}`;
+    return split ? planeLengths(split, rawLength) : `unknown plane split ${typeof c.split === 'string' ? JSON.stringify(c.split.slice(0, 40)) : typeof c.split}`;
   }
   const delta = c.delta as Record<string, unknown> | null;
   if (typeof delta !== 'object' || delta === null || typeof delta.dtype !== 'string' || !DELTA_DTYPES.has(delta.dtype)) {

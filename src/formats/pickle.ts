@@ -658,7 +658,8 @@ export function interpretTorchPickle(root: PickleValue, maxVisits = 10_000_000):
       const d = args.items[6];
       if (isObj(d, 'global') && d.module === 'torch' && TORCH_DTYPES.has(d.name)) dtype = TORCH_DTYPES.get(d.name);
     }
-    const name = path.join('.');
+    if (r.views.length >= MAX_VIEWS) return true;
+    const name = pathName(path);
     const storageKey = String((storage.id as PickleTuple).items[2]);
     const view: TorchTensorView = { name, storageKey, offset, shape: dims, stride: strides };
     if (dtype !== undefined) view.dtype = dtype;
@@ -689,9 +690,9 @@ export function interpretTorchPickle(root: PickleValue, maxVisits = 10_000_000):
     walk(c.args, path, depth + 1);
     if (c.kwargs !== undefined) walkState(c.kwargs, path, depth + 1);
     for (let i = 0; i < c.listItems.length; i++) {
-      if (mayHold(c.listItems[i])) walk(c.listItems[i], [...path, String(i)], depth + 1);
+      if (mayHold(c.listItems[i])) walkAt(c.listItems[i], path, String(i), depth + 1);
     }
-    for (const [k, v] of live(c.dictItems)) walk(v, [...path, keyName(k)], depth + 1);
+    for (const [k, v] of live(c.dictItems)) walkAt(v, path, keyName(k), depth + 1);
     for (const s of c.state) walkState(s, path, depth + 1);
   }
 
@@ -704,6 +705,16 @@ export function interpretTorchPickle(root: PickleValue, maxVisits = 10_000_000):
     }
   }
 
+  /** Walks `v` one level below `path` under `name`. The path is one array, pushed and popped (copying it at every visit would cost visits × depth). */
+  function walkAt(v: PickleValue, path: string[], name: string, depth: number): void {
+    path.push(name);
+    try {
+      walk(v, path, depth);
+    } finally {
+      path.pop();
+    }
+  }
+
   function walk(v: PickleValue, path: string[], depth: number): void {
     if (typeof v !== 'object' || v === null || v instanceof Uint8Array) return;
     if (v.type === 'float' || v.type === 'global') return;
@@ -713,13 +724,13 @@ export function interpretTorchPickle(root: PickleValue, maxVisits = 10_000_000):
     onPath.add(v);
     switch (v.type) {
       case 'dict':
-        for (const [k, x] of live(v.entries)) if (mayHold(x)) walk(x, [...path, keyName(k)], depth + 1);
+        for (const [k, x] of live(v.entries)) if (mayHold(x)) walkAt(x, path, keyName(k), depth + 1);
         break;
       case 'list':
       case 'tuple':
       case 'set':
         for (let i = 0; i < v.items.length; i++) {
-          if (mayHold(v.items[i])) walk(v.items[i], [...path, String(i)], depth + 1);
+          if (mayHold(v.items[i])) walkAt(v.items[i], path, String(i), depth + 1);
         }
         break;
       case 'call':
@@ -727,7 +738,7 @@ export function interpretTorchPickle(root: PickleValue, maxVisits = 10_000_000):
         break;
       case 'persistent': {
         const r = storageOf(v);
-        if (r && path.length > 0) r.names.add(path.join('.'));
+        if (r && path.length > 0 && r.names.size < MAX_VIEWS) r.names.add(pathName(path));
         break;
       }
     }
@@ -812,6 +823,20 @@ function intTuple(v: PickleValue): number[] | undefined {
 
 /** Characters of a string key kept in tensor names. */
 const MAX_KEY_CHARS = 256;
+/**
+ * Views (and names) kept per storage, and path parts kept in a name: a hostile pickle can share
+ * one object under thousands of keys, thousands of levels deep, to make naming cost
+ * visits × depth in time and memory. Any dtype read from the views keeps the coding lossless.
+ */
+const MAX_VIEWS = 64;
+const MAX_NAME_PARTS = 64;
+
+/** A dotted tensor name from a path; very deep paths keep their first and last parts. */
+function pathName(path: readonly string[]): string {
+  if (path.length <= MAX_NAME_PARTS) return path.join('.');
+  const half = MAX_NAME_PARTS / 2;
+  return [...path.slice(0, half), '…', ...path.slice(path.length - half)].join('.');
+}
 
 /**
  * How a dict key appears in a tensor name: strings as they are, numbers in decimal, others
