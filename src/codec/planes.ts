@@ -46,7 +46,7 @@ function copyTail(planes: Uint8Array[], planeCount: number, dst: Uint8Array, wid
 }
 
 /** Typed-array views need aligned offsets; copy when the caller's bytes are not aligned. */
-function aligned(bytes: Uint8Array, width: number): Uint8Array {
+export function aligned(bytes: Uint8Array, width: number): Uint8Array {
   return bytes.byteOffset % width === 0 ? bytes : new Uint8Array(bytes); // (Buffer#slice would not copy)
 }
 

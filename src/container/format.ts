@@ -30,6 +30,11 @@ export interface DeltaRecord {
   beta?: number;
 }
 
+/** The byte-plane split of a delta chunk's residual words in the `planes` coding. */
+export function residualSplit(dtype: DeltaRecord['dtype']): string {
+  return dtype === 'F32' ? 'bytes4' : 'bytes2';
+}
+
 export interface ChunkRecord {
   /** Where the chunk's coded planes start in the container. */
   offset: number;

@@ -4,7 +4,7 @@ import { splitByName } from '../codec/splits.js';
 import { elementSize } from '../dtypes.js';
 import type { Segment } from '../formats/layout.js';
 import { MAX_RESIDUAL_RATIO, MAX_ZSTD_RATIO } from '../limits.js';
-import { HEADER_SIZE, MAX_CHUNK_BYTES, type ChunkRecord, type SourceRecord } from './format.js';
+import { HEADER_SIZE, MAX_CHUNK_BYTES, residualSplit, type ChunkRecord, type DeltaRecord, type SourceRecord } from './format.js';
 
 /** Delta chunks coded with rANS name this split and have one stream coded by `residual`. */
 export const DELTA_SPLIT = 'delta';
@@ -50,7 +50,7 @@ function expectedStreams(c: Record<string, unknown>, rawLength: number, bases: r
     if (!base || !isCount(ref.offset) || ref.offset + rawLength > base.size) return 'delta reference outside its base';
   }
   if (delta.coding === 'rans') return c.split === DELTA_SPLIT ? [rawLength] : 'invalid delta record';
-  if (delta.coding !== 'planes' || c.split !== (delta.dtype === 'F32' ? 'bytes4' : 'bytes2')) return 'invalid delta record';
+  if (delta.coding !== 'planes' || c.split !== residualSplit(delta.dtype as DeltaRecord['dtype'])) return 'invalid delta record';
   return planeLengths(splitByName(c.split as string)!, rawLength);
 }
 

@@ -1,7 +1,7 @@
 import { decodeResidual, encodeResidual, fitBeta } from '../codec/residual.js';
 import { decodeChunk, decodePlanes, encodeChunk, encodePlanes, type EncodedChunk, type EncodeOptions, type StreamRecord } from '../codec/pipeline.js';
 import { splitByName } from '../codec/splits.js';
-import type { BaseRef, DeltaRecord } from '../container/format.js';
+import { residualSplit, type BaseRef, type DeltaRecord } from '../container/format.js';
 import { DELTA_SPLIT, RESIDUAL_CODER } from '../container/validate.js';
 import { ulpPlanes16, ulpResiduals, ulpRestore, ulpRestorePlanes16, type Prediction } from './ulp.js';
 
@@ -15,9 +15,6 @@ export interface Paired {
   ref: BaseRef;
   bytes: Uint8Array;
 }
-
-/** The byte-plane split of a dtype's residual words in the fast coding. */
-export const residualSplit = (dtype: DeltaDtype): string => (dtype === 'F32' ? 'bytes4' : 'bytes2');
 
 /** Residuals of the chunk being coded or decoded, reused (fresh memory is slow to touch). */
 let residuals = new Uint8Array(0);

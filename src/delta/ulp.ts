@@ -4,17 +4,13 @@
  * prediction (the base's, or base + beta/256 · (base − older base)), modulo 2^bits, zigzagged.
  * A small change in value is a small number even across a power of two, unlike XOR.
  */
+import { aligned } from '../codec/planes.js';
 import { align16, kernels, wasmMemory } from '../codec/simd-planes.js';
 
 export type UlpDtype = 'BF16' | 'F16' | 'F32';
 
 const words16 = (bytes: Uint8Array): Uint16Array => new Uint16Array(bytes.buffer, bytes.byteOffset, bytes.length >> 1);
 const words32 = (bytes: Uint8Array): Int32Array => new Int32Array(bytes.buffer, bytes.byteOffset, bytes.length >> 2);
-
-/** Typed views need aligned offsets: copy when not aligned. */
-function aligned(bytes: Uint8Array, width: number): Uint8Array {
-  return bytes.byteOffset % width === 0 ? bytes : new Uint8Array(bytes);
-}
 
 export interface Prediction {
   /** The older base, same length, and the weight of the trend (numerator over 256). */
