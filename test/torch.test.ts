@@ -14,6 +14,7 @@ import {
 } from '../src/formats/torch.js';
 import { readZipArchive, readZipEntries } from '../src/formats/zip.js';
 import { BufferSource, type ByteSource } from '../src/io/source.js';
+import { PickleOut } from './fuzz/builders.js';
 
 const FIXTURES = new URL('../../fixtures/', import.meta.url);
 const readFixture = (name: string): Buffer => readFileSync(fileURLToPath(new URL(name, FIXTURES)));
@@ -48,149 +49,63 @@ interface Tensor {
   dtype?: string; // _rebuild_tensor_v3's dtype, e.g. "uint16"
 }
 
+/** Writes a value tree as a pickle, with the opcode writer the fuzzer uses (test/fuzz/builders.ts). */
 class PickleWriter {
-  private out: number[] = [];
-  private memo = 0;
-  private globals = new Map<string, number>();
+  private p = new PickleOut(2);
   constructor(private readonly protocol: 2 | 4) {}
 
   write(v: V): Uint8Array {
-    this.out = [];
+    this.p = new PickleOut(this.protocol);
     this.value(v);
-    this.op(0x2e);
-    const body = this.out;
-    const head = [0x80, this.protocol];
-    if (this.protocol >= 4) head.push(0x95, ...le(BigInt(body.length), 8));
-    return Uint8Array.from([...head, ...body]);
+    return this.p.finish();
   }
 
-  private op(...bytes: number[]): void {
-    for (const b of bytes) this.out.push(b);
-  }
-  private put(): number {
-    const id = this.memo++;
-    if (this.protocol >= 4) this.op(0x94);
-    else if (id < 256) this.op(0x71, id);
-    else this.op(0x72, ...le(BigInt(id), 4));
-    return id;
-  }
-  private get(id: number): void {
-    if (id < 256) this.op(0x68, id);
-    else this.op(0x6a, ...le(BigInt(id), 4));
-  }
-  private str(s: string): void {
-    const b = Buffer.from(s, 'utf8');
-    if (this.protocol >= 4 && b.length < 256) this.op(0x8c, b.length, ...b);
-    else this.op(0x58, ...le(BigInt(b.length), 4), ...b);
-    this.put();
-  }
-  private int(n: number): void {
-    if (n >= 0 && n < 256) this.op(0x4b, n);
-    else if (n >= 0 && n < 65536) this.op(0x4d, n & 0xff, n >> 8);
-    else if (n >= -(2 ** 31) && n < 2 ** 31) this.op(0x4a, ...le(BigInt.asUintN(32, BigInt(n)), 4));
-    else this.long(BigInt(n));
-  }
-  private long(n: bigint): void {
-    const bytes: number[] = [];
-    let v = n;
-    do {
-      bytes.push(Number(BigInt.asUintN(8, v)));
-      v >>= 8n;
-    } while (!(v === 0n && (bytes[bytes.length - 1] & 0x80) === 0) && !(v === -1n && (bytes[bytes.length - 1] & 0x80) !== 0));
-    this.op(0x8a, bytes.length, ...bytes);
-  }
-  private global(name: string): void {
-    const known = this.globals.get(name);
-    if (known !== undefined) return this.get(known);
-    const dot = name.lastIndexOf('.');
-    if (this.protocol >= 4) {
-      this.str(name.slice(0, dot));
-      this.str(name.slice(dot + 1));
-      this.op(0x93);
-    } else {
-      this.op(0x63, ...Buffer.from(`${name.slice(0, dot)}\n${name.slice(dot + 1)}\n`));
-    }
-    this.globals.set(name, this.put());
-  }
   private tuple(items: V[]): void {
-    if (items.length === 0) return this.op(0x29);
-    if (items.length <= 3) {
-      for (const x of items) this.value(x);
-      this.op(0x84 + items.length);
-    } else {
-      this.op(0x28);
-      for (const x of items) this.value(x);
-      this.op(0x74);
-    }
-    this.put();
+    this.p.tuple(items.length, () => items.forEach((x) => this.value(x)));
   }
   private tensor(t: Tensor): void {
-    const v3 = t.dtype !== undefined;
-    this.global(v3 ? 'torch._utils._rebuild_tensor_v3' : 'torch._utils._rebuild_tensor_v2');
-    const storageType = t.storage.includes('.') ? t.storage : `torch.${t.storage}`;
-    const strides = t.shape.map((_, i) => t.shape.slice(i + 1).reduce((a, b) => a * b, 1));
-    this.op(0x28); // args
-    this.op(0x28); // persistent id
-    this.str('storage');
-    this.global(storageType);
-    this.str(t.key);
-    this.str('cpu');
-    this.int(t.numel);
-    this.op(0x74);
-    this.put();
-    this.op(0x51);
-    this.int(t.offset ?? 0);
-    this.tuple(t.shape);
-    this.tuple(strides);
-    this.op(0x89);
-    this.value({ call: 'collections.OrderedDict', args: [] });
-    if (v3) this.value({ global: `torch.${t.dtype}` });
-    this.op(0x74);
-    this.put();
-    this.op(0x52);
-    this.put();
+    this.p.tensor(t.storage, t.key, t.numel, t.shape, t.offset ?? 0, t.dtype);
   }
   private items(pairs: [V, V][]): void {
     if (pairs.length === 0) return;
-    this.op(0x28);
+    this.p.op(0x28);
     for (const [k, v] of pairs) {
       this.value(k);
       this.value(v);
     }
-    this.op(0x75);
+    this.p.op(0x75);
   }
 
   value(v: V): void {
-    if (v === null) return this.op(0x4e);
-    if (v === true) return this.op(0x88);
-    if (v === false) return this.op(0x89);
-    if (typeof v === 'number') return this.int(v);
-    if (typeof v === 'string') return this.str(v);
+    if (v === null) return void this.p.op(0x4e);
+    if (v === true) return void this.p.op(0x88);
+    if (v === false) return void this.p.op(0x89);
+    if (typeof v === 'number') return void this.p.int(v);
+    if (typeof v === 'string') return void this.p.str(v);
     if ('float' in v) {
-      const b = Buffer.alloc(8);
-      b.writeDoubleBE(v.float);
-      return this.op(0x47, ...b);
+      this.p.float(v.float);
+      return;
     }
-    if ('long' in v) return this.long(v.long);
+    if ('long' in v) return void this.p.long(v.long);
     if ('bytes' in v) {
-      this.op(0x43, v.bytes.length, ...v.bytes);
-      this.put();
+      this.p.op(0x43, v.bytes.length, ...v.bytes);
+      this.p.put();
       return;
     }
     if ('list' in v) {
-      this.op(0x5d);
-      this.put();
+      this.p.op(0x5d);
+      this.p.put();
       if (v.list.length > 0) {
-        this.op(0x28);
+        this.p.op(0x28);
         for (const x of v.list) this.value(x);
-        this.op(0x65);
+        this.p.op(0x65);
       }
       return;
     }
     if ('tuple' in v) return this.tuple(v.tuple);
     if ('dict' in v) {
-      this.op(0x7d);
-      this.put();
+      this.p.op(0x7d);
+      this.p.put();
       return this.items(v.dict);
     }
     if ('odict' in v) {
@@ -199,25 +114,25 @@ class PickleWriter {
     }
     if ('tensor' in v) return this.tensor(v.tensor);
     if ('param' in v) {
-      this.global('torch._utils._rebuild_parameter');
-      this.op(0x28);
+      this.p.global('torch._utils._rebuild_parameter');
+      this.p.op(0x28);
       this.tensor(v.param);
-      this.op(0x88);
+      this.p.op(0x88);
       this.value({ call: 'collections.OrderedDict', args: [] });
-      this.op(0x74);
-      this.put();
-      this.op(0x52);
-      this.put();
+      this.p.op(0x74);
+      this.p.put();
+      this.p.op(0x52);
+      this.p.put();
       return;
     }
-    if ('global' in v) return this.global(v.global);
-    this.global(v.call);
+    if ('global' in v) return void this.p.global(v.global);
+    this.p.global(v.call);
     this.tuple(v.args);
-    this.op(0x52);
-    this.put();
+    this.p.op(0x52);
+    this.p.put();
     if (v.state !== undefined) {
       this.value(v.state);
-      this.op(0x62);
+      this.p.op(0x62);
     }
   }
 }
