@@ -12,9 +12,13 @@ export { MithrilError } from './errors.js';
 export type { ContainerIndex, ChunkRecord } from './container/format.js';
 export type { Layout, Segment } from './formats/layout.js';
 
+const CONTAINER_SLACK = 1024 * 1024;
+
 /** Compresses a checkpoint held in memory; `name` is used in error messages and recorded in the index. */
 export async function compressBuffer(checkpoint: Uint8Array, options: CompressOptions & { name?: string } = {}): Promise<Uint8Array> {
-  const sink = new MemorySink();
+  // Sized for the worst case (incompressible data) up front: growing by doubling would touch every
+  // page twice, and first touches of fresh memory dominate in-memory compression of large checkpoints.
+  const sink = new MemorySink(checkpoint.length + CONTAINER_SLACK);
   await compressStream(new BufferSource(checkpoint, options.name ?? 'checkpoint'), sink, options);
   return sink.bytes();
 }
