@@ -16,11 +16,10 @@ import { cpus } from 'node:os';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type * as ZstdBinding from 'zstd-napi/binding.js';
-import { compressBuffer, decompressBuffer } from '../src/index.js';
 import { defaultThreads } from '../src/parallel/executor.js';
 import { bigFile, bigMarkdown, measureBig, runBigOne } from './big.js';
 import { deltaCases, deltaMarkdown, measureDelta, type DeltaResult } from './delta.js';
-import { bestTime, measureMithril, MiB, speed, type Codec, type FileCodec } from './measure.js';
+import { bestTime, measureMithril, measureMithrilInMemory, MiB, speed, type Codec, type FileCodec } from './measure.js';
 
 const { CCtx, DCtx, compressBound } = createRequire(import.meta.url)('zstd-napi/binding.js') as typeof ZstdBinding;
 
@@ -33,15 +32,6 @@ interface Result {
   mithrilInMemory: Codec;
   zstd1: Codec;
   zstd3: Codec;
-}
-
-async function measureMithrilInMemory(input: Buffer): Promise<Codec> {
-  let packed: Uint8Array = new Uint8Array(0);
-  const compressSeconds = await bestTime(async () => (packed = await compressBuffer(input)));
-  let restored: Uint8Array = new Uint8Array(0);
-  const decompressSeconds = await bestTime(async () => (restored = await decompressBuffer(packed)));
-  if (Buffer.compare(input, restored) !== 0) throw new Error('in-memory round trip is not byte-identical');
-  return { ratio: input.length / packed.length, compressMiBs: speed(input.length, compressSeconds), decompressMiBs: speed(input.length, decompressSeconds) };
 }
 
 async function measureZstd(input: Buffer, level: number): Promise<Codec> {

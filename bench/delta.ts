@@ -5,7 +5,7 @@ import { splitByName } from '../src/codec/splits.js';
 import { elementSize } from '../src/dtypes.js';
 import { detectLayout } from '../src/formats/detect.js';
 import { BufferSource } from '../src/io/source.js';
-import { measureMithril, type FileCodec } from './measure.js';
+import { measureMithril, measureMithrilInMemory, type Codec, type FileCodec } from './measure.js';
 
 /** A checkpoint and the earlier ones it is coded against (the base, then optionally an older one). */
 export interface DeltaCase {
@@ -18,7 +18,10 @@ export interface DeltaResult {
   title: string;
   size: number;
   mithril: FileCodec;
+  /** The default coding, buffer to buffer. */
+  mithrilInMemory: Codec;
   strong: FileCodec;
+  strongInMemory: Codec;
   /** XOR of each float tensor's bits with the base's, byte planes, zstd -1 (other bytes: zstd -1 alone). */
   xorZstd1Ratio: number;
 }
@@ -69,17 +72,23 @@ export async function measureDelta(c: DeltaCase): Promise<DeltaResult> {
   const size = statSync(c.file).size;
   const mithril = await measureMithril(c.file, size, c.bases);
   const strong = await measureMithril(c.file, size, c.bases, true);
-  const xorZstd1Ratio = size / xorZstd1Size(readFileSync(c.file), readFileSync(c.bases[0]!));
-  return { title: `${c.title} (${basename(c.file)})`, size, mithril, strong, xorZstd1Ratio };
+  const file = readFileSync(c.file);
+  const mithrilInMemory = await measureMithrilInMemory(file, c.bases);
+  const strongInMemory = await measureMithrilInMemory(file, c.bases, true);
+  const xorZstd1Ratio = size / xorZstd1Size(file, readFileSync(c.bases[0]!));
+  return { title: `${c.title} (${basename(c.file)})`, size, mithril, mithrilInMemory, strong, strongInMemory, xorZstd1Ratio };
 }
 
 export function deltaMarkdown(results: DeltaResult[]): string {
   return [
-    '| delta | mithril ratio | comp / decomp MiB/s | mithril --strong ratio | comp / decomp MiB/s | peak RSS MiB | XOR + byte planes + zstd -1 ratio |',
-    '|---|---:|---:|---:|---:|---:|---:|',
+    '| delta | mithril ratio | file→file comp / decomp MiB/s | in memory | mithril --strong ratio | file→file comp / decomp MiB/s | in memory | peak RSS MiB | XOR + byte planes + zstd -1 ratio |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|',
     ...results.map((r) => {
-      const speeds = (m: FileCodec): string => `${Math.round(m.compressMiBs)} / ${Math.round(m.decompressMiBs)}`;
-      return `| ${r.title} | ${r.mithril.ratio.toFixed(4)} | ${speeds(r.mithril)} | ${r.strong.ratio.toFixed(4)} | ${speeds(r.strong)} | ${Math.round(r.strong.peakRssMiB)} | ${r.xorZstd1Ratio.toFixed(4)} |`;
+      const speeds = (m: Codec): string => `${Math.round(m.compressMiBs)} / ${Math.round(m.decompressMiBs)}`;
+      return (
+        `| ${r.title} | ${r.mithril.ratio.toFixed(4)} | ${speeds(r.mithril)} | ${speeds(r.mithrilInMemory)} | ${r.strong.ratio.toFixed(4)} | ${speeds(r.strong)} | ${speeds(r.strongInMemory)} ` +
+        `| ${Math.round(r.strong.peakRssMiB)} | ${r.xorZstd1Ratio.toFixed(4)} |`
+      );
     }),
   ].join('\n');
 }

@@ -2,7 +2,9 @@ import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { compressFile, decompressFile } from '../src/index.js';
+import { openBase } from '../src/delta/base.js';
+import { compressBuffer, compressFile, decompressBuffer, decompressFile } from '../src/index.js';
+import { BufferSource } from '../src/io/source.js';
 
 export const MiB = 1024 * 1024;
 const RUNS = 3;
@@ -53,3 +55,14 @@ export async function measureMithril(path: string, size: number, bases: string[]
   }
 }
 
+
+/** The codec alone, buffer to buffer (bases read into memory and hashed before timing). */
+export async function measureMithrilInMemory(input: Uint8Array, basePaths: readonly string[] = [], strong = false): Promise<Codec> {
+  const bases = basePaths.map((path) => ({ path, base: openBase(new BufferSource(readFileSync(path), path)) }));
+  let packed: Uint8Array = new Uint8Array(0);
+  const compressSeconds = await bestTime(async () => (packed = await compressBuffer(input, { bases: bases.map((b) => b.base), strong })));
+  let restored: Uint8Array = new Uint8Array(0);
+  const decompressSeconds = await bestTime(async () => (restored = await decompressBuffer(packed, { bases })));
+  if (Buffer.compare(input, restored) !== 0) throw new Error('in-memory round trip is not byte-identical');
+  return { ratio: input.length / packed.length, compressMiBs: speed(input.length, compressSeconds), decompressMiBs: speed(input.length, decompressSeconds) };
+}
