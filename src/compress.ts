@@ -42,10 +42,10 @@ export async function compressStream(source: ByteSource, sink: ByteSink, options
   const chunks = planChunks(layout, chunkSize, bases.length ? SMALL_TENSOR_WITH_BASES : SMALL_TENSOR);
   const writer = new ContainerWriter(sink);
   const fileHash = new Xxh64();
-  const rawBuffers = new BufferPool();
-  const outBuffers = new BufferPool();
-  const refBuffers = new BufferPool();
   const executor = createExecutor(options.threads ?? 1);
+  const rawBuffers = new BufferPool(executor.sharesMemory);
+  const outBuffers = new BufferPool(executor.sharesMemory);
+  const refBuffers = new BufferPool(executor.sharesMemory);
   const inFlight = new InOrder<EncodeReply, ChunkPlan>(executor.window, ({ result, raw, out, refs }, chunk) => {
     const { split, streams, delta } = result;
     writer.addChunk(chunk.offset, chunk.length, result.xxh64, { split, streams, delta, payload: [out.subarray(0, result.codedLength)] });

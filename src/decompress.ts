@@ -28,10 +28,10 @@ export async function decompressStream(source: ByteSource, sink: ByteSink | null
   reader.useBases(options.bases ?? []);
   const { chunks, source: original } = reader.index;
   const fileHash = new Xxh64();
-  const rawBuffers = new BufferPool();
-  const codedBuffers = new BufferPool();
-  const refBuffers = new BufferPool();
   const executor = createExecutor(options.threads ?? 1);
+  const rawBuffers = new BufferPool(executor.sharesMemory);
+  const codedBuffers = new BufferPool(executor.sharesMemory);
+  const refBuffers = new BufferPool(executor.sharesMemory);
   const inFlight = new InOrder<DecodeReply, number>(executor.window, ({ outcome, raw: rawBuffer, coded, refs }, number) => {
     if (outcome !== 'ok') throw reader.failure(number, outcome);
     const chunk = chunks[number]!;

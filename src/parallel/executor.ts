@@ -1,5 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
+import { transferable } from './buffers.js';
 import { encodeRefs, runDecode, runEncode, type DecodeOutcome, type DecodeTask, type EncodeResult, type EncodeTask } from './tasks.js';
 import type { WorkerRequest } from './worker.js';
 
@@ -10,6 +11,8 @@ import type { WorkerRequest } from './worker.js';
 export interface Executor {
   /** How many tasks to keep in flight to keep every thread busy. */
   readonly window: number;
+  /** Whether task buffers should be shared memory (see BufferPool). */
+  readonly sharesMemory: boolean;
   encode(task: EncodeTask): Promise<EncodeReply>;
   decode(task: DecodeTask): Promise<DecodeReply>;
   close(): Promise<void>;
@@ -36,6 +39,7 @@ export function defaultThreads(): number {
 
 class InProcess implements Executor {
   readonly window = 1;
+  readonly sharesMemory = false;
   async encode(task: EncodeTask): Promise<EncodeReply> {
     return { result: runEncode(task), raw: task.raw, out: task.out, refs: encodeRefs(task) };
   }
@@ -56,6 +60,7 @@ interface Pending {
 
 class Pool implements Executor {
   readonly window: number;
+  readonly sharesMemory = true;
   private readonly workers: Worker[];
   private readonly busy: number[];
   private readonly pending = new Map<number, Pending>();
@@ -83,13 +88,12 @@ class Pool implements Executor {
     await Promise.all(this.workers.map((worker) => worker.terminate()));
   }
 
-  private send<T>(request: WorkerRequest, buffers: (Uint8Array | undefined)[]): Promise<T> {
+  private send<T>(request: WorkerRequest, buffers: Uint8Array[]): Promise<T> {
     const worker = this.busy.indexOf(Math.min(...this.busy));
     this.busy[worker]!++;
     return new Promise<T>((resolve, reject) => {
       this.pending.set(request.id, { resolve: resolve as (message: never) => void, reject, worker });
-      const transfer = [...new Set(buffers.flatMap((b) => (b ? [b.buffer as ArrayBuffer] : [])))];
-      this.workers[worker]!.postMessage(request, transfer);
+      this.workers[worker]!.postMessage(request, transferable(...buffers));
     });
   }
 

@@ -1,11 +1,9 @@
 import { parentPort } from 'node:worker_threads';
+import { transferable } from './buffers.js';
 import { encodeRefs, runDecode, runEncode, type DecodeTask, type EncodeTask } from './tasks.js';
 
 /** A worker thread: runs chunk tasks and hands their buffers back to the main thread. */
 export type WorkerRequest = { id: number; encode: EncodeTask } | { id: number; decode: DecodeTask };
-
-const transferable = (...arrays: (Uint8Array | undefined)[]): ArrayBuffer[] =>
-  [...new Set(arrays.flatMap((a) => (a ? [a.buffer as ArrayBuffer] : [])))];
 
 parentPort!.on('message', (request: WorkerRequest) => {
   try {
