@@ -46,21 +46,25 @@ describe('ULP residuals (the fast delta)', () => {
     assert.deepEqual([...new Uint16Array(z.buffer)], [2, 2]); // +1 and +1 ULP, zigzagged
   });
 
-  it('the SIMD kernel gives the same planes as residuals split into bytes, and inverts', () => {
-    const epoch5 = readFixture('cnn_epoch5.bf16.safetensors');
-    const epoch6 = readFixture('cnn_epoch6.bf16.safetensors');
+  it('the SIMD kernel gives the same planes as residuals split into bytes, and inverts, with and without prediction', () => {
+    const [epoch4, epoch5, epoch6] = [4, 5, 6].map((epoch) => readFixture(`cnn_epoch${epoch}.bf16.safetensors`));
     const random = rng(7);
-    for (const length of [0, 2, 30, 32, 34, 1000, 65536 + 6]) {
+    const special = pairs(2);
+    const cases = [0, 2, 30, 32, 34, 1000, 65536 + 6].map((length) => {
       const at = 2 * Math.floor(random() * 100_000);
-      const base = epoch5.subarray(at, at + length);
-      const next = epoch6.subarray(at, at + length);
-      const z = new Uint8Array(length);
-      ulpResiduals('BF16', base, next, z);
-      const planes = ulpPlanes16(base, next).map((plane) => plane.slice());
-      assert.deepEqual(planes, bytePlanes(2).split(z), `planes of ${length} bytes`);
-      const back = new Uint8Array(length);
-      ulpRestorePlanes16(base, planes, back);
-      assert.deepEqual(back, new Uint8Array(next), `restore of ${length} bytes`);
+      return { base: epoch5!.subarray(at, at + length), next: epoch6!.subarray(at, at + length), prev: epoch4!.subarray(at, at + length) };
+    });
+    for (const { base, next, prev } of [...cases, special]) {
+      for (const prediction of [undefined, { prev, beta: 0 }, { prev, beta: 77 }, { prev, beta: 256 }]) {
+        const what = `${next.length} bytes, beta ${prediction?.beta ?? 'none'}`;
+        const z = new Uint8Array(next.length);
+        ulpResiduals('BF16', base, next, z, prediction);
+        const planes = ulpPlanes16(base, next, prediction).map((plane) => plane.slice());
+        assert.deepEqual(planes, bytePlanes(2).split(z), `planes of ${what}`);
+        const back = new Uint8Array(next.length);
+        ulpRestorePlanes16(base, planes, back, prediction);
+        assert.deepEqual(back, new Uint8Array(next), `restore of ${what}`);
+      }
     }
   });
 });

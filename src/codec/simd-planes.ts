@@ -9,8 +9,8 @@ interface Kernels {
   merge32(exp: number, high: number, mid: number, low: number, dst: number, groups: number, bits: number): void;
   split2(src: number, p0: number, p1: number, groups: number): void;
   merge2(p0: number, p1: number, dst: number, groups: number): void;
-  ulpSplit16(base: number, next: number, lo: number, hi: number, groups: number): void;
-  ulpMerge16(base: number, lo: number, hi: number, dst: number, groups: number): void;
+  ulpSplit16(base: number, prev: number, next: number, lo: number, hi: number, groups: number, beta: number): void;
+  ulpMerge16(base: number, prev: number, lo: number, hi: number, dst: number, groups: number, beta: number): void;
 }
 
 /** Elements per SIMD step. */

@@ -3,7 +3,7 @@ import { decodeChunk, decodePlanes, encodeChunk, encodePlanes, type EncodedChunk
 import { splitByName } from '../codec/splits.js';
 import { residualSplit, type BaseRef, type DeltaRecord } from '../container/format.js';
 import { DELTA_SPLIT, RESIDUAL_CODER } from '../container/validate.js';
-import { ulpPlanes16, ulpResiduals, ulpRestore, ulpRestorePlanes16, type Prediction } from './ulp.js';
+import { reserveRestore16, ulpPlanes16, ulpResiduals, ulpRestore, ulpRestorePlanes16, type Prediction } from './ulp.js';
 
 export type DeltaDtype = DeltaRecord['dtype'];
 
@@ -50,8 +50,8 @@ export function encodeDeltaChunk(
     };
   }
   let coded: EncodedChunk;
-  if (dtype !== 'F32' && !prediction) {
-    coded = encodePlanes(ulpPlanes16(base.bytes, raw), residualSplit(dtype), planeOptions);
+  if (dtype !== 'F32') {
+    coded = encodePlanes(ulpPlanes16(base.bytes, raw, prediction), residualSplit(dtype), planeOptions);
   } else {
     const z = residualBuffer(raw.length);
     ulpResiduals(dtype, base.bytes, raw, z, prediction);
@@ -74,8 +74,9 @@ export function decodeDeltaChunk(
     decodeResidual(delta.dtype, base!, coded, dst, prediction);
     return;
   }
-  if (delta.dtype !== 'F32' && !prediction) {
-    ulpRestorePlanes16(base!, decodePlanes(coded, split, streams, dst.length), dst);
+  if (delta.dtype !== 'F32') {
+    reserveRestore16(dst.length);
+    ulpRestorePlanes16(base!, decodePlanes(coded, split, streams, dst.length), dst, prediction);
     return;
   }
   const z = residualBuffer(dst.length);

@@ -99,52 +99,66 @@ export function ulpRestore(dtype: UlpDtype, base: Uint8Array, residuals: Uint8Ar
 const GROUP = 16;
 
 /**
- * The fast 16-bit delta without prediction, in WebAssembly SIMD: the residual byte planes
- * [low bytes, high bytes], as `bytes2` would split `ulpResiduals`' output. Views of wasm memory,
- * valid until the next call.
+ * Where ulpPlanes16 and ulpRestorePlanes16 keep things in wasm memory for a chunk of `length`
+ * bytes: the base (rebuilt in place by the restore) from 0, the two residual planes where the
+ * `bytes2` split keeps its plane buffers, then the older base; then the new values (split only).
  */
-export function ulpPlanes16(base: Uint8Array, next: Uint8Array): Uint8Array[] {
-  const count = next.length >> 1;
+function layout16(length: number) {
+  const count = length >> 1;
   const groups = Math.floor(count / GROUP);
-  const bulk = groups * GROUP * 2;
-  const span = align16(next.length);
-  const [lo, hi] = [2 * span, 2 * span + align16(count)];
-  const memory = wasmMemory(2 * span + 2 * align16(count));
-  memory.set(base.subarray(0, bulk), 0);
-  memory.set(next.subarray(0, bulk), span);
-  kernels.ulpSplit16(0, span, lo, hi, groups);
-  const rest = new Uint8Array(next.length - bulk);
-  ulpResiduals('BF16', base.subarray(bulk), next.subarray(bulk), rest);
-  for (let i = 0; i < rest.length >> 1; i++) {
-    memory[lo + groups * GROUP + i] = rest[2 * i]!;
-    memory[hi + groups * GROUP + i] = rest[2 * i + 1]!;
-  }
-  return [memory.subarray(lo, lo + count), memory.subarray(hi, hi + count)];
+  const span = align16(length);
+  const [lo, hi, prev] = [span, span + align16(count), span + 2 * align16(count)];
+  return { count, groups, bulk: groups * GROUP * 2, lo, hi, prev, next: prev + span, end: prev + 2 * span };
 }
 
 /**
- * Inverse of ulpPlanes16: rebuilds the values into `dst` from the base and the two planes. The
- * values are rebuilt over the base's copy, so this needs no more wasm memory than the `bytes2`
- * split's plane buffers: planes decoded into those are used where they are (growing the memory
- * would detach them).
+ * Grows wasm memory for ulpRestorePlanes16 up front: planes decoded into the `bytes2` split's
+ * buffers are used where they are, and growing the memory later would detach them.
  */
-export function ulpRestorePlanes16(base: Uint8Array, [low, high]: Uint8Array[], dst: Uint8Array): void {
-  const count = dst.length >> 1;
-  const groups = Math.floor(count / GROUP);
-  const bulk = groups * GROUP * 2;
-  const span = align16(dst.length);
-  const [lo, hi] = [span, span + align16(count)];
-  const memory = wasmMemory(span + 2 * align16(count));
-  const placed = (plane: Uint8Array, at: number): boolean => plane.buffer === memory.buffer && plane.byteOffset === at;
-  if (!placed(low!, lo)) memory.set(low!.subarray(0, groups * GROUP), lo);
-  if (!placed(high!, hi)) memory.set(high!.subarray(0, groups * GROUP), hi);
+export function reserveRestore16(length: number): void {
+  wasmMemory(layout16(length).next);
+}
+
+/**
+ * The fast 16-bit delta in WebAssembly SIMD: the residual byte planes [low bytes, high bytes], as
+ * `bytes2` would split `ulpResiduals`' output. Views of wasm memory, valid until the next call.
+ */
+export function ulpPlanes16(base: Uint8Array, next: Uint8Array, prediction?: Prediction): Uint8Array[] {
+  const at = layout16(next.length);
+  const { count, groups, bulk } = at;
+  const memory = wasmMemory(at.end);
   memory.set(base.subarray(0, bulk), 0);
-  kernels.ulpMerge16(0, lo, hi, 0, groups);
+  memory.set(next.subarray(0, bulk), at.next);
+  if (prediction) memory.set(prediction.prev.subarray(0, bulk), at.prev);
+  kernels.ulpSplit16(0, prediction ? at.prev : 0, at.next, at.lo, at.hi, groups, prediction?.beta ?? 0);
+  const rest = new Uint8Array(next.length - bulk);
+  ulpResiduals('BF16', base.subarray(bulk), next.subarray(bulk), rest, prediction && { ...prediction, prev: prediction.prev.subarray(bulk) });
+  for (let i = 0; i < rest.length >> 1; i++) {
+    memory[at.lo + groups * GROUP + i] = rest[2 * i]!;
+    memory[at.hi + groups * GROUP + i] = rest[2 * i + 1]!;
+  }
+  return [memory.subarray(at.lo, at.lo + count), memory.subarray(at.hi, at.hi + count)];
+}
+
+/**
+ * Inverse of ulpPlanes16: rebuilds the values into `dst` from the base(s) and the two planes, over
+ * the base's copy in wasm memory (see reserveRestore16).
+ */
+export function ulpRestorePlanes16(base: Uint8Array, [low, high]: Uint8Array[], dst: Uint8Array, prediction?: Prediction): void {
+  const at = layout16(dst.length);
+  const { groups, bulk } = at;
+  const memory = wasmMemory(at.next);
+  const placed = (plane: Uint8Array, offset: number): boolean => plane.buffer === memory.buffer && plane.byteOffset === offset;
+  if (!placed(low!, at.lo)) memory.set(low!.subarray(0, groups * GROUP), at.lo);
+  if (!placed(high!, at.hi)) memory.set(high!.subarray(0, groups * GROUP), at.hi);
+  memory.set(base.subarray(0, bulk), 0);
+  if (prediction) memory.set(prediction.prev.subarray(0, bulk), at.prev);
+  kernels.ulpMerge16(0, prediction ? at.prev : 0, at.lo, at.hi, 0, groups, prediction?.beta ?? 0);
   dst.set(memory.subarray(0, bulk));
   const rest = new Uint8Array(dst.length - bulk);
   for (let i = 0; i < rest.length >> 1; i++) {
     rest[2 * i] = low![groups * GROUP + i]!;
     rest[2 * i + 1] = high![groups * GROUP + i]!;
   }
-  ulpRestore('BF16', base.subarray(bulk), rest, dst.subarray(bulk));
+  ulpRestore('BF16', base.subarray(bulk), rest, dst.subarray(bulk), prediction && { ...prediction, prev: prediction.prev.subarray(bulk) });
 }
