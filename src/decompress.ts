@@ -37,7 +37,7 @@ export async function decompressStream(source: ByteSource, sink: ByteSink | null
     const chunk = chunks[number]!;
     const raw = rawBuffer.subarray(0, chunk.rawLength);
     fileHash.update(raw);
-    sink?.write(raw);
+    if (sink?.fd === undefined) sink?.write(raw);
     rawBuffers.give(rawBuffer);
     codedBuffers.give(coded);
     for (const ref of refs) refBuffers.give(ref);
@@ -49,7 +49,8 @@ export async function decompressStream(source: ByteSource, sink: ByteSink | null
       const codedLength = chunk.streams.reduce((sum, s) => sum + s.codedLength, 0);
       const coded = reader.readCoded(number, codedBuffers.take(codedLength));
       const refs = reader.refBytes(number, refBuffers);
-      await inFlight.add(executor.decode({ chunk, coded, raw: rawBuffers.take(chunk.rawLength), refs }), number);
+      const output = sink?.fd === undefined ? undefined : { fd: sink.fd, position: chunk.rawOffset };
+      await inFlight.add(executor.decode({ chunk, coded, raw: rawBuffers.take(chunk.rawLength), refs, ...(output ? { output } : {}) }), number);
       await yieldEvery(chunk.rawLength);
     }
     await inFlight.drain();

@@ -3,6 +3,11 @@ import { writeSync } from 'node:fs';
 /** A sequential byte destination: a file being written, or memory. */
 export interface ByteSink {
   write(bytes: Uint8Array): void;
+  /**
+   * A file that may instead be written at absolute positions, from any thread (the worker that
+   * decoded a chunk writes it: the main thread would otherwise copy every byte alone).
+   */
+  readonly fd?: number;
 }
 
 /** Collects everything written into one buffer that grows by doubling (or is sized up front). */
@@ -30,9 +35,15 @@ export class MemorySink implements ByteSink {
 }
 
 export class FdSink implements ByteSink {
-  constructor(private readonly fd: number) {}
+  constructor(readonly fd: number) {}
   write(bytes: Uint8Array): void {
     let done = 0;
     while (done < bytes.length) done += writeSync(this.fd, bytes, done, bytes.length - done);
   }
+}
+
+/** Writes all of `bytes` into file `fd` at `position`. */
+export function writeAt(fd: number, bytes: Uint8Array, position: number): void {
+  let done = 0;
+  while (done < bytes.length) done += writeSync(fd, bytes, done, bytes.length - done, position + done);
 }

@@ -71,7 +71,7 @@ class Pool implements Executor {
     this.workers = Array.from({ length: threads }, () => new Worker(new URL('./worker.js', import.meta.url)));
     this.busy = this.workers.map(() => 0);
     for (const worker of this.workers) {
-      worker.on('message', (message: { id: number; error?: string }) => this.settle(message));
+      worker.on('message', (message: { id: number; error?: string; code?: string }) => this.settle(message));
       worker.on('error', (error) => this.failAll(error));
     }
   }
@@ -97,12 +97,12 @@ class Pool implements Executor {
     });
   }
 
-  private settle(message: { id: number; error?: string }): void {
+  private settle(message: { id: number; error?: string; code?: string }): void {
     const pending = this.pending.get(message.id);
     if (!pending) return;
     this.pending.delete(message.id);
     this.busy[pending.worker]!--;
-    if (message.error !== undefined) pending.reject(new Error(message.error));
+    if (message.error !== undefined) pending.reject(Object.assign(new Error(message.error), message.code ? { code: message.code } : {}));
     else pending.resolve(message as never);
   }
 

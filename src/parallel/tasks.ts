@@ -4,6 +4,7 @@ import { BEST_TENSOR_CODERS, decodeChunk, encodeChunk, opaqueCoders, TENSOR_CODE
 import { splitByName } from '../codec/splits.js';
 import { hex64, type BaseRef, type ChunkRecord, type DeltaRecord } from '../container/format.js';
 import { decodeDeltaChunk, encodeDeltaChunk, isDeltaDtype } from '../delta/delta-chunk.js';
+import { writeAt } from '../io/sink.js';
 
 /**
  * The work on one chunk, as pure functions of bytes: the same code runs in-process (-T 1) and in
@@ -79,6 +80,8 @@ export function runEncode(task: EncodeTask): EncodeResult {
 
 export interface DecodeTask {
   chunk: ChunkRecord;
+  /** Where to write the checked original bytes, if the task writes them itself. */
+  output?: { fd: number; position: number };
   coded: Uint8Array;
   /** Room for the chunk's original bytes (at least rawLength). */
   raw: Uint8Array;
@@ -98,5 +101,7 @@ export function runDecode(task: DecodeTask): DecodeOutcome {
   } catch {
     return 'corrupt';
   }
-  return hex64(xxh64(raw)) === chunk.xxh64 ? 'ok' : 'checksum';
+  if (hex64(xxh64(raw)) !== chunk.xxh64) return 'checksum';
+  if (task.output) writeAt(task.output.fd, raw, task.output.position);
+  return 'ok';
 }

@@ -18,6 +18,7 @@ parentPort!.on('message', (request: WorkerRequest) => {
       parentPort!.postMessage({ id: request.id, outcome, raw: task.raw, coded: task.coded, refs: task.refs }, transferable(task.raw, task.coded, ...task.refs));
     }
   } catch (error) {
-    parentPort!.postMessage({ id: request.id, error: error instanceof Error ? error.message : String(error) });
+    const code = (error as NodeJS.ErrnoException | null)?.code;
+    parentPort!.postMessage({ id: request.id, error: error instanceof Error ? error.message : String(error), ...(code ? { code } : {}) });
   }
 });
