@@ -6,6 +6,7 @@ import { describe, it } from 'node:test';
 import { readSafetensorsLayout } from '../src/formats/safetensors.js';
 import { compressBuffer, compressFile, decompressBuffer, decompressFile, MithrilError } from '../src/index.js';
 import { BufferSource } from '../src/io/source.js';
+import { SharedViewReceiver, SharedViewSender } from '../src/parallel/shared-views.js';
 import { CLI, fixture, readFixture, safetensors, tempDir } from './helpers.js';
 
 /** A larger checkpoint made of the real tensors of a fixture, repeated under new names. */
@@ -26,6 +27,24 @@ function tiled(name: string, times: number): Buffer {
 }
 
 describe('worker threads', () => {
+  it('name a shared buffer in messages, sending it to each worker once, and copy other views', () => {
+    const shared = new Uint8Array(new SharedArrayBuffer(64)).fill(7);
+    const plain = new Uint8Array([1, 2, 3]);
+    const sender = new SharedViewSender(2);
+    const receivers = [new SharedViewReceiver(), new SharedViewReceiver()];
+    const message = (worker: number): unknown => structuredClone(sender.pack({ id: worker, task: { raw: shared.subarray(8, 24), refs: [shared.subarray(0, 4), plain], n: 5 } }, worker));
+    for (const [worker, carriesBuffer] of [[0, true], [0, false], [1, true]] as const) {
+      const packed = message(worker);
+      assert.equal(JSON.stringify(packed).includes('"buffer"'), carriesBuffer);
+      const { task } = receivers[worker]!.unpack(packed) as { task: { raw: Uint8Array; refs: Uint8Array[]; n: number } };
+      task.raw[0] = 9; // the same memory as the sender's
+      assert.equal(shared[8], 9);
+      assert.deepEqual([task.raw.length, task.refs[0]!.length, task.n], [16, 4, 5]);
+      assert.deepEqual(task.refs[1], plain);
+    }
+    assert.throws(() => new SharedViewReceiver().unpack({ sharedView: 0, offset: 0, length: 1 }), /never sent/);
+  });
+
   it('give the same container as one thread, and decode it the same', async () => {
     const original = tiled('cnn_epoch6.bf16.safetensors', 8);
     const one = await compressBuffer(original, { threads: 1 });

@@ -3,10 +3,7 @@ export class BufferPool {
   private readonly spare: Uint8Array[] = [];
   private largest = 0;
 
-  /**
-   * `shared`: buffers live in SharedArrayBuffers, which worker threads see without a transfer
-   * (measured here: posting a 1 MiB chunk's transferred buffers cost the main thread ~0.35 ms).
-   */
+  /** `shared`: buffers live in SharedArrayBuffers, which worker threads use in place (see shared-views.ts). */
   constructor(private readonly shared = false) {}
 
   /** A buffer of at least `size` bytes, the whole of its own (Shared)ArrayBuffer. */
@@ -26,7 +23,3 @@ export class BufferPool {
   }
 }
 
-/** The ArrayBuffers behind `arrays` that a message must transfer (shared memory needs none). */
-export function transferable(...arrays: (Uint8Array | undefined)[]): ArrayBuffer[] {
-  return [...new Set(arrays.flatMap((a) => (a?.buffer instanceof ArrayBuffer ? [a.buffer] : [])))];
-}

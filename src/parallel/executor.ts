@@ -1,6 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import { transferable } from './buffers.js';
+import { SharedViewSender } from './shared-views.js';
 import { encodeRefs, runDecode, runEncode, type DecodeOutcome, type DecodeTask, type EncodeResult, type EncodeTask } from './tasks.js';
 import type { WorkerRequest } from './worker.js';
 
@@ -52,8 +52,10 @@ class InProcess implements Executor {
 /** Tasks in flight per worker: measured, decompression needs 2–3 queued per worker to keep it busy. */
 const QUEUE_PER_WORKER = 3;
 
+type WorkerReply = { id: number; error?: string; code?: string; result?: EncodeResult; outcome?: DecodeOutcome };
+
 interface Pending {
-  resolve: (message: never) => void;
+  resolve: (reply: WorkerReply) => void;
   reject: (error: Error) => void;
   worker: number;
 }
@@ -64,46 +66,50 @@ class Pool implements Executor {
   private readonly workers: Worker[];
   private readonly busy: number[];
   private readonly pending = new Map<number, Pending>();
+  private readonly views: SharedViewSender;
   private nextId = 0;
 
   constructor(threads: number) {
     this.window = threads * QUEUE_PER_WORKER;
     this.workers = Array.from({ length: threads }, () => new Worker(new URL('./worker.js', import.meta.url)));
     this.busy = this.workers.map(() => 0);
+    this.views = new SharedViewSender(threads);
     for (const worker of this.workers) {
-      worker.on('message', (message: { id: number; error?: string; code?: string }) => this.settle(message));
+      worker.on('message', (reply: WorkerReply) => this.settle(reply));
       worker.on('error', (error) => this.failAll(error));
     }
   }
 
-  encode(task: EncodeTask): Promise<EncodeReply> {
-    return this.send<EncodeReply>({ id: this.nextId++, encode: task }, [task.raw, task.out, ...encodeRefs(task)]);
+  async encode(task: EncodeTask): Promise<EncodeReply> {
+    const { result } = await this.send({ id: this.nextId++, encode: task });
+    return { result: result!, raw: task.raw, out: task.out, refs: encodeRefs(task) };
   }
 
-  decode(task: DecodeTask): Promise<DecodeReply> {
-    return this.send<DecodeReply>({ id: this.nextId++, decode: task }, [task.raw, task.coded, ...task.refs]);
+  async decode(task: DecodeTask): Promise<DecodeReply> {
+    const { outcome } = await this.send({ id: this.nextId++, decode: task });
+    return { outcome: outcome!, raw: task.raw, coded: task.coded, refs: task.refs };
   }
 
   async close(): Promise<void> {
     await Promise.all(this.workers.map((worker) => worker.terminate()));
   }
 
-  private send<T>(request: WorkerRequest, buffers: Uint8Array[]): Promise<T> {
+  private send(request: WorkerRequest): Promise<WorkerReply> {
     const worker = this.busy.indexOf(Math.min(...this.busy));
     this.busy[worker]!++;
-    return new Promise<T>((resolve, reject) => {
-      this.pending.set(request.id, { resolve: resolve as (message: never) => void, reject, worker });
-      this.workers[worker]!.postMessage(request, transferable(...buffers));
+    return new Promise<WorkerReply>((resolve, reject) => {
+      this.pending.set(request.id, { resolve, reject, worker });
+      this.workers[worker]!.postMessage(this.views.pack(request, worker));
     });
   }
 
-  private settle(message: { id: number; error?: string; code?: string }): void {
-    const pending = this.pending.get(message.id);
+  private settle(reply: WorkerReply): void {
+    const pending = this.pending.get(reply.id);
     if (!pending) return;
-    this.pending.delete(message.id);
+    this.pending.delete(reply.id);
     this.busy[pending.worker]!--;
-    if (message.error !== undefined) pending.reject(Object.assign(new Error(message.error), message.code ? { code: message.code } : {}));
-    else pending.resolve(message as never);
+    if (reply.error !== undefined) pending.reject(Object.assign(new Error(reply.error), reply.code ? { code: reply.code } : {}));
+    else pending.resolve(reply);
   }
 
   private failAll(error: Error): void {

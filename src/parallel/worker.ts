@@ -1,22 +1,20 @@
 import { parentPort } from 'node:worker_threads';
-import { transferable } from './buffers.js';
-import { encodeRefs, runDecode, runEncode, type DecodeTask, type EncodeTask } from './tasks.js';
+import { SharedViewReceiver } from './shared-views.js';
+import { runDecode, runEncode, type DecodeTask, type EncodeTask } from './tasks.js';
 
-/** A worker thread: runs chunk tasks and hands their buffers back to the main thread. */
+/**
+ * A worker thread: runs chunk tasks on buffers shared with the main thread (see shared-views.ts)
+ * and answers with the result alone.
+ */
 export type WorkerRequest = { id: number; encode: EncodeTask } | { id: number; decode: DecodeTask };
 
-parentPort!.on('message', (request: WorkerRequest) => {
+const views = new SharedViewReceiver();
+
+parentPort!.on('message', (packed: unknown) => {
+  const request = views.unpack(packed) as WorkerRequest;
   try {
-    if ('encode' in request) {
-      const task = request.encode;
-      const result = runEncode(task);
-      const refs = encodeRefs(task);
-      parentPort!.postMessage({ id: request.id, result, raw: task.raw, out: task.out, refs }, transferable(task.raw, task.out, ...refs));
-    } else {
-      const task = request.decode;
-      const outcome = runDecode(task);
-      parentPort!.postMessage({ id: request.id, outcome, raw: task.raw, coded: task.coded, refs: task.refs }, transferable(task.raw, task.coded, ...task.refs));
-    }
+    if ('encode' in request) parentPort!.postMessage({ id: request.id, result: runEncode(request.encode) });
+    else parentPort!.postMessage({ id: request.id, outcome: runDecode(request.decode) });
   } catch (error) {
     const code = (error as NodeJS.ErrnoException | null)?.code;
     parentPort!.postMessage({ id: request.id, error: error instanceof Error ? error.message : String(error), ...(code ? { code } : {}) });
