@@ -1,6 +1,7 @@
 /**
  * Measures the residual codec (src/codec/residual.ts) on real checkpoint pairs and chains:
- * `node dist/bench/residual-probe.js [fixtures dir]` (default ../shared/fixtures).
+ * `node dist/bench/residual-probe.js [fixtures dir] [--low-rank]` (default ../shared/fixtures;
+ * --low-rank: chunks of whole matrix rows may get a low-rank sign model, as with `--best`).
  *
  * Float tensors are paired by name (same dtype and shape), cut into chunks of up to 1 MiB, coded
  * with encodeResidual against the base (and, for two-base rows, with prev = the checkpoint before
@@ -21,11 +22,15 @@ const CHUNK = MiB;
 const RUNS = 5;
 const FLOAT = new Set(['BF16', 'F16', 'F32']);
 
-const root = resolve(process.argv[2] ?? fileURLToPath(new URL('../../../shared/fixtures/', import.meta.url)));
+const args = process.argv.slice(2);
+const lowRank = args.includes('--low-rank');
+const root = resolve(args.find((a) => !a.startsWith('--')) ?? fileURLToPath(new URL('../../../shared/fixtures/', import.meta.url)));
 
 interface Tensor {
   dtype: ResidualDtype;
   shape: string;
+  /** Elements per row: the product of all dimensions but the first. */
+  rowLength: number;
   bytes: Uint8Array;
 }
 
@@ -38,7 +43,7 @@ function tensors(file: string): Map<string, Tensor> {
   found = new Map();
   for (const seg of layout.segments) {
     if (seg.kind !== 'tensor' || !FLOAT.has(seg.dtype)) continue;
-    found.set(seg.name, { dtype: seg.dtype as ResidualDtype, shape: seg.shape.join('x'), bytes: bytes.subarray(seg.offset, seg.offset + seg.length) });
+    found.set(seg.name, { dtype: seg.dtype as ResidualDtype, shape: seg.shape.join('x'), rowLength: seg.shape.slice(1).reduce((a, d) => a * d, 1), bytes: bytes.subarray(seg.offset, seg.offset + seg.length) });
   }
   cache.set(file, found);
   return found;
@@ -50,6 +55,7 @@ interface Chunk {
   next: Uint8Array;
   prev?: Uint8Array;
   beta?: number;
+  rowLength?: number;
   coded: Uint8Array;
 }
 
@@ -80,6 +86,7 @@ function chunksOf(baseFile: string, nextFile: string, prevFile?: string): Chunk[
         base: b.bytes.subarray(at, end),
         next: t.bytes.subarray(at, end),
         prev: p?.bytes.subarray(at, end),
+        ...(lowRank && at % (t.rowLength * size) === 0 && (end - at) % (t.rowLength * size) === 0 ? { rowLength: t.rowLength } : {}),
         coded: new Uint8Array(0),
       });
     }
@@ -107,7 +114,7 @@ function measure(label: string, baseFile: string, nextFile: string, prevFile?: s
     : 0;
   const options = (c: Chunk) => (c.prev ? { prev: c.prev, beta: c.beta } : undefined);
   const encode = best(() => {
-    for (const c of chunks) c.coded = encodeResidual(c.dtype, c.base, c.next, options(c));
+    for (const c of chunks) c.coded = encodeResidual(c.dtype, c.base, c.next, { ...options(c), rowLength: c.rowLength });
   });
   const dsts = chunks.map((c) => new Uint8Array(c.next.length));
   const decode = best(() => {

@@ -5,6 +5,7 @@ import { hex64, MAX_CHUNK_BYTES } from './container/format.js';
 import { ContainerWriter } from './container/writer.js';
 import type { BaseCheckpoint } from './delta/base.js';
 import { isDeltaDtype } from './delta/delta-chunk.js';
+import { elementSize } from './dtypes.js';
 import { detectLayout } from './formats/detect.js';
 import type { ByteSink } from './io/sink.js';
 import type { ByteSource } from './io/source.js';
@@ -63,7 +64,9 @@ export async function compressStream(source: ByteSource, sink: ByteSink, options
       const base = chunk.tensor && isDeltaDtype(chunk.dtype) ? pairedBytes(chunk, bases, 0, refBuffers) : undefined;
       const prev = base ? pairedBytes(chunk, bases, 1, refBuffers) : undefined;
       const strong = (options.strong || options.best) ?? false;
-      await inFlight.add(executor.encode({ raw, out, dtype: chunk.dtype, best: options.best ?? false, strong, base, prev }), chunk);
+      // The low-rank model halves the strong coder's encode speed: only with --best.
+      const rowLength = base && options.best ? rowLengthOf(chunk) : undefined;
+      await inFlight.add(executor.encode({ raw, out, dtype: chunk.dtype, best: options.best ?? false, strong, rowLength, base, prev }), chunk);
       await yieldEvery(chunk.length);
     }
     await inFlight.drain();
@@ -77,6 +80,16 @@ export async function compressStream(source: ByteSource, sink: ByteSink, options
     segments: layout.segments,
   });
   return { originalSize: source.size, compressedSize: writer.bytesWritten };
+}
+
+/** Elements per row when the chunk is whole rows of a tensor with two or more dimensions. */
+function rowLengthOf(chunk: ChunkPlan): number | undefined {
+  const tensor = chunk.tensor!;
+  const size = elementSize(tensor.dtype);
+  if (tensor.shape.length < 2 || size === undefined) return undefined;
+  const elements = tensor.shape.slice(1).reduce((a, d) => a * d, 1);
+  const row = elements * size;
+  return row > 0 && (chunk.offset - tensor.offset) % row === 0 && chunk.length % row === 0 ? elements : undefined;
 }
 
 /** The same bytes of the same tensor (name, dtype, shape) in a base checkpoint, if it has them. */

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { decodeResidual, encodeResidual, fitBeta, type ResidualDtype } from '../src/codec/residual.js';
+import { decodeResidual, encodeResidual, fitBeta, type ResidualDtype, type ResidualOptions } from '../src/codec/residual.js';
 import { readSafetensorsLayout } from '../src/formats/safetensors.js';
 import { BufferSource } from '../src/io/source.js';
 import { readFixture, rng } from './helpers.js';
@@ -66,7 +66,7 @@ function toF16(f32: Uint8Array): Uint8Array {
   return out;
 }
 
-function roundTrip(dtype: ResidualDtype, base: Uint8Array, next: Uint8Array, options?: { prev?: Uint8Array; beta?: number }): Uint8Array {
+function roundTrip(dtype: ResidualDtype, base: Uint8Array, next: Uint8Array, options?: ResidualOptions): Uint8Array {
   const coded = encodeResidual(dtype, base, next, options);
   const dst = new Uint8Array(next.length);
   decodeResidual(dtype, base, coded, dst, options);
@@ -80,6 +80,37 @@ const u16Bits = (...bits: number[]): Uint8Array => new Uint8Array(Uint16Array.fr
 /** Special 16-bit patterns: ±0, smallest/largest subnormals (bf16 and f16), ±max finite, ±inf, NaNs with payloads. */
 const SPECIAL16 = [0x0000, 0x8000, 0x0001, 0x8001, 0x007f, 0x03ff, 0x83ff, 0x7f7f, 0xff7f, 0x7bff, 0xfbff, 0x7f80, 0xff80, 0x7c00, 0xfc00, 0x7fc0, 0x7fc1, 0xffff, 0x7fff, 0x7e01, 0xfe00, 0x3f80, 0xbf80];
 const SPECIAL32 = [0x00000000, 0x80000000, 0x00000001, 0x80000001, 0x007fffff, 0x807fffff, 0x7f7fffff, 0xff7fffff, 0x7f800000, 0xff800000, 0x7fc00000, 0x7fc00001, 0x7fffffff, 0xffffffff, 0xffc12345, 0x3f800000, 0xbf800000];
+
+/** The stream's flag for a low-rank sign model (second byte). */
+const FLAG_LOWRANK = 0x20;
+
+/**
+ * A rows × cols matrix of weights and its next version (and an older one, not predicting it) where
+ * the residuals' signs are those of a rank-2 matrix 95% of the time, as after fine-tuning steps.
+ */
+function lowRankPair(dtype: ResidualDtype, rows: number, cols: number, seed: number): { base: Uint8Array; next: Uint8Array; prev: Uint8Array } {
+  const random = rng(seed);
+  const size = dtype === 'F32' ? 4 : 2;
+  const n = rows * cols;
+  const [base, next, prev] = [new Uint8Array(n * size), new Uint8Array(n * size), new Uint8Array(n * size)];
+  const views = [base, next, prev].map((b) => new DataView(b.buffer));
+  const a = Array.from({ length: 2 * rows }, () => random() - 0.5);
+  const b = Array.from({ length: 2 * cols }, () => random() - 0.5);
+  const put = (view: DataView, i: number, bits: number): void => (size === 4 ? view.setUint32(i * 4, bits >>> 0, true) : view.setUint16(i * 2, bits & 0xffff, true));
+  for (let r = 0; r < rows; r++) {
+    for (let c = 0; c < cols; c++) {
+      const i = r * cols + c;
+      const magnitude = Math.floor(random() * 8);
+      const sign = (a[2 * r]! * b[2 * c]! + a[2 * r + 1]! * b[2 * c + 1]! > 0) === random() < 0.95 ? 1 : -1;
+      // Positive weights of varied exponents, well inside the format's range.
+      const w = dtype === 'F16' ? 0x2000 + Math.floor(random() * 0x2000) : size === 2 ? 0x3a00 + Math.floor(random() * 0x400) : 0x3a000000 + Math.floor(random() * 0x4000000);
+      put(views[0]!, i, w);
+      put(views[1]!, i, w + sign * magnitude);
+      put(views[2]!, i, w + Math.floor(random() * 8) - 4);
+    }
+  }
+  return { base, next, prev };
+}
 
 describe('residual coding', () => {
   it('round-trips real bf16 pairs (cnn epoch 5 → 6), every tensor', () => {
@@ -309,6 +340,31 @@ describe('residual coding', () => {
     }
   });
 
+  it('fits a low-rank sign model to whole rows where the signs follow one, for every dtype and with prev', () => {
+    for (const dtype of ['BF16', 'F16', 'F32'] as const) {
+      const { base, next, prev } = lowRankPair(dtype, 256, 128, 11);
+      for (const options of [{}, { prev, beta: 0 }, { prev, beta: 90 }]) {
+        const plain = encodeResidual(dtype, base, next, options);
+        const coded = encodeResidual(dtype, base, next, { ...options, rowLength: 128 });
+        assert.equal(plain[1]! & FLAG_LOWRANK, 0);
+        assert.equal(coded[1]! & FLAG_LOWRANK, FLAG_LOWRANK, `${dtype}: no low-rank model`);
+        assert.ok(coded.length < plain.length * 0.97, `${dtype}: ${coded.length} bytes with the model, ${plain.length} without`);
+        roundTrip(dtype, base, next, { ...options, rowLength: 128 });
+      }
+    }
+  });
+
+  it('fits no low-rank model to chunks that are not whole rows, too small, or without sign structure', () => {
+    const { base, next } = lowRankPair('BF16', 256, 128, 12);
+    for (const rowLength of [127, 8, 128 * 128]) {
+      const coded = encodeResidual('BF16', base, next, { rowLength });
+      assert.equal(coded[1]! & FLAG_LOWRANK, 0, `rows of ${rowLength}`);
+      roundTrip('BF16', base, next, { rowLength });
+    }
+    const [, cnnBase, cnnNext] = pairs('bf16').find(([name]) => name === 'layer1.conv2.weight')!;
+    assert.equal(encodeResidual('BF16', cnnBase, cnnNext, { rowLength: 144 })[1]! & FLAG_LOWRANK, 0);
+  });
+
   it('refuses mismatched inputs and options', () => {
     const [, base, next] = pairs('bf16').find(([name]) => name === 'layer3.conv2.weight')!;
     const coded = encodeResidual('BF16', base, next);
@@ -333,10 +389,12 @@ describe('residual coding', () => {
     const all = pairs('bf16');
     const [, base, next] = all.find(([name]) => name === 'layer2.conv2.weight')!;
     const [, base32, next32] = pairs('fp32').find(([name]) => name === 'layer1.conv1.weight')!;
-    const cases: Array<[ResidualDtype, Uint8Array, Uint8Array, { prev?: Uint8Array; beta?: number } | undefined]> = [
+    const low = lowRankPair('BF16', 256, 128, 13);
+    const cases: Array<[ResidualDtype, Uint8Array, Uint8Array, { prev?: Uint8Array; beta?: number; rowLength?: number } | undefined]> = [
       ['BF16', base, next, undefined],
       ['BF16', base, next, { prev: next, beta: 100 }],
       ['F32', base32, next32, undefined],
+      ['BF16', low.base, low.next, { rowLength: 128 }],
     ];
     const random = rng(6);
     let threw = 0;
@@ -344,6 +402,7 @@ describe('residual coding', () => {
     for (const [dtype, b, x, options] of cases) {
       const coded = encodeResidual(dtype, b, x, options);
       assert.equal(coded[0], 1);
+      assert.equal(coded[1]! & FLAG_LOWRANK, options?.rowLength ? FLAG_LOWRANK : 0);
       const dst = new Uint8Array(x.length);
       for (let trial = 0; trial < 150; trial++, trials++) {
         let mutated: Uint8Array;

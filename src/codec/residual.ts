@@ -10,18 +10,23 @@
  *    the token is 4n + the 2 bits below the leading one, and the n - 2 lower bits go raw to a
  *    separate bit stream. 64 tokens for 16-bit dtypes, 128 for F32.
  * 3. Context: the base element's exponent (and, with `prev`, a bucket of v_base - v_prev: how far
- *    and which way this weight moved last time; measured on the fine-tune chain: ratio 5.0 → 5.3 with a fitted beta). The encoder partitions the contexts that
+ *    and which way this weight moved last time; measured on the fine-tune chain: ratio 5.0 → 5.3
+ *    with a fitted beta; and, with a low-rank sign model (./lowrank.ts, given `rowLength`), its
+ *    confidence bucket, the residual being negated where the model predicts a negative sign: 4.58 →
+ *    5.09 with one base). The encoder partitions the contexts that
  *    occur into contiguous ranges, chosen by dynamic programming to minimize the estimated coded
  *    size including each range's frequency table; each range gets a table and tokens are coded with
  *    static rANS (./rans.ts).
- * 4. A Fletcher-style checksum of the z values detects corruption of the raw bits, which rANS's own
- *    final-state check cannot see.
+ * 4. A Fletcher-style checksum of the z values (complemented where negated) detects corruption of
+ *    the raw bits or of the low-rank model, which rANS's own final-state check cannot see.
  *
  * Stream: mode byte (0 stored: `next` verbatim, used when coding would not shrink it; 1 coded),
- * dtype/flags byte, varint element count, [varint beta], u32 checksum, varint side-info bytes,
- * varint raw words, side info (context ranges and rANS tables, bit-packed), padding to an even
- * offset, raw bit words (u16 LE), rANS stream.
+ * dtype/flags byte (0x10: prev, 0x20: low-rank model), varint element count, [varint beta],
+ * [varint row length], u32 checksum, varint side-info bytes, varint raw words, side info ([the
+ * low-rank model,] context ranges and rANS tables, bit-packed), padding to an even offset, raw bit
+ * words (u16 LE), rANS stream.
  */
+import { BUCKETS, contextTable, fitLowRank, FLIP_SHIFT, lowRankContexts, P_MAX, lowRankShape, readLowRank, writeLowRank, type LowRank, type RowSigns } from './lowrank.js';
 import { BitReader, BitWriter, buildModel, estimateTableBits, LITTLE_ENDIAN, ransDecode, ransEncode, readModel, swap16, wordsOf, writeModel } from './rans.js';
 
 export type ResidualDtype = 'BF16' | 'F16' | 'F32';
@@ -31,11 +36,14 @@ export interface ResidualOptions {
   prev?: Uint8Array;
   /** Numerator over 256 of the trend weight, an integer in [0, 256] (see fitBeta); default 0. */
   beta?: number;
+  /** Elements per row of the tensor when the chunk is whole rows: allows a low-rank sign model (encoder only). */
+  rowLength?: number;
 }
 
 const MODE_STORED = 0;
 const MODE_CODED = 1;
 const FLAG_PREV = 0x10;
+const FLAG_LOWRANK = 0x20;
 
 /**
  * Trend buckets per exponent when `prev` is given, from d = v_base - v_prev: zigzag(d) for
@@ -85,11 +93,14 @@ let tokenBuf = new Uint8Array(0);
 let keyBuf = new Uint16Array(0);
 let rawBuf = new Uint16Array(0);
 let histBuf = new Int32Array(0);
+/** Per element with a low-rank model: its context value (lowrank.ts). */
+let lowBuf = new Uint8Array(0);
 
 function scratch(n: number, rawWords: number): void {
   if (tokenBuf.length < n) {
     tokenBuf = new Uint8Array(n);
     keyBuf = new Uint16Array(n);
+    lowBuf = new Uint8Array(n);
   }
   // Spare words: the encoder stores one word ahead, the decoder reads up to two past the end.
   if (rawBuf.length < rawWords + 4) rawBuf = new Uint16Array(rawWords + 4);
@@ -152,6 +163,11 @@ function checkBeta(beta: number | undefined, hasPrev: boolean): number {
   return beta;
 }
 
+/** Context keys: the base exponent, × the trend bucket with prev, × the confidence bucket with a low-rank model. */
+function keyCountOf(info: DtypeInfo, hasPrev: boolean, hasLowRank: boolean): number {
+  return info.exps * (hasPrev ? TREND_BUCKETS : 1) * (hasLowRank ? BUCKETS : 1);
+}
+
 /**
  * The trend bucket of d = v_base - v_prev given zd = zigzag(d) as an int32 bit pattern (see
  * TREND_BUCKETS); branch-free.
@@ -172,8 +188,9 @@ interface Pass1 {
   keyMax: number;
 }
 
-function pass16(info: DtypeInfo, base: Uint16Array, next: Uint16Array, prev: Uint16Array | null, beta: number, hist: Int32Array): Pass1 {
-  if (prev !== null) return pass16Prev(info, base, next, prev, beta, hist);
+function pass16(info: DtypeInfo, base: Uint16Array, next: Uint16Array, prev: Uint16Array | null, beta: number, lowRank: LowRank | null, hist: Int32Array): Pass1 {
+  if (prev !== null) return pass16Keyed(info, base, next, prev, beta, lowRank ? lowRankContexts(lowRank, lowBuf) : null, hist);
+  if (lowRank !== null) return pass16LowRank(info, base, next, lowRank, hist);
   const n = next.length;
   const tokens = tokenBuf;
   const raw = rawBuf;
@@ -216,7 +233,61 @@ function pass16(info: DtypeInfo, base: Uint16Array, next: Uint16Array, prev: Uin
   return { rawWords: (off + 15) >> 4, checksum: (s1 ^ Math.imul(s2, -0x61c8864f)) >>> 0, keyMin, keyMax };
 }
 
-function pass16Prev(info: DtypeInfo, base: Uint16Array, next: Uint16Array, prev: Uint16Array, beta: number, hist: Int32Array): Pass1 {
+/** pass16 with a low-rank model and no prev, computing the model's context values on the fly. */
+function pass16LowRank(info: DtypeInfo, base: Uint16Array, next: Uint16Array, lowRank: LowRank, hist: Int32Array): Pass1 {
+  const { rows, cols, u, v } = lowRank;
+  const table = contextTable(lowRank);
+  const tokens = tokenBuf;
+  const keys = keyBuf;
+  const raw = rawBuf;
+  const expShift = info.expShift;
+  const expMask = info.expMask;
+  let acc = 0;
+  let off = 0;
+  let s1 = 0;
+  let s2 = 0;
+  let keyMin = 0x7fffffff;
+  let keyMax = -1;
+  for (let row = 0, i = 0; row < rows; row++) {
+    const u0 = u[row << 2]!;
+    const u1 = u[(row << 2) + 1]!;
+    const u2 = u[(row << 2) + 2]!;
+    const u3 = u[(row << 2) + 3]!;
+    for (let col = 0; col < cols; col++, i++) {
+      const q = col << 2;
+      const l = table[u0 * v[q]! + u1 * v[q + 1]! + u2 * v[q + 2]! + u3 * v[q + 3]! + P_MAX]!;
+      const b = base[i]!;
+      const x = next[i]!;
+      const vb = b ^ (((b << 16) >> 31) & 0x7fff);
+      const vx = x ^ (((x << 16) >> 31) & 0x7fff);
+      const key = (((b >> expShift) & expMask) << FLIP_SHIFT) | (l & (BUCKETS - 1));
+      if (key < keyMin) keyMin = key;
+      if (key > keyMax) keyMax = key;
+      const m = -(l >> FLIP_SHIFT);
+      const r = ((((vx - vb) ^ m) - m) << 16) >> 16;
+      const z = ((r << 1) ^ (r >> 31)) & 0xffff;
+      s1 = (s1 + (z ^ m)) | 0;
+      s2 = (s2 + s1) | 0;
+      const big = (15 - z) >> 31;
+      const nb = 31 - Math.clz32(z);
+      const k = (nb - 2) & big;
+      const t = z ^ ((z ^ ((nb << 2) | ((z >>> k) & 3))) & big);
+      const w = off >> 4;
+      acc |= (z & ((1 << k) - 1)) << (off & 15);
+      raw[w] = acc;
+      off += k;
+      acc >>>= ((off >> 4) - w) << 4;
+      tokens[i] = t;
+      keys[i] = key;
+      hist[(key << 6) | t]++;
+    }
+  }
+  raw[off >> 4] = acc;
+  return { rawWords: (off + 15) >> 4, checksum: (s1 ^ Math.imul(s2, -0x61c8864f)) >>> 0, keyMin, keyMax };
+}
+
+/** pass16 with a prev base: keys are stored for rANS; with a low-rank model residuals may be negated. */
+function pass16Keyed(info: DtypeInfo, base: Uint16Array, next: Uint16Array, prev: Uint16Array | null, beta: number, low: Uint8Array | null, hist: Int32Array): Pass1 {
   const n = next.length;
   const tokens = tokenBuf;
   const keys = keyBuf;
@@ -232,19 +303,30 @@ function pass16Prev(info: DtypeInfo, base: Uint16Array, next: Uint16Array, prev:
   for (let i = 0; i < n; i++) {
     const b = base[i]!;
     const x = next[i]!;
-    const p = prev[i]!;
     const vb = b ^ (((b << 16) >> 31) & 0x7fff);
     const vx = x ^ (((x << 16) >> 31) & 0x7fff);
-    const vp = p ^ (((p << 16) >> 31) & 0x7fff);
-    const d0 = ((vb - vp) << 16) >> 16;
-    const pred = vb + ((beta * d0 + 128) >> 8);
-    const zd = (d0 << 1) ^ (d0 >> 31);
-    const key = (((b >> expShift) & expMask) << TREND_BITS) | trendBucket(zd, d0);
+    let key = (b >> expShift) & expMask;
+    let pred = vb;
+    if (prev !== null) {
+      const p = prev[i]!;
+      const vp = p ^ (((p << 16) >> 31) & 0x7fff);
+      const d0 = ((vb - vp) << 16) >> 16;
+      pred = vb + ((beta * d0 + 128) >> 8);
+      const zd = (d0 << 1) ^ (d0 >> 31);
+      key = (key << TREND_BITS) | trendBucket(zd, d0);
+    }
+    let r = ((vx - pred) << 16) >> 16;
+    let m = 0;
+    if (low !== null) {
+      const l = low[i]!;
+      key = key * BUCKETS + (l & (BUCKETS - 1));
+      m = -(l >> FLIP_SHIFT);
+      r = (((r ^ m) - m) << 16) >> 16;
+    }
     if (key < keyMin) keyMin = key;
     if (key > keyMax) keyMax = key;
-    const r = ((vx - pred) << 16) >> 16;
     const z = ((r << 1) ^ (r >> 31)) & 0xffff;
-    s1 = (s1 + z) | 0;
+    s1 = (s1 + (z ^ m)) | 0;
     s2 = (s2 + s1) | 0;
     const big = (15 - z) >> 31;
     const nb = 31 - Math.clz32(z);
@@ -265,7 +347,8 @@ function pass16Prev(info: DtypeInfo, base: Uint16Array, next: Uint16Array, prev:
   return { rawWords: (off + 15) >> 4, checksum: (s1 ^ Math.imul(s2, -0x61c8864f)) >>> 0, keyMin, keyMax };
 }
 
-function pass32(info: DtypeInfo, base: Int32Array, next: Int32Array, prev: Int32Array | null, beta: number, hist: Int32Array): Pass1 {
+function pass32(info: DtypeInfo, base: Int32Array, next: Int32Array, prev: Int32Array | null, beta: number, lowRank: LowRank | null, hist: Int32Array): Pass1 {
+  const low = lowRank ? lowRankContexts(lowRank, lowBuf) : null;
   const n = next.length;
   const tokens = tokenBuf;
   const keys = keyBuf;
@@ -293,9 +376,16 @@ function pass32(info: DtypeInfo, base: Int32Array, next: Int32Array, prev: Int32
       const zd = (d0 << 1) ^ (d0 >> 31);
       key = (key << TREND_BITS) | trendBucket(zd, d0);
     }
-    const r = (vx - pred) | 0;
+    let r = (vx - pred) | 0;
+    let m = 0;
+    if (low !== null) {
+      const l = low[i]!;
+      key = key * BUCKETS + (l & (BUCKETS - 1));
+      m = -(l >> FLIP_SHIFT);
+      r = ((r ^ m) - m) | 0;
+    }
     const z = (r << 1) ^ (r >> 31);
-    s1 = (s1 + z) | 0;
+    s1 = (s1 + (z ^ m)) | 0;
     s2 = (s2 + s1) | 0;
     let t = z;
     if (z >>> 4 !== 0) {
@@ -325,6 +415,57 @@ function pass32(info: DtypeInfo, base: Int32Array, next: Int32Array, prev: Int32
   }
   raw[off >> 4] = acc;
   return { rawWords: (off + 15) >> 4, checksum: (s1 ^ Math.imul(s2, -0x61c8864f)) >>> 0, keyMin, keyMax };
+}
+
+/** The signs (-1, 0, 1) of the residuals (before any negation) from element `at` on, for fitting a low-rank model. */
+function signs16(base: Uint16Array, next: Uint16Array, prev: Uint16Array | null, beta: number, at: number, out: Int8Array): void {
+  for (let k = 0; k < out.length; k++) {
+    const i = at + k;
+    const b = base[i]!;
+    const x = next[i]!;
+    const vb = b ^ (((b << 16) >> 31) & 0x7fff);
+    const vx = x ^ (((x << 16) >> 31) & 0x7fff);
+    let pred = vb;
+    if (prev !== null) {
+      const p = prev[i]!;
+      const vp = p ^ (((p << 16) >> 31) & 0x7fff);
+      pred = vb + ((beta * (((vb - vp) << 16) >> 16) + 128) >> 8);
+    }
+    const r = ((vx - pred) << 16) >> 16;
+    out[k] = (r >> 31) | (-r >>> 31);
+  }
+}
+
+function signs32(base: Int32Array, next: Int32Array, prev: Int32Array | null, beta: number, at: number, out: Int8Array): void {
+  for (let k = 0; k < out.length; k++) {
+    const i = at + k;
+    const b = base[i]!;
+    const x = next[i]!;
+    const vb = b ^ ((b >> 31) & 0x7fffffff);
+    const vx = x ^ ((x >> 31) & 0x7fffffff);
+    let pred = vb;
+    if (prev !== null && beta !== 0) {
+      const p = prev[i]!;
+      const vp = p ^ ((p >> 31) & 0x7fffffff);
+      pred = (vb + Math.floor((beta * ((vb - vp) | 0) + 128) / 256)) | 0;
+    }
+    const r = (vx - pred) | 0;
+    out[k] = (r >> 31) | (-r >>> 31);
+  }
+}
+
+/** A low-rank sign model for the chunk when it has whole rows and the model pays. */
+function lowRankFor(info: DtypeInfo, base: Uint8Array, next: Uint8Array, prev: Uint8Array | undefined, beta: number, n: number, cols: number | undefined): LowRank | null {
+  if (!lowRankShape(n, cols)) return null;
+  let rowSigns: RowSigns;
+  if (info.size === 2) {
+    const [b, x, p] = [view16(base), view16(next), prev ? view16(prev) : null];
+    rowSigns = (i, out) => signs16(b, x, p, beta, i * cols!, out);
+  } else {
+    const [b, x, p] = [view32(base), view32(next), prev ? view32(prev) : null];
+    rowSigns = (i, out) => signs32(b, x, p, beta, i * cols!, out);
+  }
+  return fitLowRank(rowSigns, n / cols!, cols!);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -534,7 +675,9 @@ export function encodeResidual(dtype: ResidualDtype, base: Uint8Array, next: Uin
   const prevBytes = options?.prev;
   const n = checkLengths(info, base, next, 'next', prevBytes);
   const beta = checkBeta(options?.beta, prevBytes !== undefined);
-  const flags = info.code | (prevBytes ? FLAG_PREV : 0);
+  scratch(n, info.size === 2 ? n + 1 : 2 * n + 1);
+  const lowRank = lowRankFor(info, base, next, prevBytes, beta, n, options?.rowLength);
+  const flags = info.code | (prevBytes ? FLAG_PREV : 0) | (lowRank ? FLAG_LOWRANK : 0);
   const stored = (): Uint8Array => {
     const out = new Uint8Array(2 + next.length);
     out[0] = MODE_STORED;
@@ -544,17 +687,16 @@ export function encodeResidual(dtype: ResidualDtype, base: Uint8Array, next: Uin
   };
   if (n === 0) return stored();
 
-  const keyCount = info.exps * (prevBytes ? TREND_BUCKETS : 1);
+  const keyCount = keyCountOf(info, prevBytes !== undefined, lowRank !== null);
   const alphabet = info.alphabet;
   const hist = zeroHist(keyCount * alphabet);
-  scratch(n, info.size === 2 ? n + 1 : 2 * n + 1);
   const p1 =
     info.size === 2
-      ? pass16(info, view16(base), view16(next), prevBytes ? view16(prevBytes) : null, beta, hist)
-      : pass32(info, view32(base), view32(next), prevBytes ? view32(prevBytes) : null, beta, hist);
+      ? pass16(info, view16(base), view16(next), prevBytes ? view16(prevBytes) : null, beta, lowRank, hist)
+      : pass32(info, view32(base), view32(next), prevBytes ? view32(prevBytes) : null, beta, lowRank, hist);
 
   // Context ranges and their tables.
-  const keysStored = info.size === 4 || prevBytes !== undefined;
+  const keysStored = info.size === 4 || prevBytes !== undefined || lowRank !== null;
   const present = presentKeys(hist, p1.keyMin, p1.keyMax, alphabet);
   const starts = chooseRanges(hist, present, alphabet);
   const ranges = starts.length + 1;
@@ -571,10 +713,11 @@ export function encodeResidual(dtype: ResidualDtype, base: Uint8Array, next: Uin
   }
   releaseHist(hist, present, alphabet);
   const model = buildModel(counts, ranges, alphabet);
-  const [contexts, contextMap] = contextsFor(info, base, prevBytes, keyMap, n, keysStored);
+  const [contexts, contextMap] = contextsFor(info, base, prevBytes, lowRank, keyMap, n, keysStored);
   const rans = ransEncode(model, tokenBuf.subarray(0, n), contexts, contextMap);
 
   const side = new BitWriter();
+  if (lowRank) writeLowRank(lowRank, side);
   side.writeGamma(starts.length);
   let last = 0;
   for (const s of starts) {
@@ -591,6 +734,7 @@ export function encodeResidual(dtype: ResidualDtype, base: Uint8Array, next: Uin
   w.byte(flags);
   w.varint(n);
   if (prevBytes) w.varint(beta);
+  if (lowRank) w.varint(lowRank.cols);
   w.u32(p1.checksum);
   w.varint(sideBytes.length);
   w.varint(rawWords);
@@ -617,7 +761,7 @@ export function decodeResidual(dtype: ResidualDtype, base: Uint8Array, coded: Ui
   const mode = r.byte();
   const flags = r.byte();
   if ((flags & 0x0f) !== info.code) throw new Error(`residual: stream was coded for another dtype than ${dtype}`);
-  if ((flags & ~(0x0f | FLAG_PREV)) !== 0) throw new Error('residual: unknown flags in stream');
+  if ((flags & ~(0x0f | FLAG_PREV | FLAG_LOWRANK)) !== 0) throw new Error('residual: unknown flags in stream');
   if (((flags & FLAG_PREV) !== 0) !== (prevBytes !== undefined)) {
     throw new Error(prevBytes ? 'residual: stream was coded without a prev base, but one was given' : 'residual: stream was coded with a prev base, which is missing');
   }
@@ -633,6 +777,9 @@ export function decodeResidual(dtype: ResidualDtype, base: Uint8Array, coded: Ui
     const coded = r.varint();
     if (coded !== beta) throw new Error(`residual: stream was coded with beta ${coded}, decoder was given ${beta}`);
   }
+  const hasLowRank = (flags & FLAG_LOWRANK) !== 0;
+  const cols = hasLowRank ? r.varint() : 0;
+  if (hasLowRank && !lowRankShape(n, cols)) throw new Error(`residual: low-rank model with rows of ${cols} elements does not fit ${n} elements`);
   const checksum = r.u32();
   const sideLength = r.varint();
   const rawWords = r.varint();
@@ -642,9 +789,10 @@ export function decodeResidual(dtype: ResidualDtype, base: Uint8Array, coded: Ui
   const rawBytes = r.take(rawWords * 2);
   const ransBytes = coded.subarray(r.pos);
 
-  const keyCount = info.exps * (prevBytes ? TREND_BUCKETS : 1);
+  const keyCount = keyCountOf(info, prevBytes !== undefined, hasLowRank);
   const alphabet = info.alphabet;
   const side = new BitReader(coded, sideStart, sideStart + sideLength);
+  const lowRank = hasLowRank ? readLowRank(side, n / cols, cols) : null;
   const rangeCount = side.readGamma() + 1;
   if (rangeCount > MAX_RANGES) throw new Error('residual: too many context ranges');
   const keyMap = new Uint8Array(keyCount);
@@ -659,6 +807,7 @@ export function decodeResidual(dtype: ResidualDtype, base: Uint8Array, coded: Ui
   const model = readModel(side, rangeCount, alphabet);
 
   scratch(n, rawWords);
+  const low = lowRank ? lowBuf.subarray(0, n) : null;
   const tokens = tokenBuf.subarray(0, n);
   // An aligned copy with spare zero words past the end (the rebuild loops read ahead).
   const raw = rawBuf;
@@ -668,11 +817,11 @@ export function decodeResidual(dtype: ResidualDtype, base: Uint8Array, coded: Ui
   if (info.size === 2) {
     const b16 = view16(base);
     const p16 = prevBytes ? view16(prevBytes) : null;
-    const [contexts, contextMap] = contextsFor(info, base, prevBytes, keyMap, n, false);
+    const [contexts, contextMap] = contextsFor(info, base, prevBytes, lowRank, keyMap, n, false);
     ransDecodeChecked(model, ransBytes, contexts, tokens, contextMap);
     const aligned = LITTLE_ENDIAN && (dst.byteOffset & 1) === 0;
     const out = aligned ? new Uint16Array(dst.buffer, dst.byteOffset, n) : new Uint16Array(n);
-    sum = rebuild16(b16, p16, beta, tokens, raw, rawWords, out);
+    sum = rebuild16(b16, p16, beta, low, tokens, raw, rawWords, out);
     if (!aligned) {
       if (!LITTLE_ENDIAN) swap16(out);
       dst.set(new Uint8Array(out.buffer, 0, n * 2));
@@ -680,11 +829,11 @@ export function decodeResidual(dtype: ResidualDtype, base: Uint8Array, coded: Ui
   } else {
     const b32 = view32(base);
     const p32 = prevBytes ? view32(prevBytes) : null;
-    const [contexts, contextMap] = contextsFor(info, base, prevBytes, keyMap, n, false);
+    const [contexts, contextMap] = contextsFor(info, base, prevBytes, lowRank, keyMap, n, false);
     ransDecodeChecked(model, ransBytes, contexts, tokens, contextMap);
     const aligned = LITTLE_ENDIAN && (dst.byteOffset & 3) === 0;
     const out = aligned ? new Int32Array(dst.buffer, dst.byteOffset, n) : new Int32Array(n);
-    sum = rebuild32(b32, p32, beta, tokens, raw, rawWords, out);
+    sum = rebuild32(b32, p32, beta, low, tokens, raw, rawWords, out);
     if (!aligned) {
       const dv = new DataView(dst.buffer, dst.byteOffset, dst.byteLength);
       for (let i = 0; i < n; i++) dv.setInt32(i * 4, out[i]!, true);
@@ -698,22 +847,30 @@ const VALUE_MAP_MIN = 65536;
 const valueMap = new Uint8Array(65536);
 
 /**
- * The context sequence for rANS as (contexts, map): for 16-bit dtypes without prev and enough
- * elements, the base elements themselves with a map from every 16-bit pattern to its exponent's
- * range (no key pass at all); otherwise keys computed per element with the key → range map.
- * `keysDone`: the encoder's first pass already stored the keys (it does for F32 and with prev).
+ * The context sequence for rANS as (contexts, map): for 16-bit dtypes without prev or low-rank
+ * model and enough elements, the base elements themselves with a map from every 16-bit pattern to
+ * its exponent's range (no key pass at all); otherwise keys computed per element with the key →
+ * range map, and with a low-rank model its context values in lowBuf. `keysDone`: the encoder's
+ * first pass already stored the keys (it does for F32, with prev and with a low-rank model).
  */
-function contextsFor(info: DtypeInfo, base: Uint8Array, prev: Uint8Array | undefined, keyMap: Uint8Array, n: number, keysDone: boolean): [Uint16Array, Uint8Array] {
-  if (info.size === 2 && prev === undefined && n >= VALUE_MAP_MIN) {
+function contextsFor(info: DtypeInfo, base: Uint8Array, prev: Uint8Array | undefined, lowRank: LowRank | null, keyMap: Uint8Array, n: number, keysDone: boolean): [Uint16Array, Uint8Array] {
+  if (info.size === 2 && prev === undefined && lowRank === null && n >= VALUE_MAP_MIN) {
     const span = 1 << info.expShift;
     for (let hi = 0; hi < 65536 >> info.expShift; hi++) {
       valueMap.fill(keyMap[hi & info.expMask]!, hi << info.expShift, (hi << info.expShift) + span);
     }
     return [view16(base), valueMap];
   }
-  if (!keysDone) {
-    if (info.size === 2) keys16(info, view16(base), prev ? view16(prev) : null, keyBuf);
-    else keys32(info, view32(base), prev ? view32(prev) : null, keyBuf);
+  if (keysDone) return [keyBuf, keyMap];
+  if (info.size === 2 && prev === undefined && lowRank !== null) {
+    keys16LowRank(info, view16(base), lowRank, keyBuf, lowBuf);
+    return [keyBuf, keyMap];
+  }
+  if (info.size === 2) keys16(info, view16(base), prev ? view16(prev) : null, keyBuf);
+  else keys32(info, view32(base), prev ? view32(prev) : null, keyBuf);
+  if (lowRank !== null) {
+    const low = lowRankContexts(lowRank, lowBuf);
+    for (let i = 0; i < n; i++) keyBuf[i] = keyBuf[i]! * BUCKETS + (low[i]! & (BUCKETS - 1));
   }
   return [keyBuf, keyMap];
 }
@@ -724,6 +881,26 @@ function ransDecodeChecked(...args: Parameters<typeof ransDecode>): void {
     ransDecode(...args);
   } catch (e) {
     throw new Error(`residual: stream is corrupt or the base differs (${e instanceof Error ? e.message : String(e)})`);
+  }
+}
+
+/** keys16 without prev and lowRankContexts in one pass: keys into `keys`, context values into `low`. */
+function keys16LowRank(info: DtypeInfo, base: Uint16Array, lowRank: LowRank, keys: Uint16Array, low: Uint8Array): void {
+  const { rows, cols, u, v } = lowRank;
+  const table = contextTable(lowRank);
+  const expShift = info.expShift;
+  const expMask = info.expMask;
+  for (let row = 0, i = 0; row < rows; row++) {
+    const u0 = u[row << 2]!;
+    const u1 = u[(row << 2) + 1]!;
+    const u2 = u[(row << 2) + 2]!;
+    const u3 = u[(row << 2) + 3]!;
+    for (let col = 0; col < cols; col++, i++) {
+      const q = col << 2;
+      const l = table[u0 * v[q]! + u1 * v[q + 1]! + u2 * v[q + 2]! + u3 * v[q + 3]! + P_MAX]!;
+      keys[i] = (((base[i]! >> expShift) & expMask) << FLIP_SHIFT) | (l & (BUCKETS - 1));
+      low[i] = l;
+    }
   }
 }
 
@@ -772,8 +949,11 @@ function checkRawEnd(raw: Uint16Array, rawWords: number, off: number): void {
   }
 }
 
-/** Tokens + raw bits + base (+ prev) → elements; returns the checksum of the z values. */
-function rebuild16(base: Uint16Array, prev: Uint16Array | null, beta: number, tokens: Uint8Array, raw: Uint16Array, rawWords: number, out: Uint16Array): number {
+/**
+ * Tokens + raw bits + base (+ prev) → elements, negating residuals where `flips` (the low-rank
+ * context values) says so; returns the checksum of the z values (each complemented where negated).
+ */
+function rebuild16(base: Uint16Array, prev: Uint16Array | null, beta: number, flips: Uint8Array | null, tokens: Uint8Array, raw: Uint16Array, rawWords: number, out: Uint16Array): number {
   const n = out.length;
   const rawBits = rawWords * 16;
   let off = 0;
@@ -789,7 +969,8 @@ function rebuild16(base: Uint16Array, prev: Uint16Array | null, beta: number, to
     const bits = ((raw[w]! | (raw[w + 1]! << 16)) >>> (off & 15)) & ((1 << k) - 1);
     off += k;
     const z = t ^ ((t ^ (((4 | (t & 3)) << k) | bits)) & big);
-    s1 = (s1 + z) | 0;
+    const m = flips !== null ? -(flips[i]! >> FLIP_SHIFT) : 0;
+    s1 = (s1 + (z ^ m)) | 0;
     s2 = (s2 + s1) | 0;
     const b = base[i]!;
     const vb = b ^ (((b << 16) >> 31) & 0x7fff);
@@ -799,7 +980,7 @@ function rebuild16(base: Uint16Array, prev: Uint16Array | null, beta: number, to
       const vp = p ^ (((p << 16) >> 31) & 0x7fff);
       pred = vb + ((beta * (((vb - vp) << 16) >> 16) + 128) >> 8);
     }
-    const v = (pred + ((z >>> 1) ^ -(z & 1))) & 0xffff;
+    const v = (pred + ((((z >>> 1) ^ -(z & 1)) ^ m) - m)) & 0xffff;
     out[i] = v ^ (((v << 16) >> 31) & 0x7fff);
     if (off > rawBits) break;
   }
@@ -807,7 +988,7 @@ function rebuild16(base: Uint16Array, prev: Uint16Array | null, beta: number, to
   return (s1 ^ Math.imul(s2, -0x61c8864f)) >>> 0;
 }
 
-function rebuild32(base: Int32Array, prev: Int32Array | null, beta: number, tokens: Uint8Array, raw: Uint16Array, rawWords: number, out: Int32Array): number {
+function rebuild32(base: Int32Array, prev: Int32Array | null, beta: number, flips: Uint8Array | null, tokens: Uint8Array, raw: Uint16Array, rawWords: number, out: Int32Array): number {
   const n = out.length;
   const rawBits = rawWords * 16;
   let off = 0;
@@ -831,7 +1012,8 @@ function rebuild32(base: Int32Array, prev: Int32Array | null, beta: number, toke
       off += k;
       z = ((4 | (t & 3)) << k) | bits;
     }
-    s1 = (s1 + z) | 0;
+    const m = flips !== null ? -(flips[i]! >> FLIP_SHIFT) : 0;
+    s1 = (s1 + (z ^ m)) | 0;
     s2 = (s2 + s1) | 0;
     const b = base[i]!;
     const vb = b ^ ((b >> 31) & 0x7fffffff);
@@ -841,7 +1023,7 @@ function rebuild32(base: Int32Array, prev: Int32Array | null, beta: number, toke
       const vp = p ^ ((p >> 31) & 0x7fffffff);
       pred = (vb + Math.floor((beta * ((vb - vp) | 0) + 128) / 256)) | 0;
     }
-    const v = (pred + ((z >>> 1) ^ -(z & 1))) | 0;
+    const v = (pred + ((((z >>> 1) ^ -(z & 1)) ^ m) - m)) | 0;
     out[i] = v ^ ((v >> 31) & 0x7fffffff);
   }
   checkRawEnd(raw, rawWords, off);

@@ -27,7 +27,8 @@ function residualBuffer(length: number): Uint8Array {
 /**
  * Codes a chunk against the same bytes of a base (and, with `prev`, of an older base too,
  * predicting by a fitted extrapolation). Fast: ULP residuals in byte planes, each coded like any
- * plane. Strong: residual tokens entropy-coded with rANS in contexts of the base exponent.
+ * plane. Strong: residual tokens entropy-coded with rANS in contexts of the base exponent (and,
+ * given `rowLength`, maybe of a low-rank model of the residual signs).
  */
 export function encodeDeltaChunk(
   raw: Uint8Array,
@@ -36,12 +37,13 @@ export function encodeDeltaChunk(
   prev: Paired | undefined,
   strong: boolean,
   planeOptions: EncodeOptions,
+  rowLength?: number,
 ): EncodedChunk & { delta: DeltaRecord } {
   const beta = prev ? fitBeta(dtype, base.bytes, prev.bytes, raw) : undefined;
   const refs = prev ? [base.ref, prev.ref] : [base.ref];
   const prediction: Prediction | undefined = prev ? { prev: prev.bytes, beta: beta! } : undefined;
   if (strong) {
-    const coded = encodeResidual(dtype, base.bytes, raw, prediction);
+    const coded = encodeResidual(dtype, base.bytes, raw, { ...prediction, rowLength });
     return {
       split: DELTA_SPLIT,
       streams: [{ coder: RESIDUAL_CODER, rawLength: raw.length, codedLength: coded.length }],
