@@ -79,7 +79,7 @@ program
   .option('-o, --output <path>', 'output file (one input only)')
   .option('-f, --force', 'overwrite existing output files')
   .option('-q, --quiet', 'print nothing but errors')
-  .option('--best', 'also try slow, strong LZ on every plane (smaller on structured tensors, much slower); implies --strong')
+  .option('--best', 'also try slow, strong LZ on every plane and, with --base, a low-rank model of the residual signs (smaller on structured tensors and fine-tunes, much slower); implies --strong')
   .option('--strong', 'with --base: context-modelled delta coding, 4–35% smaller on the fixtures and 2–3 times slower')
   .option('--base <file>', 'code against an earlier checkpoint (original or .mth); give a second, older --base to predict from both', collect, [])
   .addOption(threadsOption())
