@@ -22,8 +22,9 @@ export const SMALL_TENSOR_WITH_BASES = 1024;
 
 /**
  * Cuts a layout into chunks that tile the file in order. Large tensors are cut into near-equal
- * pieces (whole elements) so each chunk keeps one tensor's statistics; runs of small tensors of
- * one dtype share a chunk; opaque segments are cut on their own.
+ * pieces (whole rows where a row fits a chunk, else whole elements) so each chunk keeps one
+ * tensor's statistics (and the strong delta coder's low-rank model sees whole rows); runs of small
+ * tensors of one dtype share a chunk; opaque segments are cut on their own.
  */
 export function planChunks(layout: Layout, chunkSize = DEFAULT_CHUNK_SIZE, smallTensor = SMALL_TENSOR): ChunkPlan[] {
   const chunks: ChunkPlan[] = [];
@@ -44,14 +45,23 @@ export function planChunks(layout: Layout, chunkSize = DEFAULT_CHUNK_SIZE, small
       continue;
     }
     flushGroup();
-    const width = dtype === null ? 1 : (elementSize(dtype) ?? 1);
-    const pieces = Math.ceil(segment.length / chunkSize);
-    const pieceLength = Math.ceil(segment.length / pieces / width) * width;
     const tensor = segment.kind === 'tensor' ? segment : undefined;
+    const width = pieceUnit(tensor, chunkSize);
+    // Near-equal pieces of whole units, none over chunkSize (a unit is at most chunkSize).
+    const pieces = Math.ceil(segment.length / width / Math.max(1, Math.floor(chunkSize / width)));
+    const pieceLength = Math.ceil(segment.length / width / pieces) * width;
     for (let at = 0; at < segment.length; at += pieceLength) {
       chunks.push({ offset: segment.offset + at, length: Math.min(pieceLength, segment.length - at), dtype, tensor });
     }
   }
   flushGroup();
   return chunks;
+}
+
+/** The bytes of one row of a tensor with two or more dimensions when that fits a chunk, else of one element. */
+function pieceUnit(tensor: TensorSegment | undefined, chunkSize: number): number {
+  if (!tensor) return 1;
+  const size = elementSize(tensor.dtype) ?? 1;
+  const row = tensor.shape.length >= 2 ? tensor.shape.slice(1).reduce((a, d) => a * d, 1) * size : size;
+  return row > 0 && row <= chunkSize && tensor.length % row === 0 ? row : size;
 }
