@@ -75,8 +75,9 @@ export function fitLowRank(rowSigns: RowSigns, rows: number, cols: number): LowR
   for (let c = 0; c < RANK; c++) weights[c] *= U_MAX / max;
   const u = new Int8Array(rows * RANK);
   quantizeRows(dots, weights, u);
-  const thresholds = quartiles(u, v, rows, cols);
-  if (!pays(sample, u, v, rows, cols)) return null;
+  const stats = sampleStats(sample, u, v, cols);
+  if (!pays(stats, rows, cols)) return null;
+  const thresholds = quartiles(stats.hist, sample.length);
   const signs = new Int8Array(cols);
   for (let i = 0; i < rows; i++) {
     if (i % ROW_STEP === 0) continue;
@@ -213,21 +214,36 @@ function quantizeColumns(v: Float64Array, cols: number): [Int8Array, Float64Arra
   return [vq, weights];
 }
 
-/** P at row i of u, column j. */
-function predict(u: Int8Array, v: Int8Array, i: number, j: number): number {
-  const a = i << 2;
-  const b = j << 2;
-  return u[a]! * v[b]! + u[a + 1]! * v[b + 1]! + u[a + 2]! * v[b + 2]! + u[a + 3]! * v[b + 3]!;
+interface SampleStats {
+  /** Of |P|. */
+  hist: Int32Array;
+  nonzero: number;
+  /** Nonzero residuals whose sign P gets wrong (or P = 0). */
+  wrong: number;
 }
 
-/** Quartiles of |P| over the sampled rows. */
-function quartiles(u: Int8Array, v: Int8Array, rows: number, cols: number): [number, number, number] {
+/** Over the sampled rows (`sample` holds their signs): P's magnitudes and how well it predicts signs. */
+function sampleStats(sample: Int8Array, u: Int8Array, v: Int8Array, cols: number): SampleStats {
   const hist = new Int32Array(P_MAX + 1);
-  let n = 0;
-  for (let i = 0; i < rows; i += ROW_STEP) {
-    for (let j = 0; j < cols; j++) hist[Math.abs(predict(u, v, i, j))]++;
-    n += cols;
+  let nonzero = 0;
+  let wrong = 0;
+  for (let t = 0, k = 0; k < sample.length; t++) {
+    const a = t * ROW_STEP * RANK;
+    const [u0, u1, u2, u3] = [u[a]!, u[a + 1]!, u[a + 2]!, u[a + 3]!];
+    for (let j = 0; j < cols; j++, k++) {
+      const q = j << 2;
+      const p = u0 * v[q]! + u1 * v[q + 1]! + u2 * v[q + 2]! + u3 * v[q + 3]!;
+      hist[p < 0 ? -p : p]++;
+      const s = sample[k]!;
+      nonzero += s & 1;
+      wrong += s !== 0 && s * p <= 0 ? 1 : 0;
+    }
   }
+  return { hist, nonzero, wrong };
+}
+
+/** Quartiles of |P| from its histogram over n elements. */
+function quartiles(hist: Int32Array, n: number): [number, number, number] {
   const out: number[] = [];
   let seen = 0;
   for (let a = 0, q = 1; q < BUCKETS; a++) {
@@ -245,23 +261,14 @@ function quartiles(u: Int8Array, v: Int8Array, rows: number, cols: number): [num
  * on the sampled rows, exceed twice the side information (the confidence context saves about as
  * much again on magnitudes, but costs tables).
  */
-function pays(sample: Int8Array, u: Int8Array, v: Int8Array, rows: number, cols: number): boolean {
-  const m = sample.length / cols;
-  let nonzero = 0;
-  let wrong = 0;
-  for (let t = 0; t < m; t++) {
-    for (let j = 0; j < cols; j++) {
-      const s = sample[t * cols + j]!;
-      if (s === 0) continue;
-      nonzero++;
-      if (s * predict(u, v, t * ROW_STEP, j) <= 0) wrong++;
-    }
-  }
+function pays(stats: SampleStats, rows: number, cols: number): boolean {
+  const { nonzero, wrong } = stats;
   if (nonzero === 0) return false;
   const p = Math.min(0.5, wrong / nonzero);
   const entropy = p > 0 ? -(p * Math.log2(p) + (1 - p) * Math.log2(1 - p)) : 0;
   const sideBits = RANK * (U_BITS * rows + V_BITS * cols) + 64;
-  return nonzero * (1 - entropy) * (rows / m) > 2 * sideBits;
+  const sampledRows = Math.ceil(rows / ROW_STEP);
+  return nonzero * (1 - entropy) * (rows / sampledRows) > 2 * sideBits;
 }
 
 /** The context value (see FLIP_SHIFT) for every P, at P + P_MAX. */
