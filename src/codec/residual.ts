@@ -197,7 +197,8 @@ interface Pass1 {
 }
 
 function pass16(info: DtypeInfo, base: Uint16Array, next: Uint16Array, prev: Uint16Array | null, beta: number, lowRank: LowRank | null, hist: Int32Array): Pass1 {
-  if (prev !== null) return pass16Keyed(info, base, next, prev, beta, lowRank ? lowRankContexts(lowRank, lowBuf) : null, hist);
+  if (prev !== null && lowRank !== null) return pass16PrevLowRank(info, base, next, prev, beta, lowRankContexts(lowRank, lowBuf), hist);
+  if (prev !== null) return pass16Prev(info, base, next, prev, beta, hist);
   if (lowRank !== null) return pass16LowRank(info, base, next, lowRank, hist);
   const n = next.length;
   const tokens = tokenBuf;
@@ -296,10 +297,7 @@ function pass16LowRank(info: DtypeInfo, base: Uint16Array, next: Uint16Array, lo
   return { rawWords: (off + 15) >> 4, checksum: (s1 ^ Math.imul(s2, -0x61c8864f)) >>> 0, keyMin, keyMax };
 }
 
-/** pass16 with a prev base: keys are stored for rANS; with a low-rank model residuals may be negated. */
-function pass16Keyed(info: DtypeInfo, base: Uint16Array, next: Uint16Array, prev: Uint16Array | null, beta: number, low: Uint8Array | null, hist: Int32Array): Pass1 {
-  const signed = low !== null ? 1 : 0;
-  const histShift = 6 + signed;
+function pass16Prev(info: DtypeInfo, base: Uint16Array, next: Uint16Array, prev: Uint16Array, beta: number, hist: Int32Array): Pass1 {
   const n = next.length;
   const tokens = tokenBuf;
   const keys = keyBuf;
@@ -315,40 +313,78 @@ function pass16Keyed(info: DtypeInfo, base: Uint16Array, next: Uint16Array, prev
   for (let i = 0; i < n; i++) {
     const b = base[i]!;
     const x = next[i]!;
+    const p = prev[i]!;
     const vb = b ^ (((b << 16) >> 31) & 0x7fff);
     const vx = x ^ (((x << 16) >> 31) & 0x7fff);
-    let key = (b >> expShift) & expMask;
-    let pred = vb;
-    if (prev !== null) {
-      const p = prev[i]!;
-      const vp = p ^ (((p << 16) >> 31) & 0x7fff);
-      const d0 = ((vb - vp) << 16) >> 16;
-      pred = vb + ((beta * d0 + 128) >> 8);
-      const zd = (d0 << 1) ^ (d0 >> 31);
-      key = (key << TREND_BITS) | trendBucket(zd, d0);
-    }
-    let r = ((vx - pred) << 16) >> 16;
-    let m = 0;
-    if (low !== null) {
-      const l = low[i]!;
-      key = key * BUCKETS + (l & (BUCKETS - 1));
-      m = -(l >> FLIP_SHIFT);
-      r = (((r ^ m) - m) << 16) >> 16;
-    }
+    const vp = p ^ (((p << 16) >> 31) & 0x7fff);
+    const d0 = ((vb - vp) << 16) >> 16;
+    const pred = vb + ((beta * d0 + 128) >> 8);
+    const zd = (d0 << 1) ^ (d0 >> 31);
+    const key = (((b >> expShift) & expMask) << TREND_BITS) | trendBucket(zd, d0);
     if (key < keyMin) keyMin = key;
     if (key > keyMax) keyMax = key;
+    const r = ((vx - pred) << 16) >> 16;
+    const z = ((r << 1) ^ (r >> 31)) & 0xffff;
+    s1 = (s1 + z) | 0;
+    s2 = (s2 + s1) | 0;
+    const big = (15 - z) >> 31;
+    const nb = 31 - Math.clz32(z);
+    const k = (nb - 2) & big;
+    const t = z ^ ((z ^ ((nb << 2) | ((z >>> k) & 3))) & big);
+    // Raw bits LSB first: acc holds the bits of word off >> 4 so far; the word is stored every
+    // time (a later store completes it) and acc moves on when off crosses into the next word.
+    const w = off >> 4;
+    acc |= (z & ((1 << k) - 1)) << (off & 15);
+    raw[w] = acc;
+    off += k;
+    acc >>>= ((off >> 4) - w) << 4;
+    tokens[i] = t;
+    keys[i] = key;
+    hist[(key << 6) | t]++;
+  }
+  raw[off >> 4] = acc;
+  return { rawWords: (off + 15) >> 4, checksum: (s1 ^ Math.imul(s2, -0x61c8864f)) >>> 0, keyMin, keyMax };
+}
+
+/** pass16Prev with a low-rank model (its context values in `low`): signed tokens, residuals negated where the model says. */
+function pass16PrevLowRank(info: DtypeInfo, base: Uint16Array, next: Uint16Array, prev: Uint16Array, beta: number, low: Uint8Array, hist: Int32Array): Pass1 {
+  const n = next.length;
+  const tokens = tokenBuf;
+  const keys = keyBuf;
+  const raw = rawBuf;
+  const expShift = info.expShift;
+  const expMask = info.expMask;
+  let acc = 0;
+  let off = 0;
+  let s1 = 0;
+  let s2 = 0;
+  let keyMin = 0x7fffffff;
+  let keyMax = -1;
+  for (let i = 0; i < n; i++) {
+    const b = base[i]!;
+    const x = next[i]!;
+    const p = prev[i]!;
+    const vb = b ^ (((b << 16) >> 31) & 0x7fff);
+    const vx = x ^ (((x << 16) >> 31) & 0x7fff);
+    const vp = p ^ (((p << 16) >> 31) & 0x7fff);
+    const d0 = ((vb - vp) << 16) >> 16;
+    const pred = vb + ((beta * d0 + 128) >> 8);
+    const zd = (d0 << 1) ^ (d0 >> 31);
+    const l = low[i]!;
+    const key = (((((b >> expShift) & expMask) << TREND_BITS) | trendBucket(zd, d0)) << FLIP_SHIFT) | (l & (BUCKETS - 1));
+    if (key < keyMin) keyMin = key;
+    if (key > keyMax) keyMax = key;
+    const m = -(l >> FLIP_SHIFT);
+    const r = ((((vx - pred) ^ m) - m) << 16) >> 16;
     const z = ((r << 1) ^ (r >> 31)) & 0xffff;
     s1 = (s1 + (z ^ m)) | 0;
     s2 = (s2 + s1) | 0;
-    // With a low-rank model, signed tokens (as in pass16LowRank).
+    // Signed tokens, as in pass16LowRank.
     const big = (15 - z) >> 31;
-    const y = z >>> signed;
+    const y = z >>> 1;
     const nb = 31 - Math.clz32(y);
     const k = (nb - 2) & big;
-    const top = ((y >>> k) & 3) | (nb << 2);
-    const t = z ^ ((z ^ (signed ? 16 + ((top - 12) << 1) + (z & 1) : top)) & big);
-    // Raw bits LSB first: acc holds the bits of word off >> 4 so far; the word is stored every
-    // time (a later store completes it) and acc moves on when off crosses into the next word.
+    const t = z ^ ((z ^ (16 + ((((nb - 3) << 2) | ((y >>> k) & 3)) << 1) + (z & 1))) & big);
     const w = off >> 4;
     acc |= (y & ((1 << k) - 1)) << (off & 15);
     raw[w] = acc;
@@ -356,7 +392,7 @@ function pass16Keyed(info: DtypeInfo, base: Uint16Array, next: Uint16Array, prev
     acc >>>= ((off >> 4) - w) << 4;
     tokens[i] = t;
     keys[i] = key;
-    hist[(key << histShift) | t]++;
+    hist[(key << 7) | t]++;
   }
   raw[off >> 4] = acc;
   return { rawWords: (off + 15) >> 4, checksum: (s1 ^ Math.imul(s2, -0x61c8864f)) >>> 0, keyMin, keyMax };
