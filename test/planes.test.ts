@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import { decodeWith, encodeWith, type CoderName } from '../src/codec/coders.js';
 import { bitSplit16, bitSplit32, bytePlanes, identity, planeLengths, type PlaneSplit } from '../src/codec/planes.js';
 import { decodeChunk, encodeChunk, TENSOR_CODERS } from '../src/codec/pipeline.js';
+import { kernels, wasmMemory } from '../src/codec/simd-planes.js';
 import { splitByName } from '../src/codec/splits.js';
 import { readFixture } from './helpers.js';
 
@@ -59,6 +60,23 @@ describe('SIMD plane kernels', () => {
       }
     });
   }
+
+  it("fitBeta's cost kernel counts the bits of the int16 residuals exactly", () => {
+    const bitLength = (d0: number, d1: number, beta: number): number => {
+      const r = ((d1 - ((beta * d0 + 128) >> 8)) << 16) >> 16;
+      return 32 - Math.clz32(Math.abs(r));
+    };
+    const pairs: [number, number][] = [[-32768, 32767], [32767, -32768], [0, 0], [1, -1], [-1, 1], [300, 299]];
+    for (let i = 0; i < weights.length - 4 && pairs.length < 4000; i += 4) pairs.push([(weights[i]! << 8 | weights[i + 1]!) - 32768, weights[i + 2]! - 128 + (weights[i + 3]! & 7)]);
+    const n = pairs.length & ~3;
+    const memory = wasmMemory(8 * n);
+    const d = new Int32Array(memory.buffer, 0, 2 * n);
+    pairs.slice(0, n).forEach(([d0, d1], j) => ((d[j] = d0), (d[n + j] = d1)));
+    for (const beta of [0, 1, 77, 128, 255, 256]) {
+      const expected = pairs.slice(0, n).reduce((sum, [d0, d1]) => sum + bitLength(d0, d1, beta), 0);
+      assert.equal(kernels.betaCost16(0, 4 * n, n, beta), expected, `beta ${beta}`);
+    }
+  });
 });
 
 describe('coders', () => {

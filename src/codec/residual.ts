@@ -30,6 +30,7 @@
  * words (u16 LE), rANS stream.
  */
 import { BUCKETS, contextTable, fitLowRank, FLIP_SHIFT, lowRankContexts, P_MAX, lowRankShape, readLowRank, writeLowRank, type LowRank, type RowSigns } from './lowrank.js';
+import { kernels, wasmMemory } from './simd-planes.js';
 import { BitReader, BitWriter, buildModel, estimateTableBits, LITTLE_ENDIAN, ransDecode, ransEncode, readModel, swap16, wordsOf, writeModel } from './rans.js';
 
 export type ResidualDtype = 'BF16' | 'F16' | 'F32';
@@ -1123,15 +1124,6 @@ function rebuild32(base: Int32Array, prev: Int32Array | null, beta: number, flip
 }
 
 /** Total bit length of the 16-bit residuals d1 - round(beta/256 · d0), wrapped like the coder's. */
-function betaCost16(d0: Int32Array, d1: Int32Array, beta: number): number {
-  let bits = 0;
-  for (let j = 0; j < d0.length; j++) {
-    const r = ((d1[j]! - ((beta * d0[j]! + 128) >> 8)) << 16) >> 16;
-    bits += 32 - Math.clz32(r < 0 ? -r : r);
-  }
-  return bits;
-}
-
 function betaCost32(d0: Float64Array, d1: Float64Array, beta: number): number {
   let bits = 0;
   for (let j = 0; j < d0.length; j++) {
@@ -1160,8 +1152,11 @@ export function fitBeta(dtype: ResidualDtype, base: Uint8Array, prev: Uint8Array
     const b = view16(base);
     const p = view16(prev);
     const x = view16(next);
-    const d0 = new Int32Array(samples);
-    const d1 = new Int32Array(samples);
+    // In wasm memory for the SIMD cost kernel, padded to whole vectors with zero pairs (which cost nothing).
+    const padded = (samples + 3) & ~3;
+    const memory = wasmMemory(8 * padded);
+    const d0 = new Int32Array(memory.buffer, 0, padded).fill(0);
+    const d1 = new Int32Array(memory.buffer, 4 * padded, padded).fill(0);
     for (let j = 0; j < samples; j++) {
       const i = Math.floor(j * stride);
       const vb = b[i]! ^ (((b[i]! << 16) >> 31) & 0x7fff);
@@ -1170,7 +1165,7 @@ export function fitBeta(dtype: ResidualDtype, base: Uint8Array, prev: Uint8Array
       d0[j] = ((vb - vp) << 16) >> 16;
       d1[j] = ((vx - vb) << 16) >> 16;
     }
-    cost = (beta) => betaCost16(d0, d1, beta);
+    cost = (beta) => kernels.betaCost16(0, 4 * padded, padded, beta);
   } else {
     const b = view32(base);
     const p = view32(prev);

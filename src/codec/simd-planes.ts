@@ -11,6 +11,7 @@ interface Kernels {
   merge2(p0: number, p1: number, dst: number, groups: number): void;
   ulpSplit16(base: number, prev: number, next: number, lo: number, hi: number, groups: number, beta: number): void;
   ulpMerge16(base: number, prev: number, lo: number, hi: number, dst: number, groups: number, beta: number): void;
+  betaCost16(d0: number, d1: number, n: number, beta: number): number;
 }
 
 /** Elements per SIMD step. */

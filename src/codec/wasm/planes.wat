@@ -213,4 +213,27 @@
         (local.set $dst (i32.add (local.get $dst) (i32.const 16)))
         (local.set $halves (i32.sub (local.get $halves) (i32.const 1)))
         (br $step))))
+
+  ;; The cost fitBeta (src/codec/residual.ts) minimizes, for 16-bit floats: the total bit length of
+  ;; r = int16(d1 - ((beta * d0 + 128) >> 8)) over $n int32 pairs ($n a multiple of 4; zero pairs
+  ;; cost nothing, so callers pad with them). Bit length via the exponent of float(|r|), exact below 2^24.
+  (func (export "betaCost16") (param $d0 i32) (param $d1 i32) (param $n i32) (param $beta i32) (result i32)
+    (local $b v128) (local $r v128) (local $sum v128)
+    (local.set $b (i32x4.splat (local.get $beta)))
+    (block $done
+      (loop $step
+        (br_if $done (i32.eqz (local.get $n)))
+        (local.set $r (i32x4.sub (v128.load (local.get $d1))
+          (i32x4.shr_s (i32x4.add (i32x4.mul (v128.load (local.get $d0)) (local.get $b)) (v128.const i32x4 128 128 128 128)) (i32.const 8))))
+        (local.set $r (i32x4.abs (i32x4.shr_s (i32x4.shl (local.get $r) (i32.const 16)) (i32.const 16))))
+        (local.set $sum (i32x4.add (local.get $sum)
+          (i32x4.max_s (i32x4.sub (i32x4.shr_u (f32x4.convert_i32x4_u (local.get $r)) (i32.const 23)) (v128.const i32x4 126 126 126 126))
+            (v128.const i32x4 0 0 0 0))))
+        (local.set $d0 (i32.add (local.get $d0) (i32.const 16)))
+        (local.set $d1 (i32.add (local.get $d1) (i32.const 16)))
+        (local.set $n (i32.sub (local.get $n) (i32.const 4)))
+        (br $step)))
+    (i32.add
+      (i32.add (i32x4.extract_lane 0 (local.get $sum)) (i32x4.extract_lane 1 (local.get $sum)))
+      (i32.add (i32x4.extract_lane 2 (local.get $sum)) (i32x4.extract_lane 3 (local.get $sum)))))
 )
