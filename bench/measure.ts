@@ -34,12 +34,17 @@ export function speed(bytes: number, seconds: number): number {
 }
 
 /** mithril file to file (optionally against base checkpoints), checked byte-identical. */
-export async function measureMithril(path: string, size: number, bases: string[], strong = false): Promise<FileCodec> {
+/** How hard mithril works: the default, `--strong` or `--best`. */
+export type Level = 'default' | 'strong' | 'best';
+
+const levelOptions = (level: Level): { strong: boolean; best: boolean } => ({ strong: level === 'strong', best: level === 'best' });
+
+export async function measureMithril(path: string, size: number, bases: string[], level: Level = 'default'): Promise<FileCodec> {
   const dir = mkdtempSync(join(tmpdir(), 'mithril-bench-'));
   try {
     const packed = join(dir, 'checkpoint.mth');
     const restored = join(dir, 'restored');
-    const compressSeconds = await bestTime(() => compressFile(path, { output: packed, force: true, bases, strong }));
+    const compressSeconds = await bestTime(() => compressFile(path, { output: packed, force: true, bases, ...levelOptions(level) }));
     const decompressSeconds = await bestTime(() => decompressFile(packed, { output: restored, force: true, bases }));
     // Taken before the check below reads both files into memory, so it covers mithril only (plus Node itself).
     const peakRssMiB = process.resourceUsage().maxRSS / 1024;
@@ -57,10 +62,10 @@ export async function measureMithril(path: string, size: number, bases: string[]
 
 
 /** The codec alone, buffer to buffer (bases read into memory and hashed before timing). */
-export async function measureMithrilInMemory(input: Uint8Array, basePaths: readonly string[] = [], strong = false): Promise<Codec> {
+export async function measureMithrilInMemory(input: Uint8Array, basePaths: readonly string[] = [], level: Level = 'default'): Promise<Codec> {
   const bases = basePaths.map((path) => ({ path, base: openBase(new BufferSource(readFileSync(path), path)) }));
   let packed: Uint8Array = new Uint8Array(0);
-  const compressSeconds = await bestTime(async () => (packed = await compressBuffer(input, { bases: bases.map((b) => b.base), strong })));
+  const compressSeconds = await bestTime(async () => (packed = await compressBuffer(input, { bases: bases.map((b) => b.base), ...levelOptions(level) })));
   let restored: Uint8Array = new Uint8Array(0);
   const decompressSeconds = await bestTime(async () => (restored = await decompressBuffer(packed, { bases })));
   if (Buffer.compare(input, restored) !== 0) throw new Error('in-memory round trip is not byte-identical');
