@@ -236,4 +236,59 @@
     (i32.add
       (i32.add (i32x4.extract_lane 0 (local.get $sum)) (i32x4.extract_lane 1 (local.get $sum)))
       (i32.add (i32x4.extract_lane 2 (local.get $sum)) (i32x4.extract_lane 3 (local.get $sum)))))
+
+  ;; The strong delta's first pass for 16-bit floats against one base (pass16 in
+  ;; src/codec/residual.ts, which documents the tokens): per element the zigzagged ULP residual z,
+  ;; its hybrid-uint token (bytes at $tokens), its raw low bits (LSB first, u16 words at $raw) and
+  ;; a count in $hist[(exponent of base << 6) | token] (i32). Writes the raw bit count, the
+  ;; checksum sums s1, s2 and the smallest and largest exponent as five i32 at $out.
+  (func (export "tokens16") (param $base i32) (param $next i32) (param $n i32) (param $tokens i32) (param $raw i32) (param $hist i32)
+    (param $expShift i32) (param $expMask i32) (param $out i32)
+    (local $i i32) (local $b i32) (local $x i32) (local $key i32) (local $r i32) (local $z i32)
+    (local $big i32) (local $nb i32) (local $k i32) (local $t i32) (local $w i32) (local $h i32)
+    (local $acc i32) (local $off i32) (local $s1 i32) (local $s2 i32) (local $keyMin i32) (local $keyMax i32)
+    (local.set $keyMin (i32.const 0x7fffffff))
+    (local.set $keyMax (i32.const -1))
+    (block $done
+      (loop $step
+        (br_if $done (i32.ge_u (local.get $i) (local.get $n)))
+        (local.set $b (i32.load16_u (local.get $base)))
+        (local.set $x (i32.load16_u (local.get $next)))
+        (local.set $key (i32.and (i32.shr_u (local.get $b) (local.get $expShift)) (local.get $expMask)))
+        (local.set $keyMin (select (local.get $key) (local.get $keyMin) (i32.lt_s (local.get $key) (local.get $keyMin))))
+        (local.set $keyMax (select (local.get $key) (local.get $keyMax) (i32.gt_s (local.get $key) (local.get $keyMax))))
+        ;; r = int16(ulp(x) - ulp(b)), ulp(w) = w ^ ((w << 16 >>s 31) & 0x7fff)
+        (local.set $r (i32.shr_s (i32.shl (i32.sub
+          (i32.xor (local.get $x) (i32.and (i32.shr_s (i32.shl (local.get $x) (i32.const 16)) (i32.const 31)) (i32.const 0x7fff)))
+          (i32.xor (local.get $b) (i32.and (i32.shr_s (i32.shl (local.get $b) (i32.const 16)) (i32.const 31)) (i32.const 0x7fff))))
+          (i32.const 16)) (i32.const 16)))
+        (local.set $z (i32.and (i32.xor (i32.shl (local.get $r) (i32.const 1)) (i32.shr_s (local.get $r) (i32.const 31))) (i32.const 0xffff)))
+        (local.set $s1 (i32.add (local.get $s1) (local.get $z)))
+        (local.set $s2 (i32.add (local.get $s2) (local.get $s1)))
+        ;; token: z below 16 as it is; else 4n + the 2 bits under the leading one, k = n - 2 raw bits
+        (local.set $big (i32.shr_s (i32.sub (i32.const 15) (local.get $z)) (i32.const 31)))
+        (local.set $nb (i32.sub (i32.const 31) (i32.clz (local.get $z))))
+        (local.set $k (i32.and (i32.sub (local.get $nb) (i32.const 2)) (local.get $big)))
+        (local.set $t (i32.xor (local.get $z) (i32.and (local.get $big)
+          (i32.xor (local.get $z) (i32.or (i32.shl (local.get $nb) (i32.const 2)) (i32.and (i32.shr_u (local.get $z) (local.get $k)) (i32.const 3)))))))
+        ;; raw bits: acc holds the bits of word off >> 4 so far; stored every time, moved on at a word boundary
+        (local.set $w (i32.shr_u (local.get $off) (i32.const 4)))
+        (local.set $acc (i32.or (local.get $acc)
+          (i32.shl (i32.and (local.get $z) (i32.sub (i32.shl (i32.const 1) (local.get $k)) (i32.const 1))) (i32.and (local.get $off) (i32.const 15)))))
+        (i32.store16 (i32.add (local.get $raw) (i32.shl (local.get $w) (i32.const 1))) (local.get $acc))
+        (local.set $off (i32.add (local.get $off) (local.get $k)))
+        (local.set $acc (i32.shr_u (local.get $acc) (i32.shl (i32.sub (i32.shr_u (local.get $off) (i32.const 4)) (local.get $w)) (i32.const 4))))
+        (i32.store8 (i32.add (local.get $tokens) (local.get $i)) (local.get $t))
+        (local.set $h (i32.add (local.get $hist) (i32.shl (i32.or (i32.shl (local.get $key) (i32.const 6)) (local.get $t)) (i32.const 2))))
+        (i32.store (local.get $h) (i32.add (i32.load (local.get $h)) (i32.const 1)))
+        (local.set $base (i32.add (local.get $base) (i32.const 2)))
+        (local.set $next (i32.add (local.get $next) (i32.const 2)))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $step)))
+    (i32.store16 (i32.add (local.get $raw) (i32.shl (i32.shr_u (local.get $off) (i32.const 4)) (i32.const 1))) (local.get $acc))
+    (i32.store (local.get $out) (local.get $off))
+    (i32.store offset=4 (local.get $out) (local.get $s1))
+    (i32.store offset=8 (local.get $out) (local.get $s2))
+    (i32.store offset=12 (local.get $out) (local.get $keyMin))
+    (i32.store offset=16 (local.get $out) (local.get $keyMax)))
 )
