@@ -12,7 +12,10 @@ interface Kernels {
   ulpSplit16(base: number, prev: number, next: number, lo: number, hi: number, groups: number, beta: number): void;
   ulpMerge16(base: number, prev: number, lo: number, hi: number, dst: number, groups: number, beta: number): void;
   betaCost16(d0: number, d1: number, n: number, beta: number): number;
-  tokens16(base: number, next: number, n: number, tokens: number, raw: number, hist: number, expShift: number, expMask: number, out: number): void;
+  tokens16(
+    base: number, prev: number, next: number, n: number, tokens: number, keys: number, raw: number, hist: number,
+    expShift: number, expMask: number, keyShift: number, beta: number, out: number,
+  ): void;
 }
 
 /** Elements per SIMD step. */

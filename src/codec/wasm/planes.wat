@@ -237,16 +237,18 @@
       (i32.add (i32x4.extract_lane 0 (local.get $sum)) (i32x4.extract_lane 1 (local.get $sum)))
       (i32.add (i32x4.extract_lane 2 (local.get $sum)) (i32x4.extract_lane 3 (local.get $sum)))))
 
-  ;; The strong delta's first pass for 16-bit floats against one base (pass16 in
-  ;; src/codec/residual.ts, which documents the tokens): per element the zigzagged ULP residual z,
-  ;; its hybrid-uint token (bytes at $tokens), its raw low bits (LSB first, u16 words at $raw) and
-  ;; a count in $hist[(exponent of base << 6) | token] (i32). Writes the raw bit count, the
-  ;; checksum sums s1, s2 and the smallest and largest exponent as five i32 at $out.
-  (func (export "tokens16") (param $base i32) (param $next i32) (param $n i32) (param $tokens i32) (param $raw i32) (param $hist i32)
-    (param $expShift i32) (param $expMask i32) (param $out i32)
-    (local $i i32) (local $b i32) (local $x i32) (local $key i32) (local $r i32) (local $z i32)
-    (local $big i32) (local $nb i32) (local $k i32) (local $t i32) (local $w i32) (local $h i32)
-    (local $acc i32) (local $off i32) (local $s1 i32) (local $s2 i32) (local $keyMin i32) (local $keyMax i32)
+  ;; The strong delta's first pass for 16-bit floats (pass16 in src/codec/residual.ts, which documents
+  ;; the tokens): per element the zigzagged ULP residual z against pred = ulp(base) + ((beta *
+  ;; (ulp(base) - ulp(prev)) + 128) >> 8) (without an older base: prev = base, beta = 0), its
+  ;; context key (exponent of base << $keyShift | trend bucket of base - prev; u16 at $keys), its
+  ;; hybrid-uint token (bytes at $tokens), its raw low bits (LSB first, u16 words at $raw) and a
+  ;; count in $hist[(key << 6) | token] (i32). Writes the raw bit count, the checksum sums s1, s2 and
+  ;; the smallest and largest key as five i32 at $out.
+  (func (export "tokens16") (param $base i32) (param $prev i32) (param $next i32) (param $n i32) (param $tokens i32) (param $keys i32)
+    (param $raw i32) (param $hist i32) (param $expShift i32) (param $expMask i32) (param $keyShift i32) (param $beta i32) (param $out i32)
+    (local $i i32) (local $b i32) (local $x i32) (local $p i32) (local $vb i32) (local $d i32) (local $zd i32) (local $far i32)
+    (local $key i32) (local $r i32) (local $z i32) (local $big i32) (local $nb i32) (local $k i32) (local $t i32) (local $w i32)
+    (local $h i32) (local $acc i32) (local $off i32) (local $s1 i32) (local $s2 i32) (local $keyMin i32) (local $keyMax i32)
     (local.set $keyMin (i32.const 0x7fffffff))
     (local.set $keyMax (i32.const -1))
     (block $done
@@ -254,13 +256,25 @@
         (br_if $done (i32.ge_u (local.get $i) (local.get $n)))
         (local.set $b (i32.load16_u (local.get $base)))
         (local.set $x (i32.load16_u (local.get $next)))
-        (local.set $key (i32.and (i32.shr_u (local.get $b) (local.get $expShift)) (local.get $expMask)))
+        (local.set $p (i32.load16_u (local.get $prev)))
+        ;; ulp(w) = w ^ ((w << 16 >>s 31) & 0x7fff); d = int16(ulp(b) - ulp(p))
+        (local.set $vb (i32.xor (local.get $b) (i32.and (i32.shr_s (i32.shl (local.get $b) (i32.const 16)) (i32.const 31)) (i32.const 0x7fff))))
+        (local.set $d (i32.shr_s (i32.shl (i32.sub (local.get $vb)
+          (i32.xor (local.get $p) (i32.and (i32.shr_s (i32.shl (local.get $p) (i32.const 16)) (i32.const 31)) (i32.const 0x7fff))))
+          (i32.const 16)) (i32.const 16)))
+        ;; trend bucket: zigzag(d) below 14 as it is, else 14 for a rise and 15 for a fall
+        (local.set $zd (i32.xor (i32.shl (local.get $d) (i32.const 1)) (i32.shr_s (local.get $d) (i32.const 31))))
+        (local.set $far (i32.shr_s (i32.or (i32.sub (i32.const 13) (local.get $zd)) (local.get $zd)) (i32.const 31)))
+        (local.set $key (i32.or
+          (i32.shl (i32.and (i32.shr_u (local.get $b) (local.get $expShift)) (local.get $expMask)) (local.get $keyShift))
+          (i32.or (i32.and (local.get $zd) (i32.xor (local.get $far) (i32.const -1)))
+            (i32.and (i32.sub (i32.const 14) (i32.shr_s (local.get $d) (i32.const 31))) (local.get $far)))))
         (local.set $keyMin (select (local.get $key) (local.get $keyMin) (i32.lt_s (local.get $key) (local.get $keyMin))))
         (local.set $keyMax (select (local.get $key) (local.get $keyMax) (i32.gt_s (local.get $key) (local.get $keyMax))))
-        ;; r = int16(ulp(x) - ulp(b)), ulp(w) = w ^ ((w << 16 >>s 31) & 0x7fff)
+        ;; r = int16(ulp(x) - pred)
         (local.set $r (i32.shr_s (i32.shl (i32.sub
           (i32.xor (local.get $x) (i32.and (i32.shr_s (i32.shl (local.get $x) (i32.const 16)) (i32.const 31)) (i32.const 0x7fff)))
-          (i32.xor (local.get $b) (i32.and (i32.shr_s (i32.shl (local.get $b) (i32.const 16)) (i32.const 31)) (i32.const 0x7fff))))
+          (i32.add (local.get $vb) (i32.shr_s (i32.add (i32.mul (local.get $beta) (local.get $d)) (i32.const 128)) (i32.const 8))))
           (i32.const 16)) (i32.const 16)))
         (local.set $z (i32.and (i32.xor (i32.shl (local.get $r) (i32.const 1)) (i32.shr_s (local.get $r) (i32.const 31))) (i32.const 0xffff)))
         (local.set $s1 (i32.add (local.get $s1) (local.get $z)))
@@ -279,9 +293,11 @@
         (local.set $off (i32.add (local.get $off) (local.get $k)))
         (local.set $acc (i32.shr_u (local.get $acc) (i32.shl (i32.sub (i32.shr_u (local.get $off) (i32.const 4)) (local.get $w)) (i32.const 4))))
         (i32.store8 (i32.add (local.get $tokens) (local.get $i)) (local.get $t))
+        (i32.store16 (i32.add (local.get $keys) (i32.shl (local.get $i) (i32.const 1))) (local.get $key))
         (local.set $h (i32.add (local.get $hist) (i32.shl (i32.or (i32.shl (local.get $key) (i32.const 6)) (local.get $t)) (i32.const 2))))
         (i32.store (local.get $h) (i32.add (i32.load (local.get $h)) (i32.const 1)))
         (local.set $base (i32.add (local.get $base) (i32.const 2)))
+        (local.set $prev (i32.add (local.get $prev) (i32.const 2)))
         (local.set $next (i32.add (local.get $next) (i32.const 2)))
         (local.set $i (i32.add (local.get $i) (i32.const 1)))
         (br $step)))
