@@ -62,6 +62,11 @@ export function planChunks(layout: Layout, chunkSize = DEFAULT_CHUNK_SIZE, small
 function pieceUnit(tensor: TensorSegment | undefined, chunkSize: number): number {
   if (!tensor) return 1;
   const size = elementSize(tensor.dtype) ?? 1;
-  const row = tensor.shape.length >= 2 ? tensor.shape.slice(1).reduce((a, d) => a * d, 1) * size : size;
-  return row > 0 && row <= chunkSize && tensor.length % row === 0 ? row : size;
+  const row = rowBytes(tensor, size);
+  return row !== undefined && row > 0 && row <= chunkSize && tensor.length % row === 0 ? row : size;
+}
+
+/** The bytes of one row (all dimensions but the first) of a tensor with two or more dimensions, elements of `size` bytes. */
+export function rowBytes(tensor: TensorSegment, size: number): number | undefined {
+  return tensor.shape.length >= 2 ? tensor.shape.slice(1).reduce((a, d) => a * d, 1) * size : undefined;
 }

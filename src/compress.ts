@@ -1,6 +1,6 @@
 import { Xxh64 } from '@node-rs/xxhash';
 import { basename } from 'node:path';
-import { DEFAULT_CHUNK_SIZE, planChunks, SMALL_TENSOR, SMALL_TENSOR_WITH_BASES, type ChunkPlan } from './chunks.js';
+import { DEFAULT_CHUNK_SIZE, planChunks, rowBytes, SMALL_TENSOR, SMALL_TENSOR_WITH_BASES, type ChunkPlan } from './chunks.js';
 import { hex64, MAX_CHUNK_BYTES } from './container/format.js';
 import { ContainerWriter } from './container/writer.js';
 import type { BaseCheckpoint } from './delta/base.js';
@@ -86,10 +86,8 @@ export async function compressStream(source: ByteSource, sink: ByteSink, options
 function rowLengthOf(chunk: ChunkPlan): number | undefined {
   const tensor = chunk.tensor!;
   const size = elementSize(tensor.dtype);
-  if (tensor.shape.length < 2 || size === undefined) return undefined;
-  const elements = tensor.shape.slice(1).reduce((a, d) => a * d, 1);
-  const row = elements * size;
-  return row > 0 && (chunk.offset - tensor.offset) % row === 0 && chunk.length % row === 0 ? elements : undefined;
+  const row = size === undefined ? undefined : rowBytes(tensor, size);
+  return row !== undefined && row > 0 && (chunk.offset - tensor.offset) % row === 0 && chunk.length % row === 0 ? row / size! : undefined;
 }
 
 /** The same bytes of the same tensor (name, dtype, shape) in a base checkpoint, if it has them. */

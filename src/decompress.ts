@@ -32,12 +32,14 @@ export async function decompressStream(source: ByteSource, sink: ByteSink | null
   const rawBuffers = new BufferPool(executor.sharesMemory);
   const codedBuffers = new BufferPool(executor.sharesMemory);
   const refBuffers = new BufferPool(executor.sharesMemory);
+  // A file sink is written by the tasks themselves, each chunk at its place.
+  const fd = sink?.fd;
   const inFlight = new InOrder<DecodeReply, number>(executor.window, ({ outcome, raw: rawBuffer, coded, refs }, number) => {
     if (outcome !== 'ok') throw reader.failure(number, outcome);
     const chunk = chunks[number]!;
     const raw = rawBuffer.subarray(0, chunk.rawLength);
     fileHash.update(raw);
-    if (sink?.fd === undefined) sink?.write(raw);
+    if (fd === undefined) sink?.write(raw);
     rawBuffers.give(rawBuffer);
     codedBuffers.give(coded);
     for (const ref of refs) refBuffers.give(ref);
@@ -49,8 +51,8 @@ export async function decompressStream(source: ByteSource, sink: ByteSink | null
       const codedLength = chunk.streams.reduce((sum, s) => sum + s.codedLength, 0);
       const coded = reader.readCoded(number, codedBuffers.take(codedLength));
       const refs = reader.refBytes(number, refBuffers);
-      const output = sink?.fd === undefined ? undefined : { fd: sink.fd, position: chunk.rawOffset };
-      await inFlight.add(executor.decode({ chunk, coded, raw: rawBuffers.take(chunk.rawLength), refs, ...(output ? { output } : {}) }), number);
+      const output = fd === undefined ? {} : { output: { fd, position: chunk.rawOffset } };
+      await inFlight.add(executor.decode({ chunk, coded, raw: rawBuffers.take(chunk.rawLength), refs, ...output }), number);
       await yieldEvery(chunk.rawLength);
     }
     await inFlight.drain();

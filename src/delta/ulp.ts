@@ -111,6 +111,11 @@ function layout16(length: number) {
   return { count, groups, bulk: groups * GROUP * 2, lo, hi, prev, next: prev + span, end: prev + 2 * span };
 }
 
+/** The prediction for the bytes from `offset` on (the plain-TS tail after the SIMD groups). */
+function predictionFrom(prediction: Prediction | undefined, offset: number): Prediction | undefined {
+  return prediction && { ...prediction, prev: prediction.prev.subarray(offset) };
+}
+
 /**
  * Grows wasm memory for ulpRestorePlanes16 up front: planes decoded into the `bytes2` split's
  * buffers are used where they are, and growing the memory later would detach them.
@@ -132,7 +137,7 @@ export function ulpPlanes16(base: Uint8Array, next: Uint8Array, prediction?: Pre
   if (prediction) memory.set(prediction.prev.subarray(0, bulk), at.prev);
   kernels.ulpSplit16(0, prediction ? at.prev : 0, at.next, at.lo, at.hi, groups, prediction?.beta ?? 0);
   const rest = new Uint8Array(next.length - bulk);
-  ulpResiduals('BF16', base.subarray(bulk), next.subarray(bulk), rest, prediction && { ...prediction, prev: prediction.prev.subarray(bulk) });
+  ulpResiduals('BF16', base.subarray(bulk), next.subarray(bulk), rest, predictionFrom(prediction, bulk));
   for (let i = 0; i < rest.length >> 1; i++) {
     memory[at.lo + groups * GROUP + i] = rest[2 * i]!;
     memory[at.hi + groups * GROUP + i] = rest[2 * i + 1]!;
@@ -160,5 +165,5 @@ export function ulpRestorePlanes16(base: Uint8Array, [low, high]: Uint8Array[], 
     rest[2 * i] = low![groups * GROUP + i]!;
     rest[2 * i + 1] = high![groups * GROUP + i]!;
   }
-  ulpRestore('BF16', base.subarray(bulk), rest, dst.subarray(bulk), prediction && { ...prediction, prev: prediction.prev.subarray(bulk) });
+  ulpRestore('BF16', base.subarray(bulk), rest, dst.subarray(bulk), predictionFrom(prediction, bulk));
 }

@@ -37,13 +37,12 @@ export class MemorySink implements ByteSink {
 export class FdSink implements ByteSink {
   constructor(readonly fd: number) {}
   write(bytes: Uint8Array): void {
-    let done = 0;
-    while (done < bytes.length) done += writeSync(this.fd, bytes, done, bytes.length - done);
+    writeAll(this.fd, bytes);
   }
 }
 
-/** Writes all of `bytes` into file `fd` at `position`. */
-export function writeAt(fd: number, bytes: Uint8Array, position: number): void {
+/** Writes all of `bytes` into file `fd`, at `position` when given, else at the file's current offset. */
+export function writeAll(fd: number, bytes: Uint8Array, position: number | null = null): void {
   let done = 0;
-  while (done < bytes.length) done += writeSync(fd, bytes, done, bytes.length - done, position + done);
+  while (done < bytes.length) done += writeSync(fd, bytes, done, bytes.length - done, position === null ? null : position + done);
 }

@@ -22,4 +22,3 @@ export class BufferPool {
     if (buffer) this.spare.push(new Uint8Array(buffer.buffer));
   }
 }
-

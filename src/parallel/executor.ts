@@ -52,7 +52,8 @@ class InProcess implements Executor {
 /**
  * Tasks in flight per worker. Measured here with 2 workers on 2 cores (1 GiB bf16 in memory): 3
  * left workers idle half the time while the main thread waited its turn to run (365–459 MiB/s
- * compress, 475–552 decompress); 12 gave 451–575 and 586–748. Each costs a chunk's buffers.
+ * compress, 475–552 decompress); 8 gave 473–504 and 562–689, 12 about the same. Each costs a
+ * chunk's buffers.
  */
 const QUEUE_PER_WORKER = 8;
 

@@ -4,7 +4,7 @@ import { BEST_TENSOR_CODERS, decodeChunk, encodeChunk, opaqueCoders, TENSOR_CODE
 import { splitByName } from '../codec/splits.js';
 import { hex64, type BaseRef, type ChunkRecord, type DeltaRecord } from '../container/format.js';
 import { decodeDeltaChunk, encodeDeltaChunk, isDeltaDtype } from '../delta/delta-chunk.js';
-import { writeAt } from '../io/sink.js';
+import { writeAll } from '../io/sink.js';
 
 /**
  * The work on one chunk, as pure functions of bytes: the same code runs in-process (-T 1) and in
@@ -107,6 +107,6 @@ export function runDecode(task: DecodeTask): DecodeOutcome {
     return 'corrupt';
   }
   if (hex64(xxh64(raw)) !== chunk.xxh64) return 'checksum';
-  if (task.output) writeAt(task.output.fd, raw, task.output.position);
+  if (task.output) writeAll(task.output.fd, raw, task.output.position);
   return 'ok';
 }
