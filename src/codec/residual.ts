@@ -203,10 +203,16 @@ function pass16(info: DtypeInfo, base: Uint16Array, next: Uint16Array, prev: Uin
   return tokens16(info, base, next, prev, beta, hist);
 }
 
+/** Repeats the last of `n` u16 elements at `at` up to a multiple of 8 (tokens16's SIMD steps). */
+function padToStep(memory: Uint8Array, at: number, n: number): void {
+  if (n === 0) return;
+  for (let i = n; i % 8 !== 0; i++) memory.copyWithin(at + 2 * i, at + 2 * (n - 1), at + 2 * n);
+}
+
 /**
  * The first pass without a model, in WebAssembly (`tokens16` in src/codec/wasm/planes.wat: the
- * tokens, raw bits, context keys, counts and checksum of the loops here, about twice as fast as
- * they ran in TS). The inputs are copied in and the results copied out.
+ * tokens, raw bits, context keys, counts and checksum, its arithmetic in SIMD). The inputs are
+ * copied in and the results copied out.
  */
 function tokens16(info: DtypeInfo, base: Uint16Array, next: Uint16Array, prev: Uint16Array | null, beta: number, hist: Int32Array): Pass1 {
   const n = next.length;
@@ -219,6 +225,7 @@ function tokens16(info: DtypeInfo, base: Uint16Array, next: Uint16Array, prev: U
   memory.set(bytes(base), 0);
   memory.set(bytes(next), nextAt);
   if (prev) memory.set(bytes(prev), prevAt);
+  for (const at of prev ? [0, nextAt, prevAt] : [0, nextAt]) padToStep(memory, at, n);
   const counts = new Int32Array(memory.buffer, histAt, hist.length).fill(0);
   kernels.tokens16(0, prev ? prevAt : 0, nextAt, n, tokensAt, keysAt, rawAt, histAt, info.expShift, info.expMask, prev ? TREND_BITS : 0, prev ? beta : 0, outAt);
   const [off, s1, s2, keyMin, keyMax] = new Int32Array(memory.buffer, outAt, 5) as unknown as number[];

@@ -241,70 +241,109 @@
   ;; the tokens): per element the zigzagged ULP residual z against pred = ulp(base) + ((beta *
   ;; (ulp(base) - ulp(prev)) + 128) >> 8) (without an older base: prev = base, beta = 0), its
   ;; context key (exponent of base << $keyShift | trend bucket of base - prev; u16 at $keys), its
-  ;; hybrid-uint token (bytes at $tokens), its raw low bits (LSB first, u16 words at $raw) and a
-  ;; count in $hist[(key << 6) | token] (i32). Writes the raw bit count, the checksum sums s1, s2 and
-  ;; the smallest and largest key as five i32 at $out.
+  ;; hybrid-uint token (bytes at $tokens), its raw low bits (LSB first at $raw, 8 bytes of slack) and
+  ;; a count in $hist[(key << 6) | token] (i32). Writes the raw bit count, the checksum sums s1, s2
+  ;; and the smallest and largest key as five i32 at $out.
+  ;; Two passes: the arithmetic 8 elements a step in SIMD (z replaces the new values at $next; the
+  ;; caller pads $base, $prev and $next to a multiple of 8 elements by repeating the last one), then
+  ;; the serial part (raw bits, counts, checksum) one element a step.
   (func (export "tokens16") (param $base i32) (param $prev i32) (param $next i32) (param $n i32) (param $tokens i32) (param $keys i32)
     (param $raw i32) (param $hist i32) (param $expShift i32) (param $expMask i32) (param $keyShift i32) (param $beta i32) (param $out i32)
-    (local $i i32) (local $b i32) (local $x i32) (local $p i32) (local $vb i32) (local $d i32) (local $zd i32) (local $far i32)
-    (local $key i32) (local $r i32) (local $z i32) (local $big i32) (local $nb i32) (local $k i32) (local $t i32) (local $w i32)
-    (local $h i32) (local $acc i32) (local $off i32) (local $s1 i32) (local $s2 i32) (local $keyMin i32) (local $keyMax i32)
-    (local.set $keyMin (i32.const 0x7fffffff))
-    (local.set $keyMax (i32.const -1))
+    (local $steps i32) (local $w v128) (local $v v128) (local $p v128) (local $d v128) (local $z v128) (local $key v128) (local $t v128)
+    (local $betas v128) (local $keyMin v128) (local $keyMax v128)
+    (local $keyAt i32) (local $tokenAt i32) (local $i i32) (local $at i32) (local $zi i32) (local $ti i32) (local $k i32) (local $off i32) (local $flush i32) (local $rawAt i32)
+    (local $h i32) (local $s1 i32) (local $s2 i32) (local $acc i64)
+    (local.set $betas (i16x8.splat (local.get $beta)))
+    (local.set $keyMin (i16x8.splat (i32.const -1)))
+    (local.set $steps (i32.shr_u (i32.add (local.get $n) (i32.const 7)) (i32.const 3)))
+    (local.set $at (local.get $next))
+    (local.set $keyAt (local.get $keys))
+    (local.set $tokenAt (local.get $tokens))
+    (block $done
+      (loop $step
+        (br_if $done (i32.eqz (local.get $steps)))
+        (local.set $w (v128.load (local.get $at)))
+        (local.set $v (v128.load (local.get $base)))
+        (local.set $p (v128.load (local.get $prev)))
+        ;; key: exponent of the base's bits, then the trend bucket of d = ulp(base) - ulp(prev):
+        ;; zigzag(d) below 14 as it is, else 14 for a rise and 15 for a fall
+        (local.set $key (i16x8.shl
+          (v128.and (i16x8.shr_u (local.get $v) (local.get $expShift)) (i16x8.splat (local.get $expMask))) (local.get $keyShift)))
+        (local.set $w (v128.xor (local.get $w) (v128.and (i16x8.shr_s (local.get $w) (i32.const 15)) (v128.const i16x8 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff))))
+        (local.set $v (v128.xor (local.get $v) (v128.and (i16x8.shr_s (local.get $v) (i32.const 15)) (v128.const i16x8 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff))))
+        (local.set $p (v128.xor (local.get $p) (v128.and (i16x8.shr_s (local.get $p) (i32.const 15)) (v128.const i16x8 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff))))
+        (local.set $d (i16x8.sub (local.get $v) (local.get $p)))
+        (local.set $z (v128.xor (i16x8.shl (local.get $d) (i32.const 1)) (i16x8.shr_s (local.get $d) (i32.const 15))))
+        (local.set $key (v128.or (local.get $key)
+          (v128.bitselect
+            (i16x8.sub (v128.const i16x8 14 14 14 14 14 14 14 14) (i16x8.shr_s (local.get $d) (i32.const 15)))
+            (local.get $z)
+            (i16x8.gt_u (local.get $z) (v128.const i16x8 13 13 13 13 13 13 13 13)))))
+        (v128.store (local.get $keyAt) (local.get $key))
+        (local.set $keyMin (i16x8.min_u (local.get $keyMin) (local.get $key)))
+        (local.set $keyMax (i16x8.max_u (local.get $keyMax) (local.get $key)))
+        ;; z = zigzag(ulp(next) - pred), pred = v + ((beta * d + 128) >> 8) modulo 2^16
+        (local.set $d
+          (i8x16.shuffle 0 1 4 5 8 9 12 13 16 17 20 21 24 25 28 29
+            (i32x4.shr_s (i32x4.add (i32x4.extmul_low_i16x8_s (local.get $d) (local.get $betas)) (v128.const i32x4 128 128 128 128)) (i32.const 8))
+            (i32x4.shr_s (i32x4.add (i32x4.extmul_high_i16x8_s (local.get $d) (local.get $betas)) (v128.const i32x4 128 128 128 128)) (i32.const 8))))
+        (local.set $z (i16x8.sub (local.get $w) (i16x8.add (local.get $v) (local.get $d))))
+        (local.set $z (v128.xor (i16x8.shl (local.get $z) (i32.const 1)) (i16x8.shr_s (local.get $z) (i32.const 15))))
+        (v128.store (local.get $at) (local.get $z))
+        ;; token: z below 16 as it is; else 4n + the 2 bits under the leading one (bit n), which are the
+        ;; float32 of z's exponent and top two mantissa bits: (bits >> 21) - (127 << 2)
+        (local.set $t (i16x8.narrow_i32x4_s
+          (i32x4.sub (i32x4.shr_u (f32x4.convert_i32x4_s (i32x4.extend_low_i16x8_u (local.get $z))) (i32.const 21)) (v128.const i32x4 508 508 508 508))
+          (i32x4.sub (i32x4.shr_u (f32x4.convert_i32x4_s (i32x4.extend_high_i16x8_u (local.get $z))) (i32.const 21)) (v128.const i32x4 508 508 508 508))))
+        (local.set $t (v128.bitselect (local.get $t) (local.get $z) (i16x8.gt_u (local.get $z) (v128.const i16x8 15 15 15 15 15 15 15 15))))
+        (v128.store64_lane 0 (local.get $tokenAt) (i8x16.narrow_i16x8_u (local.get $t) (local.get $t)))
+        (local.set $at (i32.add (local.get $at) (i32.const 16)))
+        (local.set $base (i32.add (local.get $base) (i32.const 16)))
+        (local.set $prev (i32.add (local.get $prev) (i32.const 16)))
+        (local.set $keyAt (i32.add (local.get $keyAt) (i32.const 16)))
+        (local.set $tokenAt (i32.add (local.get $tokenAt) (i32.const 8)))
+        (local.set $steps (i32.sub (local.get $steps) (i32.const 1)))
+        (br $step)))
+    (local.set $i (i32.const 0))
+    (local.set $rawAt (local.get $raw))
     (block $done
       (loop $step
         (br_if $done (i32.ge_u (local.get $i) (local.get $n)))
-        (local.set $b (i32.load16_u (local.get $base)))
-        (local.set $x (i32.load16_u (local.get $next)))
-        (local.set $p (i32.load16_u (local.get $prev)))
-        ;; ulp(w) = w ^ ((w << 16 >>s 31) & 0x7fff); d = int16(ulp(b) - ulp(p))
-        (local.set $vb (i32.xor (local.get $b) (i32.and (i32.shr_s (i32.shl (local.get $b) (i32.const 16)) (i32.const 31)) (i32.const 0x7fff))))
-        (local.set $d (i32.shr_s (i32.shl (i32.sub (local.get $vb)
-          (i32.xor (local.get $p) (i32.and (i32.shr_s (i32.shl (local.get $p) (i32.const 16)) (i32.const 31)) (i32.const 0x7fff))))
-          (i32.const 16)) (i32.const 16)))
-        ;; trend bucket: zigzag(d) below 14 as it is, else 14 for a rise and 15 for a fall
-        (local.set $zd (i32.xor (i32.shl (local.get $d) (i32.const 1)) (i32.shr_s (local.get $d) (i32.const 31))))
-        (local.set $far (i32.shr_s (i32.or (i32.sub (i32.const 13) (local.get $zd)) (local.get $zd)) (i32.const 31)))
-        (local.set $key (i32.or
-          (i32.shl (i32.and (i32.shr_u (local.get $b) (local.get $expShift)) (local.get $expMask)) (local.get $keyShift))
-          (i32.or (i32.and (local.get $zd) (i32.xor (local.get $far) (i32.const -1)))
-            (i32.and (i32.sub (i32.const 14) (i32.shr_s (local.get $d) (i32.const 31))) (local.get $far)))))
-        (local.set $keyMin (select (local.get $key) (local.get $keyMin) (i32.lt_s (local.get $key) (local.get $keyMin))))
-        (local.set $keyMax (select (local.get $key) (local.get $keyMax) (i32.gt_s (local.get $key) (local.get $keyMax))))
-        ;; r = int16(ulp(x) - pred)
-        (local.set $r (i32.shr_s (i32.shl (i32.sub
-          (i32.xor (local.get $x) (i32.and (i32.shr_s (i32.shl (local.get $x) (i32.const 16)) (i32.const 31)) (i32.const 0x7fff)))
-          (i32.add (local.get $vb) (i32.shr_s (i32.add (i32.mul (local.get $beta) (local.get $d)) (i32.const 128)) (i32.const 8))))
-          (i32.const 16)) (i32.const 16)))
-        (local.set $z (i32.and (i32.xor (i32.shl (local.get $r) (i32.const 1)) (i32.shr_s (local.get $r) (i32.const 31))) (i32.const 0xffff)))
-        (local.set $s1 (i32.add (local.get $s1) (local.get $z)))
+        (local.set $zi (i32.load16_u (local.get $next)))
+        (local.set $ti (i32.load8_u (i32.add (local.get $tokens) (local.get $i))))
+        (local.set $s1 (i32.add (local.get $s1) (local.get $zi)))
         (local.set $s2 (i32.add (local.get $s2) (local.get $s1)))
-        ;; token: z below 16 as it is; else 4n + the 2 bits under the leading one, k = n - 2 raw bits
-        (local.set $big (i32.shr_s (i32.sub (i32.const 15) (local.get $z)) (i32.const 31)))
-        (local.set $nb (i32.sub (i32.const 31) (i32.clz (local.get $z))))
-        (local.set $k (i32.and (i32.sub (local.get $nb) (i32.const 2)) (local.get $big)))
-        (local.set $t (i32.xor (local.get $z) (i32.and (local.get $big)
-          (i32.xor (local.get $z) (i32.or (i32.shl (local.get $nb) (i32.const 2)) (i32.and (i32.shr_u (local.get $z) (local.get $k)) (i32.const 3)))))))
-        ;; raw bits: acc holds the bits of word off >> 4 so far; stored every time, moved on at a word boundary
-        (local.set $w (i32.shr_u (local.get $off) (i32.const 4)))
-        (local.set $acc (i32.or (local.get $acc)
-          (i32.shl (i32.and (local.get $z) (i32.sub (i32.shl (i32.const 1) (local.get $k)) (i32.const 1))) (i32.and (local.get $off) (i32.const 15)))))
-        (i32.store16 (i32.add (local.get $raw) (i32.shl (local.get $w) (i32.const 1))) (local.get $acc))
+        ;; k = n - 2 raw bits for tokens from 16 on (t = 4n + m), none below
+        (local.set $k (i32.and (i32.sub (i32.shr_u (local.get $ti) (i32.const 2)) (i32.const 2))
+          (i32.shr_s (i32.sub (i32.const 15) (local.get $ti)) (i32.const 31))))
+        (local.set $acc (i64.or (local.get $acc)
+          (i64.shl (i64.extend_i32_u (i32.and (local.get $zi) (i32.sub (i32.shl (i32.const 1) (local.get $k)) (i32.const 1))))
+            (i64.extend_i32_u (local.get $off)))))
         (local.set $off (i32.add (local.get $off) (local.get $k)))
-        (local.set $acc (i32.shr_u (local.get $acc) (i32.shl (i32.sub (i32.shr_u (local.get $off) (i32.const 4)) (local.get $w)) (i32.const 4))))
-        (i32.store8 (i32.add (local.get $tokens) (local.get $i)) (local.get $t))
-        (i32.store16 (i32.add (local.get $keys) (i32.shl (local.get $i) (i32.const 1))) (local.get $key))
-        (local.set $h (i32.add (local.get $hist) (i32.shl (i32.or (i32.shl (local.get $key) (i32.const 6)) (local.get $t)) (i32.const 2))))
+        ;; the low 32 bits are stored every time and moved past once full
+        (i32.store (local.get $rawAt) (i32.wrap_i64 (local.get $acc)))
+        (local.set $flush (i32.shr_u (local.get $off) (i32.const 5)))
+        (local.set $rawAt (i32.add (local.get $rawAt) (i32.shl (local.get $flush) (i32.const 2))))
+        (local.set $acc (i64.shr_u (local.get $acc) (i64.extend_i32_u (i32.shl (local.get $flush) (i32.const 5)))))
+        (local.set $off (i32.and (local.get $off) (i32.const 31)))
+        (local.set $h (i32.add (local.get $hist)
+          (i32.shl (i32.or (i32.shl (i32.load16_u (local.get $keys)) (i32.const 6)) (local.get $ti)) (i32.const 2))))
         (i32.store (local.get $h) (i32.add (i32.load (local.get $h)) (i32.const 1)))
-        (local.set $base (i32.add (local.get $base) (i32.const 2)))
-        (local.set $prev (i32.add (local.get $prev) (i32.const 2)))
         (local.set $next (i32.add (local.get $next) (i32.const 2)))
+        (local.set $keys (i32.add (local.get $keys) (i32.const 2)))
         (local.set $i (i32.add (local.get $i) (i32.const 1)))
         (br $step)))
-    (i32.store16 (i32.add (local.get $raw) (i32.shl (i32.shr_u (local.get $off) (i32.const 4)) (i32.const 1))) (local.get $acc))
-    (i32.store (local.get $out) (local.get $off))
+    (i64.store (local.get $rawAt) (local.get $acc))
+    (i32.store (local.get $out) (i32.add (i32.shl (i32.sub (local.get $rawAt) (local.get $raw)) (i32.const 3)) (local.get $off)))
     (i32.store offset=4 (local.get $out) (local.get $s1))
     (i32.store offset=8 (local.get $out) (local.get $s2))
-    (i32.store offset=12 (local.get $out) (local.get $keyMin))
-    (i32.store offset=16 (local.get $out) (local.get $keyMax)))
+    ;; the smallest and largest key over the lanes (u16 lanes hold no sign)
+    (local.set $keyMin (i16x8.min_u (local.get $keyMin) (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $keyMin) (local.get $keyMin))))
+    (local.set $keyMin (i16x8.min_u (local.get $keyMin) (i8x16.shuffle 4 5 6 7 0 1 2 3 4 5 6 7 0 1 2 3 (local.get $keyMin) (local.get $keyMin))))
+    (local.set $keyMin (i16x8.min_u (local.get $keyMin) (i8x16.shuffle 2 3 0 1 2 3 0 1 2 3 0 1 2 3 0 1 (local.get $keyMin) (local.get $keyMin))))
+    (local.set $keyMax (i16x8.max_u (local.get $keyMax) (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $keyMax) (local.get $keyMax))))
+    (local.set $keyMax (i16x8.max_u (local.get $keyMax) (i8x16.shuffle 4 5 6 7 0 1 2 3 4 5 6 7 0 1 2 3 (local.get $keyMax) (local.get $keyMax))))
+    (local.set $keyMax (i16x8.max_u (local.get $keyMax) (i8x16.shuffle 2 3 0 1 2 3 0 1 2 3 0 1 2 3 0 1 (local.get $keyMax) (local.get $keyMax))))
+    (i32.store offset=12 (local.get $out) (i16x8.extract_lane_u 0 (local.get $keyMin)))
+    (i32.store offset=16 (local.get $out) (i16x8.extract_lane_u 0 (local.get $keyMax))))
 )
