@@ -20,9 +20,10 @@
  * malformed table or stream throws an Error.
  */
 
+import { align16, kernels, wasmMemory } from './simd-planes.js';
+
 export const PRECISION_BITS = 12;
 export const PRECISION = 1 << PRECISION_BITS;
-const MASK = PRECISION - 1;
 /** Lower bound of the state interval [L, L << 16). */
 const L = 1 << 15;
 /** Interleaved states: symbol i uses state i & 3. */
@@ -306,21 +307,16 @@ export function estimateTableBits(lo: number, hi: number, alphabet: number): num
 }
 
 // ---------------------------------------------------------------------------------------------
-// Coding
-
-let encScratch = new Uint16Array(0);
-let zeroContexts = new Uint16Array(0);
+// Coding: the loops run in WebAssembly (ransEncode and ransDecode in src/codec/wasm/planes.wat);
+// inputs are copied into its memory and results copied out.
 
 /**
  * Resolves the context sequence: `contexts[i]` mapped through `contextMap` when given (the map's
  * entries must be < model.contexts; keys beyond the map's end count as context 0), else used
- * directly (each must be < model.contexts). Returns the keys and a map to use in the hot loops.
+ * directly (each must be < model.contexts). Returns the keys (none: all contexts are 0) and the map.
  */
-function resolveContexts(model: RansModel, n: number, contexts: Uint16Array | null, contextMap: Uint8Array | undefined): [Uint16Array, Uint8Array] {
-  if (contexts === null) {
-    if (zeroContexts.length < n) zeroContexts = new Uint16Array(n);
-    return [zeroContexts, new Uint8Array(1)];
-  }
+function resolveContexts(model: RansModel, n: number, contexts: Uint16Array | null, contextMap: Uint8Array | undefined): [Uint16Array | null, Uint8Array] {
+  if (contexts === null) return [null, new Uint8Array(1)];
   if (contexts.length < n) throw new Error('rans: fewer contexts than symbols');
   if (contextMap) {
     for (let k = 0; k < contextMap.length; k++) {
@@ -336,6 +332,49 @@ function resolveContexts(model: RansModel, n: number, contexts: Uint16Array | nu
   return [contexts, identity];
 }
 
+const MAP_ENTRIES = 65536;
+
+/**
+ * Places the four states, the context map (zero-padded to every u16 key) and the keys at the start
+ * of wasm memory, grown to hold `more` bytes after them; returns the memory and where `more` starts.
+ */
+function stage(keys: Uint16Array | null, map: Uint8Array, n: number, more: number) {
+  const statesAt = 0;
+  const mapAt = 32;
+  const keysAt = mapAt + MAP_ENTRIES;
+  const moreAt = align16(keysAt + 2 * n);
+  const memory = wasmMemory(moreAt + more);
+  memory.set(map, mapAt);
+  memory.fill(0, mapAt + map.length, mapAt + MAP_ENTRIES);
+  if (keys) memory.set(new Uint8Array(keys.buffer, keys.byteOffset, 2 * n), keysAt);
+  return { memory, statesAt, mapAt, keysAt, moreAt };
+}
+
+/** ryg_rans' division by a frequency as a multiply: q = x * rcp >> (32 + rshift), exact for x < 2^31. */
+function reciprocal(f: number): { rcp: number; rshift: number } {
+  if (f === 1) return { rcp: 0xffffffff, rshift: 0 };
+  const shift = 32 - Math.clz32(f - 1);
+  return { rcp: Math.floor((2 ** (shift + 31) + f - 1) / f), rshift: shift - 1 };
+}
+
+/** The encoder's table (see ransEncode in planes.wat): four i32 per (context << shift | symbol). */
+function encodeTable(model: RansModel, shift: number, table: Int32Array): void {
+  const { contexts, alphabet, freq, cum } = model;
+  table.fill(0);
+  for (let c = 0; c < contexts; c++) {
+    for (let s = 0; s < alphabet; s++) {
+      const f = freq[c * alphabet + s]!;
+      if (f === 0) continue;
+      const { rcp, rshift } = reciprocal(f);
+      const at = ((c << shift) | s) << 2;
+      table[at] = f * (1 << XMAX_SHIFT) - 1;
+      table[at + 1] = rcp | 0;
+      table[at + 2] = cum[c * alphabet + s]! + (f === 1 ? PRECISION - 1 : 0);
+      table[at + 3] = (PRECISION - f) | ((32 + rshift) << 16);
+    }
+  }
+}
+
 /**
  * Codes `symbols[i]` with the table of its context (see resolveContexts; all contexts are 0 when
  * `contexts` is null). Every (context, symbol) pair coded must have a nonzero frequency.
@@ -343,114 +382,27 @@ function resolveContexts(model: RansModel, n: number, contexts: Uint16Array | nu
 export function ransEncode(model: RansModel, symbols: Uint8Array, contexts: Uint16Array | null, contextMap?: Uint8Array): Uint8Array {
   const n = symbols.length;
   const [keys, map] = resolveContexts(model, n, contexts, contextMap);
-  const { contexts: count, alphabet, freq, cum } = model;
-  // Per (context, symbol) at (context << shift) | symbol: freq | cum << 16 (0 when freq is 0),
-  // and the largest state that needs no renormalization before coding the symbol.
-  const shift = bitsFor(alphabet);
-  const size = count << shift;
-  const fc = new Int32Array(size);
-  const xm = new Int32Array(size);
-  for (let c = 0; c < count; c++) {
-    for (let s = 0; s < alphabet; s++) {
-      const f = freq[c * alphabet + s]!;
-      if (f === 0) continue;
-      const k = (c << shift) | s;
-      fc[k] = f | (cum[c * alphabet + s]! << 16);
-      xm[k] = f * (1 << XMAX_SHIFT) - 1;
-    }
-  }
+  const shift = bitsFor(model.alphabet);
+  const entries = model.contexts << shift;
   // At most one word per symbol, plus the states.
-  if (encScratch.length < n + 2 * STATES + 1) encScratch = new Uint16Array(n + 2 * STATES + 1 + (n >>> 3));
-  const out = encScratch;
-  let pos = out.length;
-  let x0 = L;
-  let x1 = L;
-  let x2 = L;
-  let x3 = L;
-  // Symbol i uses state i & 3; the encoder runs backwards. Renormalization is branch-free (the
-  // word is always stored, and kept only when the state was too large): with several bits per
-  // symbol a branch would often be mispredicted.
-  const tail = n & 3;
-  const bulk = n - tail;
-  for (let j = tail - 1; j >= 0; j--) {
-    const i = bulk + j;
-    const k = (map[keys[i]!]! << shift) | symbols[i]!;
-    const e = fc[k]!;
-    if (e === 0) throw new Error(`rans: symbol ${symbols[i]} has no frequency in its context`);
-    const f = e & 0xffff;
-    let x = j === 0 ? x0 : j === 1 ? x1 : x2;
-    if (x > xm[k]!) {
-      out[--pos] = x;
-      x >>>= 16;
-    }
-    const q = (x / f) | 0;
-    x = (q << PRECISION_BITS) + x - q * f + (e >>> 16);
-    if (j === 0) x0 = x;
-    else if (j === 1) x1 = x;
-    else x2 = x;
-  }
-  for (let i = bulk - 1; i > 0; i -= 4) {
-    const k3 = (map[keys[i]!]! << shift) | symbols[i]!;
-    const k2 = (map[keys[i - 1]!]! << shift) | symbols[i - 1]!;
-    const k1 = (map[keys[i - 2]!]! << shift) | symbols[i - 2]!;
-    const k0 = (map[keys[i - 3]!]! << shift) | symbols[i - 3]!;
-    const e3 = fc[k3]!;
-    const e2 = fc[k2]!;
-    const e1 = fc[k1]!;
-    const e0 = fc[k0]!;
-    if (((e0 - 1) | (e1 - 1) | (e2 - 1) | (e3 - 1)) < 0) throw new Error('rans: a symbol has no frequency in its context');
-    const f3 = e3 & 0xffff;
-    const b3 = (xm[k3]! - x3) >> 31;
-    out[pos - 1] = x3;
-    pos += b3;
-    x3 >>>= 16 & b3;
-    const q3 = (x3 / f3) | 0;
-    x3 = (q3 << PRECISION_BITS) + x3 - q3 * f3 + (e3 >>> 16);
-    const f2 = e2 & 0xffff;
-    const b2 = (xm[k2]! - x2) >> 31;
-    out[pos - 1] = x2;
-    pos += b2;
-    x2 >>>= 16 & b2;
-    const q2 = (x2 / f2) | 0;
-    x2 = (q2 << PRECISION_BITS) + x2 - q2 * f2 + (e2 >>> 16);
-    const f1 = e1 & 0xffff;
-    const b1 = (xm[k1]! - x1) >> 31;
-    out[pos - 1] = x1;
-    pos += b1;
-    x1 >>>= 16 & b1;
-    const q1 = (x1 / f1) | 0;
-    x1 = (q1 << PRECISION_BITS) + x1 - q1 * f1 + (e1 >>> 16);
-    const f0 = e0 & 0xffff;
-    const b0 = (xm[k0]! - x0) >> 31;
-    out[pos - 1] = x0;
-    pos += b0;
-    x0 >>>= 16 & b0;
-    const q0 = (x0 / f0) | 0;
-    x0 = (q0 << PRECISION_BITS) + x0 - q0 * f0 + (e0 >>> 16);
-  }
-  // The decoder reads x0 first: low word, then high word.
-  out[--pos] = x3 >>> 16;
-  out[--pos] = x3 & 0xffff;
-  out[--pos] = x2 >>> 16;
-  out[--pos] = x2 & 0xffff;
-  out[--pos] = x1 >>> 16;
-  out[--pos] = x1 & 0xffff;
-  out[--pos] = x0 >>> 16;
-  out[--pos] = x0 & 0xffff;
-  const words = out.slice(pos);
-  if (!LITTLE_ENDIAN) swap16(words);
-  return new Uint8Array(words.buffer, 0, words.length * 2);
+  const outBytes = 2 * n + 4 * STATES;
+  const { memory, statesAt, mapAt, keysAt, moreAt } = stage(keys, map, n, align16(n) + 16 * entries + outBytes);
+  const symbolsAt = moreAt;
+  const tableAt = symbolsAt + align16(n);
+  const end = tableAt + 16 * entries + outBytes;
+  memory.set(symbols, symbolsAt);
+  encodeTable(model, shift, new Int32Array(memory.buffer, tableAt, 4 * entries));
+  const states = new Int32Array(memory.buffer, statesAt, STATES).fill(L);
+  const first = kernels.ransEncode(symbolsAt, keysAt, mapAt, n, tableAt, shift, statesAt, end);
+  if (first === 0) throw new Error('rans: a symbol has no frequency in its context');
+  // The stream starts with the final states, x0 first, each as its low word then its high word.
+  new Uint16Array(memory.buffer, first - 4 * STATES, 2 * STATES).set(new Uint16Array(states.buffer, states.byteOffset, 2 * STATES));
+  return memory.slice(first - 4 * STATES, end);
 }
 
-let decTable = new Int32Array(0);
-let decWords = new Uint16Array(0);
-
-/** Builds the slot → (symbol, freq - 1, cum) table, one PRECISION-entry block per context. */
-function decodeTable(model: RansModel): Int32Array {
+/** Fills the decoder's table: per context 2^PRECISION_BITS slots, slot -> symbol | (freq - 1) << 8 | cum << 20. */
+function decodeTable(model: RansModel, table: Int32Array): void {
   const { contexts, alphabet, freq, cum } = model;
-  const size = contexts << PRECISION_BITS;
-  if (decTable.length < size) decTable = new Int32Array(size);
-  const table = decTable;
   for (let c = 0; c < contexts; c++) {
     const row = c * alphabet;
     const block = c << PRECISION_BITS;
@@ -461,7 +413,6 @@ function decodeTable(model: RansModel): Int32Array {
       table.fill(s | ((f - 1) << 8) | (start << 20), block + start, block + start + f);
     }
   }
-  return table;
 }
 
 /**
@@ -473,61 +424,26 @@ export function ransDecode(model: RansModel, bytes: Uint8Array, contexts: Uint16
   const n = out.length;
   const [keys, map] = resolveContexts(model, n, contexts, contextMap);
   if (bytes.length < 4 * STATES || (bytes.length & 1) !== 0) throw new Error('rans: stream is truncated or misaligned');
-  // An aligned copy with four spare zero words: renormalization reads ahead, branch-free, and the
-  // loop stops once past the end (the position checks below then throw).
   const end = bytes.length >>> 1;
-  if (decWords.length < end + STATES) decWords = new Uint16Array(end + STATES + (end >>> 3));
-  const words = decWords;
-  words.set(wordsOf(bytes));
-  words.fill(0, end, end + STATES);
-  const table = decodeTable(model);
-  let x0 = words[0]! | (words[1]! << 16);
-  let x1 = words[2]! | (words[3]! << 16);
-  let x2 = words[4]! | (words[5]! << 16);
-  let x3 = words[6]! | (words[7]! << 16);
-  if (x0 < L || x1 < L || x2 < L || x3 < L) throw new Error('rans: invalid initial state');
-  let pos = 2 * STATES;
-  let i = 0;
-  for (; i + 3 < n && pos <= end; i += 4) {
-    const e0 = table[(map[keys[i]!]! << PRECISION_BITS) | (x0 & MASK)]!;
-    const e1 = table[(map[keys[i + 1]!]! << PRECISION_BITS) | (x1 & MASK)]!;
-    const e2 = table[(map[keys[i + 2]!]! << PRECISION_BITS) | (x2 & MASK)]!;
-    const e3 = table[(map[keys[i + 3]!]! << PRECISION_BITS) | (x3 & MASK)]!;
-    out[i] = e0;
-    out[i + 1] = e1;
-    out[i + 2] = e2;
-    out[i + 3] = e3;
-    x0 = (((e0 >>> 8) & MASK) + 1) * (x0 >>> PRECISION_BITS) + (x0 & MASK) - (e0 >>> 20);
-    x1 = (((e1 >>> 8) & MASK) + 1) * (x1 >>> PRECISION_BITS) + (x1 & MASK) - (e1 >>> 20);
-    x2 = (((e2 >>> 8) & MASK) + 1) * (x2 >>> PRECISION_BITS) + (x2 & MASK) - (e2 >>> 20);
-    x3 = (((e3 >>> 8) & MASK) + 1) * (x3 >>> PRECISION_BITS) + (x3 & MASK) - (e3 >>> 20);
-    // Branch-free renormalization, in the encoder's order reversed.
-    const r0 = (x0 - L) >> 31;
-    x0 = (x0 << (16 & r0)) | (words[pos]! & r0);
-    pos -= r0;
-    const r1 = (x1 - L) >> 31;
-    x1 = (x1 << (16 & r1)) | (words[pos]! & r1);
-    pos -= r1;
-    const r2 = (x2 - L) >> 31;
-    x2 = (x2 << (16 & r2)) | (words[pos]! & r2);
-    pos -= r2;
-    const r3 = (x3 - L) >> 31;
-    x3 = (x3 << (16 & r3)) | (words[pos]! & r3);
-    pos -= r3;
-  }
-  for (let j = 0; i < n && pos <= end; i++, j++) {
-    let x = j === 0 ? x0 : j === 1 ? x1 : x2;
-    const e = table[(map[keys[i]!]! << PRECISION_BITS) | (x & MASK)]!;
-    out[i] = e;
-    x = (((e >>> 8) & MASK) + 1) * (x >>> PRECISION_BITS) + (x & MASK) - (e >>> 20);
-    if (x < L) x = (x << 16) | words[pos++]!;
-    if (j === 0) x0 = x;
-    else if (j === 1) x1 = x;
-    else x2 = x;
-  }
-  if (pos > end || i < n) throw new Error('rans: stream is truncated');
+  const tableBytes = 4 * (model.contexts << PRECISION_BITS);
+  // Spare zero words after the stream: renormalization reads one word ahead, branch-free.
+  const { memory, statesAt, mapAt, keysAt, moreAt } = stage(keys, map, n, tableBytes + align16(bytes.length + 2 * STATES) + n);
+  const tableAt = moreAt;
+  const wordsAt = tableAt + tableBytes;
+  const outAt = wordsAt + align16(bytes.length + 2 * STATES);
+  decodeTable(model, new Int32Array(memory.buffer, tableAt, tableBytes >> 2));
+  memory.set(bytes, wordsAt);
+  memory.fill(0, wordsAt + bytes.length, outAt);
+  // The states, then the word position the decoder reached.
+  const states = new Int32Array(memory.buffer, statesAt, STATES + 1);
+  states.set(new Int32Array(memory.slice(wordsAt, wordsAt + 4 * STATES).buffer));
+  if (states.subarray(0, STATES).some((x) => x < L)) throw new Error('rans: invalid initial state');
+  const decoded = kernels.ransDecode(wordsAt, 2 * STATES, end, keysAt, mapAt, tableAt, outAt, n, statesAt);
+  const pos = states[STATES]!;
+  if (pos > end || decoded < n) throw new Error('rans: stream is truncated');
   if (pos !== end) throw new Error('rans: stream has trailing data');
-  if (x0 !== L || x1 !== L || x2 !== L || x3 !== L) throw new Error('rans: stream is corrupt (final state mismatch)');
+  if (states.subarray(0, STATES).some((x) => x !== L)) throw new Error('rans: stream is corrupt (final state mismatch)');
+  out.set(memory.subarray(outAt, outAt + n));
 }
 
 /** A Uint16Array of the little-endian words in `bytes` (a view when aligned on a little-endian host). */

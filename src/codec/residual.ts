@@ -951,39 +951,27 @@ function checkRawEnd(raw: Uint16Array, rawWords: number, off: number): void {
   }
 }
 
-/** Tokens + raw bits + base (+ prev) → elements; returns the checksum of the z values. */
+/**
+ * Tokens + raw bits + base (+ prev) → elements; returns the checksum of the z values. In
+ * WebAssembly (`rebuild16` in src/codec/wasm/planes.wat): inputs copied in, elements copied out.
+ */
 function rebuild16(base: Uint16Array, prev: Uint16Array | null, beta: number, tokens: Uint8Array, raw: Uint16Array, rawWords: number, out: Uint16Array): number {
   const n = out.length;
-  const rawBits = rawWords * 16;
-  let off = 0;
-  let s1 = 0;
-  let s2 = 0;
-  for (let i = 0; i < n; i++) {
-    const t = tokens[i]!;
-    // Branch-free: big = -1 for tokens ≥ 16, which carry k = n - 2 raw bits (≤ 13), read from the
-    // 32 bits at word off >> 4 (raw has spare words past the end; off is checked below).
-    const big = (15 - t) >> 31;
-    const k = ((t >> 2) - 2) & big;
-    const w = off >> 4;
-    const bits = ((raw[w]! | (raw[w + 1]! << 16)) >>> (off & 15)) & ((1 << k) - 1);
-    off += k;
-    const z = t ^ ((t ^ (((4 | (t & 3)) << k) | bits)) & big);
-    s1 = (s1 + z) | 0;
-    s2 = (s2 + s1) | 0;
-    const b = base[i]!;
-    const vb = b ^ (((b << 16) >> 31) & 0x7fff);
-    let pred = vb;
-    if (prev !== null) {
-      const p = prev[i]!;
-      const vp = p ^ (((p << 16) >> 31) & 0x7fff);
-      pred = vb + ((beta * (((vb - vp) << 16) >> 16) + 128) >> 8);
-    }
-    const v = (pred + ((z >>> 1) ^ -(z & 1))) & 0xffff;
-    out[i] = v ^ (((v << 16) >> 31) & 0x7fff);
-    if (off > rawBits) break;
-  }
-  checkRawEnd(raw, rawWords, off);
-  return (s1 ^ Math.imul(s2, -0x61c8864f)) >>> 0;
+  const span = align16(2 * n);
+  const [prevAt, tokensAt, rawAt] = [span, 2 * span, 2 * span + align16(n)];
+  const zAt = rawAt + align16(2 * rawWords + 4);
+  const resultAt = zAt + span;
+  const memory = wasmMemory(resultAt + 16);
+  const bytes = (words: Uint16Array, count: number): Uint8Array => new Uint8Array(words.buffer, words.byteOffset, 2 * count);
+  memory.set(bytes(base, n), 0);
+  if (prev) memory.set(bytes(prev, n), prevAt);
+  memory.set(tokens.subarray(0, n), tokensAt);
+  memory.set(bytes(raw, rawWords + 2), rawAt);
+  kernels.rebuild16(0, prev ? prevAt : 0, tokensAt, rawAt, rawWords * 16, zAt, n, prev ? beta : 0, resultAt);
+  const [off, s1, s2] = new Int32Array(memory.buffer, resultAt, 3) as unknown as number[];
+  checkRawEnd(raw, rawWords, off!);
+  out.set(new Uint16Array(memory.buffer, zAt, n));
+  return (s1! ^ Math.imul(s2!, -0x61c8864f)) >>> 0;
 }
 
 /**

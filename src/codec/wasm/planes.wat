@@ -346,4 +346,146 @@
     (local.set $keyMax (i16x8.max_u (local.get $keyMax) (i8x16.shuffle 2 3 0 1 2 3 0 1 2 3 0 1 2 3 0 1 (local.get $keyMax) (local.get $keyMax))))
     (i32.store offset=12 (local.get $out) (i16x8.extract_lane_u 0 (local.get $keyMin)))
     (i32.store offset=16 (local.get $out) (i16x8.extract_lane_u 0 (local.get $keyMax))))
+
+  ;; rANS, the hot loops of src/codec/rans.ts (which documents the coder): four interleaved states,
+  ;; symbol i with state i & 3, kept as four i32 at $states. The context of symbol i is
+  ;; $map[$keys[i]] (u8 map of 65536 entries, u16 keys).
+  ;; Encoder: runs from the last symbol to the first and writes 16-bit words downwards, ending
+  ;; before byte address $end; returns the address of the first word written, or 0 if a symbol has
+  ;; no frequency in its context. Table entry (context << $shift | symbol), 16 bytes: the largest
+  ;; state needing no renormalization, then the division by the frequency as a multiply by a
+  ;; reciprocal (ryg_rans: q = x * rcp >> (32 + rshift), exact for x < 2^31), the bias (cum, plus
+  ;; M - 1 when the frequency is 1) and M - freq | (32 + rshift) << 16 (0 for an absent symbol).
+  (func (export "ransEncode") (param $symbols i32) (param $keys i32) (param $map i32) (param $n i32) (param $table i32)
+    (param $shift i32) (param $states i32) (param $end i32) (result i32)
+    (local $i i32) (local $at i32) (local $x i32) (local $e i32) (local $w i32) (local $b i32) (local $bad i32) (local $pos i32)
+    (local.set $pos (local.get $end))
+    (local.set $i (local.get $n))
+    (block $done
+      (loop $step
+        (br_if $done (i32.eqz (local.get $i)))
+        (local.set $i (i32.sub (local.get $i) (i32.const 1)))
+        (local.set $at (i32.add (local.get $states) (i32.shl (i32.and (local.get $i) (i32.const 3)) (i32.const 2))))
+        (local.set $x (i32.load (local.get $at)))
+        (local.set $e (i32.add (local.get $table) (i32.shl
+          (i32.or
+            (i32.shl (i32.load8_u (i32.add (local.get $map) (i32.load16_u (i32.add (local.get $keys) (i32.shl (local.get $i) (i32.const 1))))))
+              (local.get $shift))
+            (i32.load8_u (i32.add (local.get $symbols) (local.get $i))))
+          (i32.const 4))))
+        (local.set $w (i32.load offset=12 (local.get $e)))
+        (local.set $bad (i32.or (local.get $bad) (i32.eqz (local.get $w))))
+        ;; renormalize, branch-free: the low word is always stored and kept only when x is too large
+        (local.set $b (i32.shr_s (i32.sub (i32.load (local.get $e)) (local.get $x)) (i32.const 31)))
+        (i32.store16 (i32.sub (local.get $pos) (i32.const 2)) (local.get $x))
+        (local.set $pos (i32.add (local.get $pos) (i32.shl (local.get $b) (i32.const 1))))
+        (local.set $x (i32.shr_u (local.get $x) (i32.and (local.get $b) (i32.const 16))))
+        (i32.store (local.get $at)
+          (i32.add
+            (i32.add (local.get $x) (i32.load offset=8 (local.get $e)))
+            (i32.mul
+              (i32.wrap_i64 (i64.shr_u
+                (i64.mul (i64.extend_i32_u (local.get $x)) (i64.extend_i32_u (i32.load offset=4 (local.get $e))))
+                (i64.extend_i32_u (i32.shr_u (local.get $w) (i32.const 16)))))
+              (i32.and (local.get $w) (i32.const 0xffff)))))
+        (br $step)))
+    (select (i32.const 0) (local.get $pos) (local.get $bad)))
+
+  ;; Decoder: symbols 0 .. $n - 1 into $out from the words at $words (u16; the states already taken
+  ;; from the first four pairs, at $states) starting at word $pos, reading no further than word $end
+  ;; + 1 (the caller provides spare zero words). Table: 4096 i32 per context, slot -> symbol |
+  ;; (freq - 1) << 8 | cum << 20. Returns the number of symbols decoded; the word position
+  ;; reached is stored after the states.
+  (func (export "ransDecode") (param $words i32) (param $pos i32) (param $end i32) (param $keys i32) (param $map i32)
+    (param $table i32) (param $out i32) (param $n i32) (param $states i32) (result i32)
+    (local $i i32) (local $at i32) (local $x i32) (local $e i32) (local $r i32)
+    (block $done
+      (loop $step
+        (br_if $done (i32.ge_u (local.get $i) (local.get $n)))
+        (br_if $done (i32.gt_u (local.get $pos) (local.get $end)))
+        (local.set $at (i32.add (local.get $states) (i32.shl (i32.and (local.get $i) (i32.const 3)) (i32.const 2))))
+        (local.set $x (i32.load (local.get $at)))
+        (local.set $e (i32.load (i32.add (local.get $table) (i32.shl
+          (i32.or
+            (i32.shl (i32.load8_u (i32.add (local.get $map) (i32.load16_u (i32.add (local.get $keys) (i32.shl (local.get $i) (i32.const 1))))))
+              (i32.const 12))
+            (i32.and (local.get $x) (i32.const 4095)))
+          (i32.const 2)))))
+        (i32.store8 (i32.add (local.get $out) (local.get $i)) (local.get $e))
+        (local.set $x (i32.sub
+          (i32.add
+            (i32.mul (i32.add (i32.and (i32.shr_u (local.get $e) (i32.const 8)) (i32.const 4095)) (i32.const 1)) (i32.shr_u (local.get $x) (i32.const 12)))
+            (i32.and (local.get $x) (i32.const 4095)))
+          (i32.shr_u (local.get $e) (i32.const 20))))
+        ;; renormalize, branch-free
+        (local.set $r (i32.shr_s (i32.sub (local.get $x) (i32.const 0x8000)) (i32.const 31)))
+        (i32.store (local.get $at) (i32.or
+          (i32.shl (local.get $x) (i32.and (local.get $r) (i32.const 16)))
+          (i32.and (i32.load16_u (i32.add (local.get $words) (i32.shl (local.get $pos) (i32.const 1)))) (local.get $r))))
+        (local.set $pos (i32.sub (local.get $pos) (local.get $r)))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $step)))
+    (i32.store offset=16 (local.get $states) (local.get $pos))
+    (local.get $i))
+
+  ;; The strong delta's decoder for 16-bit floats (rebuild16 in src/codec/residual.ts): tokens and
+  ;; raw bits back to z values (serial, u16 at $z), then the elements in SIMD, in place at $z: v =
+  ;; pred + unzigzag(z), element = ulp(v). Stops early once the raw bits run out ($rawBits; the
+  ;; caller provides 4 spare bytes). $n is rounded up to whole steps of 8 for the SIMD pass
+  ;; ($base, $prev and $z have room). Writes the raw bits consumed and the checksum sums s1, s2 as
+  ;; three i32 at $out.
+  (func (export "rebuild16") (param $base i32) (param $prev i32) (param $tokens i32) (param $raw i32) (param $rawBits i32)
+    (param $z i32) (param $n i32) (param $beta i32) (param $out i32)
+    (local $i i32) (local $t i32) (local $big i32) (local $k i32) (local $off i32) (local $zi i32) (local $s1 i32) (local $s2 i32)
+    (local $at i32) (local $steps i32) (local $v v128) (local $p v128) (local $d v128) (local $r v128) (local $betas v128)
+    (block $done
+      (loop $step
+        (br_if $done (i32.ge_u (local.get $i) (local.get $n)))
+        (local.set $t (i32.load8_u (i32.add (local.get $tokens) (local.get $i))))
+        ;; tokens from 16 on carry k = n - 2 raw bits (at most 13), read from the 32 bits at word off >> 4
+        (local.set $big (i32.shr_s (i32.sub (i32.const 15) (local.get $t)) (i32.const 31)))
+        (local.set $k (i32.and (i32.sub (i32.shr_u (local.get $t) (i32.const 2)) (i32.const 2)) (local.get $big)))
+        (local.set $zi (i32.xor (local.get $t) (i32.and (local.get $big) (i32.xor (local.get $t)
+          (i32.or
+            (i32.shl (i32.or (i32.const 4) (i32.and (local.get $t) (i32.const 3))) (local.get $k))
+            (i32.and
+              (i32.shr_u (i32.load (i32.add (local.get $raw) (i32.shl (i32.shr_u (local.get $off) (i32.const 4)) (i32.const 1))))
+                (i32.and (local.get $off) (i32.const 15)))
+              (i32.sub (i32.shl (i32.const 1) (local.get $k)) (i32.const 1))))))))
+        (local.set $off (i32.add (local.get $off) (local.get $k)))
+        (local.set $s1 (i32.add (local.get $s1) (local.get $zi)))
+        (local.set $s2 (i32.add (local.get $s2) (local.get $s1)))
+        (i32.store16 (i32.add (local.get $z) (i32.shl (local.get $i) (i32.const 1))) (local.get $zi))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br_if $done (i32.gt_u (local.get $off) (local.get $rawBits)))
+        (br $step)))
+    (i32.store (local.get $out) (local.get $off))
+    (i32.store offset=4 (local.get $out) (local.get $s1))
+    (i32.store offset=8 (local.get $out) (local.get $s2))
+    (local.set $betas (i16x8.splat (local.get $beta)))
+    (local.set $steps (i32.shr_u (i32.add (local.get $n) (i32.const 7)) (i32.const 3)))
+    (local.set $at (local.get $z))
+    (block $done
+      (loop $step
+        (br_if $done (i32.eqz (local.get $steps)))
+        (local.set $v (v128.load (local.get $base)))
+        (local.set $p (v128.load (local.get $prev)))
+        (local.set $v (v128.xor (local.get $v) (v128.and (i16x8.shr_s (local.get $v) (i32.const 15)) (v128.const i16x8 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff))))
+        (local.set $p (v128.xor (local.get $p) (v128.and (i16x8.shr_s (local.get $p) (i32.const 15)) (v128.const i16x8 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff))))
+        (local.set $d (i16x8.sub (local.get $v) (local.get $p)))
+        (local.set $d
+          (i8x16.shuffle 0 1 4 5 8 9 12 13 16 17 20 21 24 25 28 29
+            (i32x4.shr_s (i32x4.add (i32x4.extmul_low_i16x8_s (local.get $d) (local.get $betas)) (v128.const i32x4 128 128 128 128)) (i32.const 8))
+            (i32x4.shr_s (i32x4.add (i32x4.extmul_high_i16x8_s (local.get $d) (local.get $betas)) (v128.const i32x4 128 128 128 128)) (i32.const 8))))
+        (local.set $r (v128.load (local.get $at)))
+        (local.set $r (v128.xor (i16x8.shr_u (local.get $r) (i32.const 1))
+          (i16x8.sub (v128.const i16x8 0 0 0 0 0 0 0 0) (v128.and (local.get $r) (v128.const i16x8 1 1 1 1 1 1 1 1)))))
+        (local.set $v (i16x8.add (i16x8.add (local.get $v) (local.get $d)) (local.get $r)))
+        (v128.store (local.get $at)
+          (v128.xor (local.get $v) (v128.and (i16x8.shr_s (local.get $v) (i32.const 15)) (v128.const i16x8 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff))))
+        (local.set $base (i32.add (local.get $base) (i32.const 16)))
+        (local.set $prev (i32.add (local.get $prev) (i32.const 16)))
+        (local.set $at (i32.add (local.get $at) (i32.const 16)))
+        (local.set $steps (i32.sub (local.get $steps) (i32.const 1)))
+        (br $step))))
 )
