@@ -310,6 +310,8 @@ export function estimateTableBits(lo: number, hi: number, alphabet: number): num
 // Coding: the loops run in WebAssembly (ransEncode and ransDecode in src/codec/wasm/planes.wat);
 // inputs are copied into its memory and results copied out.
 
+const MAP_ENTRIES = 65536;
+
 /**
  * Resolves the context sequence: `contexts[i]` mapped through `contextMap` when given (the map's
  * entries must be < model.contexts; keys beyond the map's end count as context 0), else used
@@ -319,10 +321,8 @@ function resolveContexts(model: RansModel, n: number, contexts: Uint16Array | nu
   if (contexts === null) return [null, new Uint8Array(1)];
   if (contexts.length < n) throw new Error('rans: fewer contexts than symbols');
   if (contextMap) {
-    for (let k = 0; k < contextMap.length; k++) {
-      if (contextMap[k]! >= model.contexts) throw new Error('rans: context map entry out of range');
-    }
-    return [contexts, contextMap];
+    if (contextMap.length > MAP_ENTRIES) throw new Error('rans: context map is longer than the keys need');
+    return [contexts, contextMap]; // its entries are checked where it is staged
   }
   for (let i = 0; i < n; i++) {
     if (contexts[i]! >= model.contexts) throw new Error(`rans: context ${contexts[i]} out of range`);
@@ -332,13 +332,12 @@ function resolveContexts(model: RansModel, n: number, contexts: Uint16Array | nu
   return [contexts, identity];
 }
 
-const MAP_ENTRIES = 65536;
-
 /**
- * Places the four states, the context map (zero-padded to every u16 key) and the keys at the start
- * of wasm memory, grown to hold `more` bytes after them; returns the memory and where `more` starts.
+ * Places the four states, the context map (zero-padded to every u16 key; each entry must be a
+ * context of the model) and the keys at the start of wasm memory, grown to hold `more` bytes after
+ * them; returns the memory and where `more` starts.
  */
-function stage(keys: Uint16Array | null, map: Uint8Array, n: number, more: number) {
+function stage(model: RansModel, keys: Uint16Array | null, map: Uint8Array, n: number, more: number) {
   const statesAt = 0;
   const mapAt = 32;
   const keysAt = mapAt + MAP_ENTRIES;
@@ -346,6 +345,7 @@ function stage(keys: Uint16Array | null, map: Uint8Array, n: number, more: numbe
   const memory = wasmMemory(moreAt + more);
   memory.set(map, mapAt);
   memory.fill(0, mapAt + map.length, mapAt + MAP_ENTRIES);
+  if (kernels.maxByte(mapAt, MAP_ENTRIES) >= model.contexts) throw new Error('rans: context map entry out of range');
   if (keys) memory.set(new Uint8Array(keys.buffer, keys.byteOffset, 2 * n), keysAt);
   return { memory, statesAt, mapAt, keysAt, moreAt };
 }
@@ -386,7 +386,7 @@ export function ransEncode(model: RansModel, symbols: Uint8Array, contexts: Uint
   const entries = model.contexts << shift;
   // At most one word per symbol, plus the states.
   const outBytes = 2 * n + 4 * STATES;
-  const { memory, statesAt, mapAt, keysAt, moreAt } = stage(keys, map, n, align16(n) + 16 * entries + outBytes);
+  const { memory, statesAt, mapAt, keysAt, moreAt } = stage(model, keys, map, n, align16(n) + 16 * entries + outBytes);
   const symbolsAt = moreAt;
   const tableAt = symbolsAt + align16(n);
   const end = tableAt + 16 * entries + outBytes;
@@ -427,7 +427,7 @@ export function ransDecode(model: RansModel, bytes: Uint8Array, contexts: Uint16
   const end = bytes.length >>> 1;
   const tableBytes = 4 * (model.contexts << PRECISION_BITS);
   // Spare zero words after the stream: renormalization reads one word ahead, branch-free.
-  const { memory, statesAt, mapAt, keysAt, moreAt } = stage(keys, map, n, tableBytes + align16(bytes.length + 2 * STATES) + n);
+  const { memory, statesAt, mapAt, keysAt, moreAt } = stage(model, keys, map, n, tableBytes + align16(bytes.length + 2 * STATES) + n);
   const tableAt = moreAt;
   const wordsAt = tableAt + tableBytes;
   const outAt = wordsAt + align16(bytes.length + 2 * STATES);
