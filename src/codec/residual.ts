@@ -151,6 +151,11 @@ function view16(bytes: Uint8Array): Uint16Array {
   return wordsOf(bytes);
 }
 
+/** The bytes of the first `count` words (a view). */
+function bytesOf(words: Uint16Array, count = words.length): Uint8Array {
+  return new Uint8Array(words.buffer, words.byteOffset, 2 * count);
+}
+
 function view32(bytes: Uint8Array): Int32Array {
   const count = bytes.length >>> 2;
   if (LITTLE_ENDIAN && (bytes.byteOffset & 3) === 0) return new Int32Array(bytes.buffer, bytes.byteOffset, count);
@@ -221,17 +226,16 @@ function tokens16(info: DtypeInfo, base: Uint16Array, next: Uint16Array, prev: U
   const histAt = rawAt + span + 16;
   const outAt = histAt + 4 * hist.length;
   const memory = wasmMemory(outAt + 32);
-  const bytes = (words: Uint16Array): Uint8Array => new Uint8Array(words.buffer, words.byteOffset, 2 * n);
-  memory.set(bytes(base), 0);
-  memory.set(bytes(next), nextAt);
-  if (prev) memory.set(bytes(prev), prevAt);
+  memory.set(bytesOf(base), 0);
+  memory.set(bytesOf(next), nextAt);
+  if (prev) memory.set(bytesOf(prev), prevAt);
   for (const at of prev ? [0, nextAt, prevAt] : [0, nextAt]) padToStep(memory, at, n);
   const counts = new Int32Array(memory.buffer, histAt, hist.length).fill(0);
   kernels.tokens16(0, prev ? prevAt : 0, nextAt, n, tokensAt, keysAt, rawAt, histAt, info.expShift, info.expMask, prev ? TREND_BITS : 0, prev ? beta : 0, outAt);
   const [off, s1, s2, keyMin, keyMax] = new Int32Array(memory.buffer, outAt, 5) as unknown as number[];
   const rawWords = (off! + 15) >> 4;
   tokenBuf.set(memory.subarray(tokensAt, tokensAt + n));
-  if (prev) keyBuf.set(new Uint16Array(memory.buffer, keysAt, n));
+  keyBuf.set(new Uint16Array(memory.buffer, keysAt, n));
   rawBuf.set(new Uint16Array(memory.buffer, rawAt, rawWords + 1));
   hist.set(counts);
   return { rawWords, checksum: (s1! ^ Math.imul(s2!, -0x61c8864f)) >>> 0, keyMin: keyMin!, keyMax: keyMax! };
@@ -698,7 +702,6 @@ export function encodeResidual(dtype: ResidualDtype, base: Uint8Array, next: Uin
       : pass32(info, view32(base), view32(next), prevBytes ? view32(prevBytes) : null, beta, lowRank, hist);
 
   // Context ranges and their tables.
-  const keysStored = info.size === 4 || prevBytes !== undefined || lowRank !== null;
   const present = presentKeys(hist, p1.keyMin, p1.keyMax, alphabet);
   const starts = chooseRanges(hist, present, alphabet);
   const ranges = starts.length + 1;
@@ -715,8 +718,8 @@ export function encodeResidual(dtype: ResidualDtype, base: Uint8Array, next: Uin
   }
   releaseHist(hist, present, alphabet);
   const model = buildModel(counts, ranges, alphabet);
-  const [contexts, contextMap] = contextsFor(info, base, prevBytes, lowRank, keyMap, n, keysStored);
-  const rans = ransEncode(model, tokenBuf.subarray(0, n), contexts, contextMap);
+  // The first pass stored every element's key.
+  const rans = ransEncode(model, tokenBuf.subarray(0, n), keyBuf, keyMap);
 
   const side = new BitWriter();
   if (lowRank) writeLowRank(lowRank, side);
@@ -819,7 +822,7 @@ export function decodeResidual(dtype: ResidualDtype, base: Uint8Array, coded: Ui
   if (info.size === 2) {
     const b16 = view16(base);
     const p16 = prevBytes ? view16(prevBytes) : null;
-    const [contexts, contextMap] = contextsFor(info, base, prevBytes, lowRank, keyMap, n, false);
+    const [contexts, contextMap] = contextsFor(info, base, prevBytes, lowRank, keyMap, n);
     ransDecodeChecked(model, ransBytes, contexts, tokens, contextMap);
     const aligned = LITTLE_ENDIAN && (dst.byteOffset & 1) === 0;
     const out = aligned ? new Uint16Array(dst.buffer, dst.byteOffset, n) : new Uint16Array(n);
@@ -831,7 +834,7 @@ export function decodeResidual(dtype: ResidualDtype, base: Uint8Array, coded: Ui
   } else {
     const b32 = view32(base);
     const p32 = prevBytes ? view32(prevBytes) : null;
-    const [contexts, contextMap] = contextsFor(info, base, prevBytes, lowRank, keyMap, n, false);
+    const [contexts, contextMap] = contextsFor(info, base, prevBytes, lowRank, keyMap, n);
     ransDecodeChecked(model, ransBytes, contexts, tokens, contextMap);
     const aligned = LITTLE_ENDIAN && (dst.byteOffset & 3) === 0;
     const out = aligned ? new Int32Array(dst.buffer, dst.byteOffset, n) : new Int32Array(n);
@@ -844,26 +847,12 @@ export function decodeResidual(dtype: ResidualDtype, base: Uint8Array, coded: Ui
   if (sum !== checksum) throw new Error('residual: checksum mismatch (stream is corrupt or base differs)');
 }
 
-/** Below this many elements, building (and validating) the 64K-entry value map costs more than computing keys. */
-const VALUE_MAP_MIN = 65536;
-const valueMap = new Uint8Array(65536);
-
 /**
- * The context sequence for rANS as (contexts, map): for 16-bit dtypes without prev or low-rank
- * model and enough elements, the base elements themselves with a map from every 16-bit pattern to
- * its exponent's range (no key pass at all); otherwise keys computed per element with the key →
- * range map, and with a low-rank model its context values in lowBuf. `keysDone`: the encoder's
- * first pass already stored the keys (it does for F32, with prev and with a low-rank model).
+ * The decoder's context sequence for rANS as (keys, key → range map): keys computed per element
+ * from the bases (as the encoder's first pass did), and with a low-rank model its context values
+ * in lowBuf.
  */
-function contextsFor(info: DtypeInfo, base: Uint8Array, prev: Uint8Array | undefined, lowRank: LowRank | null, keyMap: Uint8Array, n: number, keysDone: boolean): [Uint16Array, Uint8Array] {
-  if (info.size === 2 && prev === undefined && lowRank === null && n >= VALUE_MAP_MIN) {
-    const span = 1 << info.expShift;
-    for (let hi = 0; hi < 65536 >> info.expShift; hi++) {
-      valueMap.fill(keyMap[hi & info.expMask]!, hi << info.expShift, (hi << info.expShift) + span);
-    }
-    return [view16(base), valueMap];
-  }
-  if (keysDone) return [keyBuf, keyMap];
+function contextsFor(info: DtypeInfo, base: Uint8Array, prev: Uint8Array | undefined, lowRank: LowRank | null, keyMap: Uint8Array, n: number): [Uint16Array, Uint8Array] {
   if (info.size === 2 && prev === undefined && lowRank !== null) {
     keys16LowRank(info, view16(base), lowRank, keyBuf, lowBuf);
     return [keyBuf, keyMap];
@@ -906,23 +895,17 @@ function keys16LowRank(info: DtypeInfo, base: Uint16Array, lowRank: LowRank, key
   }
 }
 
+/** The context keys of 16-bit elements into `keys`, in WebAssembly (`keys16` in planes.wat). */
 function keys16(info: DtypeInfo, base: Uint16Array, prev: Uint16Array | null, keys: Uint16Array): void {
   const n = base.length;
-  const expShift = info.expShift;
-  const expMask = info.expMask;
-  if (prev === null) {
-    for (let i = 0; i < n; i++) keys[i] = (base[i]! >> expShift) & expMask;
-    return;
-  }
-  for (let i = 0; i < n; i++) {
-    const b = base[i]!;
-    const p = prev[i]!;
-    const vb = b ^ (((b << 16) >> 31) & 0x7fff);
-    const vp = p ^ (((p << 16) >> 31) & 0x7fff);
-    const d0 = ((vb - vp) << 16) >> 16;
-    const zd = (d0 << 1) ^ (d0 >> 31);
-    keys[i] = (((b >> expShift) & expMask) << TREND_BITS) | trendBucket(zd, d0);
-  }
+  const span = align16(2 * n);
+  const [prevAt, keysAt, outAt] = [span, 2 * span, 3 * span];
+  const memory = wasmMemory(outAt + 8);
+  memory.set(bytesOf(base), 0);
+  if (prev) memory.set(bytesOf(prev), prevAt);
+  for (const at of prev ? [0, prevAt] : [0]) padToStep(memory, at, n);
+  kernels.keys16(0, prev ? prevAt : 0, n, keysAt, info.expShift, info.expMask, prev ? TREND_BITS : 0, outAt);
+  keys.set(new Uint16Array(memory.buffer, keysAt, n));
 }
 
 function keys32(info: DtypeInfo, base: Int32Array, prev: Int32Array | null, keys: Uint16Array): void {
@@ -962,11 +945,10 @@ function rebuild16(base: Uint16Array, prev: Uint16Array | null, beta: number, to
   const zAt = rawAt + align16(2 * rawWords + 4);
   const resultAt = zAt + span;
   const memory = wasmMemory(resultAt + 16);
-  const bytes = (words: Uint16Array, count: number): Uint8Array => new Uint8Array(words.buffer, words.byteOffset, 2 * count);
-  memory.set(bytes(base, n), 0);
-  if (prev) memory.set(bytes(prev, n), prevAt);
+  memory.set(bytesOf(base), 0);
+  if (prev) memory.set(bytesOf(prev), prevAt);
   memory.set(tokens.subarray(0, n), tokensAt);
-  memory.set(bytes(raw, rawWords + 2), rawAt);
+  memory.set(bytesOf(raw, rawWords + 2), rawAt);
   kernels.rebuild16(0, prev ? prevAt : 0, tokensAt, rawAt, rawWords * 16, zAt, n, prev ? beta : 0, resultAt);
   const [off, s1, s2] = new Int32Array(memory.buffer, resultAt, 3) as unknown as number[];
   checkRawEnd(raw, rawWords, off!);

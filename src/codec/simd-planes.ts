@@ -17,6 +17,7 @@ interface Kernels {
     expShift: number, expMask: number, keyShift: number, beta: number, out: number,
   ): void;
   ransEncode(symbols: number, keys: number, map: number, n: number, table: number, shift: number, states: number, end: number): number;
+  keys16(base: number, prev: number, n: number, keys: number, expShift: number, expMask: number, keyShift: number, out: number): void;
   maxByte(at: number, n: number): number;
   rebuild16(base: number, prev: number, tokens: number, raw: number, rawBits: number, z: number, n: number, beta: number, out: number): void;
   ransDecode(words: number, pos: number, end: number, keys: number, map: number, table: number, out: number, n: number, states: number): number;

@@ -237,27 +237,70 @@
       (i32.add (i32x4.extract_lane 0 (local.get $sum)) (i32x4.extract_lane 1 (local.get $sum)))
       (i32.add (i32x4.extract_lane 2 (local.get $sum)) (i32x4.extract_lane 3 (local.get $sum)))))
 
-  ;; The strong delta's first pass for 16-bit floats (pass16 in src/codec/residual.ts, which documents
-  ;; the tokens): per element the zigzagged ULP residual z against pred = ulp(base) + ((beta *
-  ;; (ulp(base) - ulp(prev)) + 128) >> 8) (without an older base: prev = base, beta = 0), its
-  ;; context key (exponent of base << $keyShift | trend bucket of base - prev; u16 at $keys), its
-  ;; hybrid-uint token (bytes at $tokens), its raw low bits (LSB first at $raw, 8 bytes of slack) and
-  ;; a count in $hist[(key << 6) | token] (i32). Writes the raw bit count, the checksum sums s1, s2
-  ;; and the smallest and largest key as five i32 at $out.
-  ;; Two passes: the arithmetic 8 elements a step in SIMD (z replaces the new values at $next; the
-  ;; caller pads $base, $prev and $next to a multiple of 8 elements by repeating the last one), then
-  ;; the serial part (raw bits, counts, checksum) one element a step.
-  (func (export "tokens16") (param $base i32) (param $prev i32) (param $next i32) (param $n i32) (param $tokens i32) (param $keys i32)
-    (param $raw i32) (param $hist i32) (param $expShift i32) (param $expMask i32) (param $keyShift i32) (param $beta i32) (param $out i32)
-    (local $steps i32) (local $w v128) (local $v v128) (local $p v128) (local $d v128) (local $z v128) (local $key v128) (local $t v128)
-    (local $betas v128) (local $keyMin v128) (local $keyMax v128)
-    (local $keyAt i32) (local $tokenAt i32) (local $i i32) (local $at i32) (local $zi i32) (local $ti i32) (local $k i32) (local $off i32) (local $flush i32) (local $rawAt i32)
-    (local $h i32) (local $s1 i32) (local $s2 i32) (local $acc i64)
-    (local.set $betas (i16x8.splat (local.get $beta)))
+  ;; The strong delta's context keys for 16-bit floats, 8 elements a step: the exponent of the base's
+  ;; bits << $keyShift | the trend bucket of d = ulp(base) - ulp(prev) (zigzag(d) below 14 as it is,
+  ;; else 14 for a rise and 15 for a fall; 0 without an older base, where prev = base), as u16 at
+  ;; $keys. The caller pads $base and $prev to a multiple of 8 elements by repeating the last one.
+  ;; Writes the smallest and largest key as two i32 at $out.
+  (func $keys16 (export "keys16") (param $base i32) (param $prev i32) (param $n i32) (param $keys i32)
+    (param $expShift i32) (param $expMask i32) (param $keyShift i32) (param $out i32)
+    (local $steps i32) (local $v v128) (local $p v128) (local $d v128) (local $zd v128) (local $key v128)
+    (local $keyMin v128) (local $keyMax v128)
     (local.set $keyMin (i16x8.splat (i32.const -1)))
     (local.set $steps (i32.shr_u (i32.add (local.get $n) (i32.const 7)) (i32.const 3)))
+    (block $done
+      (loop $step
+        (br_if $done (i32.eqz (local.get $steps)))
+        (local.set $v (v128.load (local.get $base)))
+        (local.set $p (v128.load (local.get $prev)))
+        (local.set $key (i16x8.shl
+          (v128.and (i16x8.shr_u (local.get $v) (local.get $expShift)) (i16x8.splat (local.get $expMask))) (local.get $keyShift)))
+        (local.set $v (v128.xor (local.get $v) (v128.and (i16x8.shr_s (local.get $v) (i32.const 15)) (v128.const i16x8 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff))))
+        (local.set $p (v128.xor (local.get $p) (v128.and (i16x8.shr_s (local.get $p) (i32.const 15)) (v128.const i16x8 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff))))
+        (local.set $d (i16x8.sub (local.get $v) (local.get $p)))
+        (local.set $zd (v128.xor (i16x8.shl (local.get $d) (i32.const 1)) (i16x8.shr_s (local.get $d) (i32.const 15))))
+        (local.set $key (v128.or (local.get $key)
+          (v128.bitselect
+            (i16x8.sub (v128.const i16x8 14 14 14 14 14 14 14 14) (i16x8.shr_s (local.get $d) (i32.const 15)))
+            (local.get $zd)
+            (i16x8.gt_u (local.get $zd) (v128.const i16x8 13 13 13 13 13 13 13 13)))))
+        (v128.store (local.get $keys) (local.get $key))
+        (local.set $keyMin (i16x8.min_u (local.get $keyMin) (local.get $key)))
+        (local.set $keyMax (i16x8.max_u (local.get $keyMax) (local.get $key)))
+        (local.set $base (i32.add (local.get $base) (i32.const 16)))
+        (local.set $prev (i32.add (local.get $prev) (i32.const 16)))
+        (local.set $keys (i32.add (local.get $keys) (i32.const 16)))
+        (local.set $steps (i32.sub (local.get $steps) (i32.const 1)))
+        (br $step)))
+    ;; the smallest and largest over the lanes (u16 lanes hold no sign)
+    (local.set $keyMin (i16x8.min_u (local.get $keyMin) (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $keyMin) (local.get $keyMin))))
+    (local.set $keyMin (i16x8.min_u (local.get $keyMin) (i8x16.shuffle 4 5 6 7 0 1 2 3 4 5 6 7 0 1 2 3 (local.get $keyMin) (local.get $keyMin))))
+    (local.set $keyMin (i16x8.min_u (local.get $keyMin) (i8x16.shuffle 2 3 0 1 2 3 0 1 2 3 0 1 2 3 0 1 (local.get $keyMin) (local.get $keyMin))))
+    (local.set $keyMax (i16x8.max_u (local.get $keyMax) (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $keyMax) (local.get $keyMax))))
+    (local.set $keyMax (i16x8.max_u (local.get $keyMax) (i8x16.shuffle 4 5 6 7 0 1 2 3 4 5 6 7 0 1 2 3 (local.get $keyMax) (local.get $keyMax))))
+    (local.set $keyMax (i16x8.max_u (local.get $keyMax) (i8x16.shuffle 2 3 0 1 2 3 0 1 2 3 0 1 2 3 0 1 (local.get $keyMax) (local.get $keyMax))))
+    (i32.store (local.get $out) (i16x8.extract_lane_u 0 (local.get $keyMin)))
+    (i32.store offset=4 (local.get $out) (i16x8.extract_lane_u 0 (local.get $keyMax))))
+
+  ;; The strong delta's first pass for 16-bit floats (pass16 in src/codec/residual.ts, which documents
+  ;; the tokens): the context keys (keys16, with the smallest and largest at $out + 12), then per
+  ;; element the zigzagged ULP residual z against pred = ulp(base) + ((beta * (ulp(base) -
+  ;; ulp(prev)) + 128) >> 8), its hybrid-uint token (bytes at $tokens), its raw low bits (LSB first
+  ;; at $raw, 8 bytes of slack) and a count in $hist[(key << 6) | token] (i32). Writes the raw bit
+  ;; count and the checksum sums s1, s2 as i32 at $out.
+  ;; The arithmetic runs 8 elements a step in SIMD (z replaces the new values at $next; the caller
+  ;; pads $base, $prev and $next to a multiple of 8 elements by repeating the last one), then the
+  ;; serial part (raw bits, counts, checksum) one element a step.
+  (func (export "tokens16") (param $base i32) (param $prev i32) (param $next i32) (param $n i32) (param $tokens i32) (param $keys i32)
+    (param $raw i32) (param $hist i32) (param $expShift i32) (param $expMask i32) (param $keyShift i32) (param $beta i32) (param $out i32)
+    (local $steps i32) (local $w v128) (local $v v128) (local $p v128) (local $d v128) (local $z v128) (local $t v128)
+    (local $betas v128) (local $tokenAt i32) (local $i i32) (local $at i32) (local $zi i32) (local $ti i32) (local $k i32)
+    (local $off i32) (local $flush i32) (local $rawAt i32) (local $h i32) (local $s1 i32) (local $s2 i32) (local $acc i64)
+    (call $keys16 (local.get $base) (local.get $prev) (local.get $n) (local.get $keys) (local.get $expShift) (local.get $expMask)
+      (local.get $keyShift) (i32.add (local.get $out) (i32.const 12)))
+    (local.set $betas (i16x8.splat (local.get $beta)))
+    (local.set $steps (i32.shr_u (i32.add (local.get $n) (i32.const 7)) (i32.const 3)))
     (local.set $at (local.get $next))
-    (local.set $keyAt (local.get $keys))
     (local.set $tokenAt (local.get $tokens))
     (block $done
       (loop $step
@@ -265,28 +308,14 @@
         (local.set $w (v128.load (local.get $at)))
         (local.set $v (v128.load (local.get $base)))
         (local.set $p (v128.load (local.get $prev)))
-        ;; key: exponent of the base's bits, then the trend bucket of d = ulp(base) - ulp(prev):
-        ;; zigzag(d) below 14 as it is, else 14 for a rise and 15 for a fall
-        (local.set $key (i16x8.shl
-          (v128.and (i16x8.shr_u (local.get $v) (local.get $expShift)) (i16x8.splat (local.get $expMask))) (local.get $keyShift)))
         (local.set $w (v128.xor (local.get $w) (v128.and (i16x8.shr_s (local.get $w) (i32.const 15)) (v128.const i16x8 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff))))
         (local.set $v (v128.xor (local.get $v) (v128.and (i16x8.shr_s (local.get $v) (i32.const 15)) (v128.const i16x8 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff))))
         (local.set $p (v128.xor (local.get $p) (v128.and (i16x8.shr_s (local.get $p) (i32.const 15)) (v128.const i16x8 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff))))
-        (local.set $d (i16x8.sub (local.get $v) (local.get $p)))
-        (local.set $z (v128.xor (i16x8.shl (local.get $d) (i32.const 1)) (i16x8.shr_s (local.get $d) (i32.const 15))))
-        (local.set $key (v128.or (local.get $key)
-          (v128.bitselect
-            (i16x8.sub (v128.const i16x8 14 14 14 14 14 14 14 14) (i16x8.shr_s (local.get $d) (i32.const 15)))
-            (local.get $z)
-            (i16x8.gt_u (local.get $z) (v128.const i16x8 13 13 13 13 13 13 13 13)))))
-        (v128.store (local.get $keyAt) (local.get $key))
-        (local.set $keyMin (i16x8.min_u (local.get $keyMin) (local.get $key)))
-        (local.set $keyMax (i16x8.max_u (local.get $keyMax) (local.get $key)))
-        ;; z = zigzag(ulp(next) - pred), pred = v + ((beta * d + 128) >> 8) modulo 2^16
+        ;; z = zigzag(ulp(next) - pred), pred = v + ((beta * (v - p) + 128) >> 8) modulo 2^16
         (local.set $d
           (i8x16.shuffle 0 1 4 5 8 9 12 13 16 17 20 21 24 25 28 29
-            (i32x4.shr_s (i32x4.add (i32x4.extmul_low_i16x8_s (local.get $d) (local.get $betas)) (v128.const i32x4 128 128 128 128)) (i32.const 8))
-            (i32x4.shr_s (i32x4.add (i32x4.extmul_high_i16x8_s (local.get $d) (local.get $betas)) (v128.const i32x4 128 128 128 128)) (i32.const 8))))
+            (i32x4.shr_s (i32x4.add (i32x4.extmul_low_i16x8_s (i16x8.sub (local.get $v) (local.get $p)) (local.get $betas)) (v128.const i32x4 128 128 128 128)) (i32.const 8))
+            (i32x4.shr_s (i32x4.add (i32x4.extmul_high_i16x8_s (i16x8.sub (local.get $v) (local.get $p)) (local.get $betas)) (v128.const i32x4 128 128 128 128)) (i32.const 8))))
         (local.set $z (i16x8.sub (local.get $w) (i16x8.add (local.get $v) (local.get $d))))
         (local.set $z (v128.xor (i16x8.shl (local.get $z) (i32.const 1)) (i16x8.shr_s (local.get $z) (i32.const 15))))
         (v128.store (local.get $at) (local.get $z))
@@ -300,7 +329,6 @@
         (local.set $at (i32.add (local.get $at) (i32.const 16)))
         (local.set $base (i32.add (local.get $base) (i32.const 16)))
         (local.set $prev (i32.add (local.get $prev) (i32.const 16)))
-        (local.set $keyAt (i32.add (local.get $keyAt) (i32.const 16)))
         (local.set $tokenAt (i32.add (local.get $tokenAt) (i32.const 8)))
         (local.set $steps (i32.sub (local.get $steps) (i32.const 1)))
         (br $step)))
@@ -336,16 +364,7 @@
     (i64.store (local.get $rawAt) (local.get $acc))
     (i32.store (local.get $out) (i32.add (i32.shl (i32.sub (local.get $rawAt) (local.get $raw)) (i32.const 3)) (local.get $off)))
     (i32.store offset=4 (local.get $out) (local.get $s1))
-    (i32.store offset=8 (local.get $out) (local.get $s2))
-    ;; the smallest and largest key over the lanes (u16 lanes hold no sign)
-    (local.set $keyMin (i16x8.min_u (local.get $keyMin) (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $keyMin) (local.get $keyMin))))
-    (local.set $keyMin (i16x8.min_u (local.get $keyMin) (i8x16.shuffle 4 5 6 7 0 1 2 3 4 5 6 7 0 1 2 3 (local.get $keyMin) (local.get $keyMin))))
-    (local.set $keyMin (i16x8.min_u (local.get $keyMin) (i8x16.shuffle 2 3 0 1 2 3 0 1 2 3 0 1 2 3 0 1 (local.get $keyMin) (local.get $keyMin))))
-    (local.set $keyMax (i16x8.max_u (local.get $keyMax) (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $keyMax) (local.get $keyMax))))
-    (local.set $keyMax (i16x8.max_u (local.get $keyMax) (i8x16.shuffle 4 5 6 7 0 1 2 3 4 5 6 7 0 1 2 3 (local.get $keyMax) (local.get $keyMax))))
-    (local.set $keyMax (i16x8.max_u (local.get $keyMax) (i8x16.shuffle 2 3 0 1 2 3 0 1 2 3 0 1 2 3 0 1 (local.get $keyMax) (local.get $keyMax))))
-    (i32.store offset=12 (local.get $out) (i16x8.extract_lane_u 0 (local.get $keyMin)))
-    (i32.store offset=16 (local.get $out) (i16x8.extract_lane_u 0 (local.get $keyMax))))
+    (i32.store offset=8 (local.get $out) (local.get $s2)))
 
   ;; rANS, the hot loops of src/codec/rans.ts (which documents the coder): four interleaved states,
   ;; symbol i with state i & 3, kept as four i32 at $states. The context of symbol i is
