@@ -215,9 +215,34 @@ function padToStep(memory: Uint8Array, at: number, n: number): void {
 }
 
 /**
- * The first pass without a model, in WebAssembly (`tokens16` in src/codec/wasm/planes.wat: the
- * tokens, raw bits, context keys, counts and checksum, its arithmetic in SIMD). The inputs are
- * copied in and the results copied out.
+ * The context keys of 16-bit elements (with prev, of the trend too) in WebAssembly (`keys16` in
+ * planes.wat), from `base` and `prev` placed at 0 and `prevAt` (padded, see padToStep), into
+ * `keysAt`; returns the smallest and largest key.
+ */
+function keysInMemory(info: DtypeInfo, n: number, hasPrev: boolean, prevAt: number, keysAt: number, outAt: number): [number, number] {
+  kernels.keys16(0, hasPrev ? prevAt : 0, n, keysAt, info.expShift, info.expMask, hasPrev ? TREND_BITS : 0, outAt);
+  const [keyMin, keyMax] = new Int32Array(kernels.memory.buffer, outAt, 2) as unknown as number[];
+  return [keyMin!, keyMax!];
+}
+
+/** The context keys of 16-bit elements into `keys`. */
+function keys16(info: DtypeInfo, base: Uint16Array, prev: Uint16Array | null, keys: Uint16Array): void {
+  const n = base.length;
+  const span = align16(2 * n);
+  const [prevAt, keysAt, outAt] = [span, 2 * span, 3 * span];
+  const memory = wasmMemory(outAt + 8);
+  memory.set(bytesOf(base), 0);
+  if (prev) memory.set(bytesOf(prev), prevAt);
+  for (const at of prev ? [0, prevAt] : [0]) padToStep(memory, at, n);
+  keysInMemory(info, n, prev !== null, prevAt, keysAt, outAt);
+  keys.set(new Uint16Array(memory.buffer, keysAt, n));
+}
+
+/**
+ * The first pass without a model, in WebAssembly (`keys16`, then `tokens16` in
+ * src/codec/wasm/planes.wat: the tokens, raw bits, counts and checksum, its arithmetic in SIMD).
+ * The inputs are copied in and the results copied out; of the counts, only the rows of the keys
+ * that occur between the smallest and the largest (`hist` is zero elsewhere, see zeroHist).
  */
 function tokens16(info: DtypeInfo, base: Uint16Array, next: Uint16Array, prev: Uint16Array | null, beta: number, hist: Int32Array): Pass1 {
   const n = next.length;
@@ -230,15 +255,18 @@ function tokens16(info: DtypeInfo, base: Uint16Array, next: Uint16Array, prev: U
   memory.set(bytesOf(next), nextAt);
   if (prev) memory.set(bytesOf(prev), prevAt);
   for (const at of prev ? [0, nextAt, prevAt] : [0, nextAt]) padToStep(memory, at, n);
-  const counts = new Int32Array(memory.buffer, histAt, hist.length).fill(0);
-  kernels.tokens16(0, prev ? prevAt : 0, nextAt, n, tokensAt, keysAt, rawAt, histAt, info.expShift, info.expMask, prev ? TREND_BITS : 0, prev ? beta : 0, outAt);
-  const [off, s1, s2, keyMin, keyMax] = new Int32Array(memory.buffer, outAt, 5) as unknown as number[];
+  const [keyMin, keyMax] = keysInMemory(info, n, prev !== null, prevAt, keysAt, outAt);
+  const [rowsFrom, rowsTo] = [keyMin * info.alphabet, (keyMax + 1) * info.alphabet];
+  const counts = new Int32Array(memory.buffer, histAt, hist.length);
+  counts.fill(0, rowsFrom, rowsTo);
+  kernels.tokens16(0, prev ? prevAt : 0, nextAt, n, tokensAt, keysAt, rawAt, histAt, prev ? beta : 0, outAt);
+  const [off, s1, s2] = new Int32Array(memory.buffer, outAt, 3) as unknown as number[];
   const rawWords = (off! + 15) >> 4;
   tokenBuf.set(memory.subarray(tokensAt, tokensAt + n));
   keyBuf.set(new Uint16Array(memory.buffer, keysAt, n));
   rawBuf.set(new Uint16Array(memory.buffer, rawAt, rawWords + 1));
-  hist.set(counts);
-  return { rawWords, checksum: (s1! ^ Math.imul(s2!, -0x61c8864f)) >>> 0, keyMin: keyMin!, keyMax: keyMax! };
+  if (rowsTo > rowsFrom) hist.set(counts.subarray(rowsFrom, rowsTo), rowsFrom);
+  return { rawWords, checksum: (s1! ^ Math.imul(s2!, -0x61c8864f)) >>> 0, keyMin, keyMax };
 }
 
 /** pass16 with a low-rank model and no prev, computing the model's context values on the fly. */
@@ -893,19 +921,6 @@ function keys16LowRank(info: DtypeInfo, base: Uint16Array, lowRank: LowRank, key
       low[i] = l;
     }
   }
-}
-
-/** The context keys of 16-bit elements into `keys`, in WebAssembly (`keys16` in planes.wat). */
-function keys16(info: DtypeInfo, base: Uint16Array, prev: Uint16Array | null, keys: Uint16Array): void {
-  const n = base.length;
-  const span = align16(2 * n);
-  const [prevAt, keysAt, outAt] = [span, 2 * span, 3 * span];
-  const memory = wasmMemory(outAt + 8);
-  memory.set(bytesOf(base), 0);
-  if (prev) memory.set(bytesOf(prev), prevAt);
-  for (const at of prev ? [0, prevAt] : [0]) padToStep(memory, at, n);
-  kernels.keys16(0, prev ? prevAt : 0, n, keysAt, info.expShift, info.expMask, prev ? TREND_BITS : 0, outAt);
-  keys.set(new Uint16Array(memory.buffer, keysAt, n));
 }
 
 function keys32(info: DtypeInfo, base: Int32Array, prev: Int32Array | null, keys: Uint16Array): void {

@@ -12,10 +12,7 @@ interface Kernels {
   ulpSplit16(base: number, prev: number, next: number, lo: number, hi: number, groups: number, beta: number): void;
   ulpMerge16(base: number, prev: number, lo: number, hi: number, dst: number, groups: number, beta: number): void;
   betaCost16(d0: number, d1: number, n: number, beta: number): number;
-  tokens16(
-    base: number, prev: number, next: number, n: number, tokens: number, keys: number, raw: number, hist: number,
-    expShift: number, expMask: number, keyShift: number, beta: number, out: number,
-  ): void;
+  tokens16(base: number, prev: number, next: number, n: number, tokens: number, keys: number, raw: number, hist: number, beta: number, out: number): void;
   ransEncode(symbols: number, keys: number, map: number, n: number, table: number, shift: number, states: number, end: number): number;
   keys16(base: number, prev: number, n: number, keys: number, expShift: number, expMask: number, keyShift: number, out: number): void;
   maxByte(at: number, n: number): number;

@@ -242,7 +242,7 @@
   ;; else 14 for a rise and 15 for a fall; 0 without an older base, where prev = base), as u16 at
   ;; $keys. The caller pads $base and $prev to a multiple of 8 elements by repeating the last one.
   ;; Writes the smallest and largest key as two i32 at $out.
-  (func $keys16 (export "keys16") (param $base i32) (param $prev i32) (param $n i32) (param $keys i32)
+  (func (export "keys16") (param $base i32) (param $prev i32) (param $n i32) (param $keys i32)
     (param $expShift i32) (param $expMask i32) (param $keyShift i32) (param $out i32)
     (local $steps i32) (local $v v128) (local $p v128) (local $d v128) (local $zd v128) (local $key v128)
     (local $keyMin v128) (local $keyMax v128)
@@ -283,21 +283,19 @@
     (i32.store offset=4 (local.get $out) (i16x8.extract_lane_u 0 (local.get $keyMax))))
 
   ;; The strong delta's first pass for 16-bit floats (pass16 in src/codec/residual.ts, which documents
-  ;; the tokens): the context keys (keys16, with the smallest and largest at $out + 12), then per
-  ;; element the zigzagged ULP residual z against pred = ulp(base) + ((beta * (ulp(base) -
-  ;; ulp(prev)) + 128) >> 8), its hybrid-uint token (bytes at $tokens), its raw low bits (LSB first
-  ;; at $raw, 8 bytes of slack) and a count in $hist[(key << 6) | token] (i32). Writes the raw bit
-  ;; count and the checksum sums s1, s2 as i32 at $out.
+  ;; the tokens), given the context keys at $keys (keys16): per element the zigzagged ULP residual z
+  ;; against pred = ulp(base) + ((beta * (ulp(base) - ulp(prev)) + 128) >> 8), its hybrid-uint token
+  ;; (bytes at $tokens), its raw low bits (LSB first at $raw, 8 bytes of slack) and a count in
+  ;; $hist[(key << 6) | token] (i32). Writes the raw bit count and the checksum sums s1, s2 as i32
+  ;; at $out.
   ;; The arithmetic runs 8 elements a step in SIMD (z replaces the new values at $next; the caller
   ;; pads $base, $prev and $next to a multiple of 8 elements by repeating the last one), then the
   ;; serial part (raw bits, counts, checksum) one element a step.
   (func (export "tokens16") (param $base i32) (param $prev i32) (param $next i32) (param $n i32) (param $tokens i32) (param $keys i32)
-    (param $raw i32) (param $hist i32) (param $expShift i32) (param $expMask i32) (param $keyShift i32) (param $beta i32) (param $out i32)
+    (param $raw i32) (param $hist i32) (param $beta i32) (param $out i32)
     (local $steps i32) (local $w v128) (local $v v128) (local $p v128) (local $d v128) (local $z v128) (local $t v128)
     (local $betas v128) (local $tokenAt i32) (local $i i32) (local $at i32) (local $zi i32) (local $ti i32) (local $k i32)
     (local $off i32) (local $flush i32) (local $rawAt i32) (local $h i32) (local $s1 i32) (local $s2 i32) (local $acc i64)
-    (call $keys16 (local.get $base) (local.get $prev) (local.get $n) (local.get $keys) (local.get $expShift) (local.get $expMask)
-      (local.get $keyShift) (i32.add (local.get $out) (i32.const 12)))
     (local.set $betas (i16x8.splat (local.get $beta)))
     (local.set $steps (i32.shr_u (i32.add (local.get $n) (i32.const 7)) (i32.const 3)))
     (local.set $at (local.get $next))
