@@ -72,7 +72,7 @@ function encodeTensor(task: EncodeTask, options: EncodeOptions): EncodedChunk & 
 
 export function runEncode(task: EncodeTask): EncodeResult {
   const coded: EncodedChunk & { delta?: DeltaRecord } = task.dtype === null
-    ? encodeChunk(task.raw, splitByName('bytes')!, { candidates: opaqueCoders(task.raw.length), exhaustive: true })
+    ? encodeChunk(task.raw, splitByName('bytes')!, { candidates: opaqueCoders(task.raw.length, task.best), exhaustive: true })
     : encodeTensor(task, task.best ? { candidates: BEST_TENSOR_CODERS, exhaustive: true } : { candidates: TENSOR_CODERS, exhaustive: false });
   let at = 0;
   for (const part of coded.payload) {
