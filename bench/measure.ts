@@ -7,7 +7,7 @@ import { compressBuffer, compressFile, decompressBuffer, decompressFile } from '
 import { BufferSource } from '../src/io/source.js';
 
 export const MiB = 1024 * 1024;
-const RUNS = 3;
+const RUNS = 5;
 
 export interface Codec {
   ratio: number;

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { rng } from './helpers.js';
-import { BitReader, BitWriter, buildModel, PRECISION, ransDecode, ransEncode, readModel, writeModel, type RansModel } from '../src/codec/rans.js';
+import { BitReader, BitWriter, buildModel, PRECISION, ransDecode, ransEncode, readModel, reciprocal, writeModel, type RansModel } from '../src/codec/rans.js';
 
 /** Symbols from a per-context geometric-like distribution: skewed, different in every context. */
 function skewedStream(n: number, contexts: number, alphabet: number, seed: number): { symbols: Uint8Array; ctx: Uint16Array } {
@@ -169,6 +169,21 @@ describe('rans', () => {
       const read = readModel(new BitReader(w.finish()), 1, alphabet);
       assert.deepEqual(read.freq, model.freq);
       assert.deepEqual(read.cum, model.cum);
+    }
+  });
+
+  it("updates the state exactly with the encoder's reciprocals (x -> (x / f) * M + x % f), at the edges of each quotient", () => {
+    for (let f = 1; f <= PRECISION; f++) {
+      const { rcp, rshift } = reciprocal(f);
+      // As the encoder's table: the frequency-1 reciprocal gives x - 1, which its bias makes up for.
+      const bias = f === 1 ? PRECISION - 1 : 0;
+      for (const q of [1, 2, 3, 1000, Math.floor(2 ** 31 / f) - 1, Math.floor((2 ** 31 - 1) / f)]) {
+        for (const x of [q * f - 1, q * f, q * f + f - 1]) {
+          if (x < 1 || x >= 2 ** 31) continue;
+          const quotient = Number((BigInt(x) * BigInt(rcp)) >> BigInt(32 + rshift));
+          assert.equal(x + bias + quotient * (PRECISION - f), Math.floor(x / f) * PRECISION + (x % f), `x ${x}, f ${f}`);
+        }
+      }
     }
   });
 

@@ -351,7 +351,7 @@ function stage(model: RansModel, keys: Uint16Array | null, map: Uint8Array, n: n
 }
 
 /** ryg_rans' division by a frequency as a multiply: q = x * rcp >> (32 + rshift), exact for x < 2^31. */
-function reciprocal(f: number): { rcp: number; rshift: number } {
+export function reciprocal(f: number): { rcp: number; rshift: number } {
   if (f === 1) return { rcp: 0xffffffff, rshift: 0 };
   const shift = 32 - Math.clz32(f - 1);
   return { rcp: Math.floor((2 ** (shift + 31) + f - 1) / f), rshift: shift - 1 };
