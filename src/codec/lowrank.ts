@@ -14,6 +14,7 @@
  * gamma(t2 - t1), gamma(t3 - t2).
  */
 import type { BitReader, BitWriter } from './rans.js';
+import { align16, kernels, wasmMemory } from './simd-planes.js';
 
 /** The loops below are unrolled for this rank. */
 const RANK = 4;
@@ -271,32 +272,24 @@ function pays(stats: SampleStats, rows: number, cols: number): boolean {
   return nonzero * (1 - entropy) * (rows / sampledRows) > 2 * sideBits;
 }
 
-/** The context value (see FLIP_SHIFT) for every P, at P + P_MAX. */
-export function contextTable(model: LowRank): Uint8Array {
-  const [t1, t2, t3] = model.thresholds;
-  const table = new Uint8Array(2 * P_MAX + 1);
-  for (let p = -P_MAX; p <= P_MAX; p++) {
-    const a = Math.abs(p);
-    table[p + P_MAX] = Number(a > t1) + Number(a > t2) + Number(a > t3) + (p < 0 ? 1 << FLIP_SHIFT : 0);
-  }
-  return table;
-}
-
-/** The context value of every element into `out`; returns the filled part of `out`. */
+/**
+ * The context value (see FLIP_SHIFT) of every element into `out`, in WebAssembly (`lowRank16` in
+ * src/codec/wasm/planes.wat); returns the filled part of `out`.
+ */
 export function lowRankContexts(model: LowRank, out: Uint8Array): Uint8Array {
   const { rows, cols, u, v } = model;
-  const table = contextTable(model);
-  for (let i = 0; i < rows; i++) {
-    const row = i * cols;
-    const u0 = u[i << 2]!;
-    const u1 = u[(i << 2) + 1]!;
-    const u2 = u[(i << 2) + 2]!;
-    const u3 = u[(i << 2) + 3]!;
-    for (let j = 0; j < cols; j++) {
-      const q = j << 2;
-      out[row + j] = table[u0 * v[q]! + u1 * v[q + 1]! + u2 * v[q + 2]! + u3 * v[q + 3]! + P_MAX]!;
-    }
-  }
+  const stride = 2 * (Math.ceil(cols / 8) * 8);
+  const vAt = align16(2 * u.length);
+  const outAt = vAt + RANK * stride;
+  const memory = wasmMemory(outAt + rows * cols + 16);
+  const u16 = new Int16Array(memory.buffer, 0, u.length);
+  for (let k = 0; k < u.length; k++) u16[k] = u[k]!;
+  const planes = new Int16Array(memory.buffer, vAt, (RANK * stride) / 2).fill(0);
+  for (let j = 0; j < cols; j++) for (let c = 0; c < RANK; c++) planes[(c * stride) / 2 + j] = v[j * RANK + c]!;
+  // |P| <= P_MAX, so larger thresholds (possible in a corrupt stream) all act alike.
+  const [t1, t2, t3] = model.thresholds.map((t) => Math.min(t, P_MAX));
+  kernels.lowRank16(0, vAt, stride, rows, cols, t1!, t2!, t3!, outAt);
+  out.set(memory.subarray(outAt, outAt + rows * cols));
   return out.subarray(0, rows * cols);
 }
 

@@ -29,7 +29,7 @@
  * low-rank model,] context ranges and rANS tables, bit-packed), padding to an even offset, raw bit
  * words (u16 LE), rANS stream.
  */
-import { BUCKETS, contextTable, fitLowRank, FLIP_SHIFT, lowRankContexts, P_MAX, lowRankShape, readLowRank, writeLowRank, type LowRank, type RowSigns } from './lowrank.js';
+import { BUCKETS, fitLowRank, FLIP_SHIFT, lowRankContexts, lowRankShape, readLowRank, writeLowRank, type LowRank, type RowSigns } from './lowrank.js';
 import { align16, kernels, wasmMemory } from './simd-planes.js';
 import { BitReader, BitWriter, buildModel, estimateTableBits, LITTLE_ENDIAN, ransDecode, ransEncode, readModel, swap16, wordsOf, writeModel } from './rans.js';
 
@@ -203,9 +203,7 @@ interface Pass1 {
 }
 
 function pass16(info: DtypeInfo, base: Uint16Array, next: Uint16Array, prev: Uint16Array | null, beta: number, lowRank: LowRank | null, hist: Int32Array): Pass1 {
-  if (prev !== null && lowRank !== null) return pass16PrevLowRank(info, base, next, prev, beta, lowRankContexts(lowRank, lowBuf), hist);
-  if (lowRank !== null) return pass16LowRank(info, base, next, lowRank, hist);
-  return tokens16(info, base, next, prev, beta, hist);
+  return tokens16(info, base, next, prev, beta, lowRank ? lowRankContexts(lowRank, lowBuf) : null, hist);
 }
 
 /** Repeats the last of `n` u16 elements at `at` up to a multiple of 8 (tokens16's SIMD steps). */
@@ -215,165 +213,76 @@ function padToStep(memory: Uint8Array, at: number, n: number): void {
 }
 
 /**
- * The context keys of 16-bit elements (with prev, of the trend too) in WebAssembly (`keys16` in
- * planes.wat), from `base` and `prev` placed at 0 and `prevAt` (padded, see padToStep), into
- * `keysAt`; returns the smallest and largest key.
+ * Where the 16-bit kernels keep a chunk of n elements in wasm memory: the base from 0, then the
+ * older base, the new values (or z), the keys, the low-rank context values, then `more` bytes;
+ * base, prev and next are copied in and padded to whole SIMD steps (see padToStep), the context
+ * values too (zeros without a model).
  */
-function keysInMemory(info: DtypeInfo, n: number, hasPrev: boolean, prevAt: number, keysAt: number, outAt: number): [number, number] {
-  kernels.keys16(0, hasPrev ? prevAt : 0, n, keysAt, info.expShift, info.expMask, hasPrev ? TREND_BITS : 0, outAt);
+function stage16(base: Uint16Array, prev: Uint16Array | null, next: Uint16Array | null, low: Uint8Array | null, more: number) {
+  const n = base.length;
+  const span = align16(2 * n) + 16;
+  const [prevAt, nextAt, keysAt, lowAt] = [span, 2 * span, 3 * span, 4 * span];
+  const moreAt = lowAt + align16(n) + 16;
+  const memory = wasmMemory(moreAt + more);
+  memory.set(bytesOf(base), 0);
+  if (prev) memory.set(bytesOf(prev), prevAt);
+  if (next) memory.set(bytesOf(next), nextAt);
+  for (const at of [0, ...(prev ? [prevAt] : []), ...(next ? [nextAt] : [])]) padToStep(memory, at, n);
+  if (low) memory.set(low.subarray(0, n), lowAt);
+  memory.fill(0, low ? lowAt + n : lowAt, moreAt);
+  return { memory, prevAt: prev ? prevAt : 0, nextAt, keysAt, lowAt, moreAt };
+}
+
+/**
+ * The context keys of a staged chunk (see stage16) in WebAssembly (`keys16` in planes.wat), with
+ * the trend where there is an older base and the confidence bucket where there is a low-rank
+ * model; returns the smallest and largest key.
+ */
+function keysInMemory(info: DtypeInfo, n: number, staged: ReturnType<typeof stage16>, hasPrev: boolean, hasLowRank: boolean): [number, number] {
+  const outAt = staged.moreAt;
+  kernels.keys16(0, staged.prevAt, staged.lowAt, n, staged.keysAt, info.expShift, info.expMask, hasPrev ? TREND_BITS : 0, hasLowRank ? FLIP_SHIFT : 0, outAt);
   const [keyMin, keyMax] = new Int32Array(kernels.memory.buffer, outAt, 2) as unknown as number[];
   return [keyMin!, keyMax!];
 }
 
-/** The context keys of 16-bit elements into `keys`. */
-function keys16(info: DtypeInfo, base: Uint16Array, prev: Uint16Array | null, keys: Uint16Array): void {
+/** The context keys of 16-bit elements into `keys` (`low`: the low-rank context values, if any). */
+function keys16(info: DtypeInfo, base: Uint16Array, prev: Uint16Array | null, low: Uint8Array | null, keys: Uint16Array): void {
   const n = base.length;
-  const span = align16(2 * n);
-  const [prevAt, keysAt, outAt] = [span, 2 * span, 3 * span];
-  const memory = wasmMemory(outAt + 8);
-  memory.set(bytesOf(base), 0);
-  if (prev) memory.set(bytesOf(prev), prevAt);
-  for (const at of prev ? [0, prevAt] : [0]) padToStep(memory, at, n);
-  keysInMemory(info, n, prev !== null, prevAt, keysAt, outAt);
-  keys.set(new Uint16Array(memory.buffer, keysAt, n));
+  const staged = stage16(base, prev, null, low, 16);
+  keysInMemory(info, n, staged, prev !== null, low !== null);
+  keys.set(new Uint16Array(staged.memory.buffer, staged.keysAt, n));
 }
 
 /**
- * The first pass without a model, in WebAssembly (`keys16`, then `tokens16` in
- * src/codec/wasm/planes.wat: the tokens, raw bits, counts and checksum, its arithmetic in SIMD).
- * The inputs are copied in and the results copied out; of the counts, only the rows of the keys
- * that occur between the smallest and the largest (`hist` is zero elsewhere, see zeroHist).
+ * The first pass in WebAssembly (`keys16`, then `tokens16` in src/codec/wasm/planes.wat: the
+ * tokens, raw bits, counts and checksum, its arithmetic in SIMD), with a low-rank model's context
+ * values in `low` if there is one. The inputs are copied in and the results copied out; of the
+ * counts, only the rows of the keys between the smallest and the largest that occurred (`hist` is
+ * zero elsewhere, see zeroHist).
  */
-function tokens16(info: DtypeInfo, base: Uint16Array, next: Uint16Array, prev: Uint16Array | null, beta: number, hist: Int32Array): Pass1 {
+function tokens16(info: DtypeInfo, base: Uint16Array, next: Uint16Array, prev: Uint16Array | null, beta: number, low: Uint8Array | null, hist: Int32Array): Pass1 {
   const n = next.length;
-  const span = align16(2 * n);
-  const [prevAt, nextAt, keysAt, tokensAt, rawAt] = [span, 2 * span, 3 * span, 4 * span, 4 * span + align16(n)];
-  const histAt = rawAt + span + 16;
+  const alphabet = alphabetOf(info, low !== null);
+  const tokensAt = 0;
+  const rawAt = align16(n);
+  const histAt = rawAt + align16(2 * n) + 16;
   const outAt = histAt + 4 * hist.length;
-  const memory = wasmMemory(outAt + 32);
-  memory.set(bytesOf(base), 0);
-  memory.set(bytesOf(next), nextAt);
-  if (prev) memory.set(bytesOf(prev), prevAt);
-  for (const at of prev ? [0, nextAt, prevAt] : [0, nextAt]) padToStep(memory, at, n);
-  const [keyMin, keyMax] = keysInMemory(info, n, prev !== null, prevAt, keysAt, outAt);
-  const [rowsFrom, rowsTo] = [keyMin * info.alphabet, (keyMax + 1) * info.alphabet];
-  const counts = new Int32Array(memory.buffer, histAt, hist.length);
+  const staged = stage16(base, prev, next, low, outAt + 32);
+  const at = (offset: number): number => staged.moreAt + offset;
+  const memory = staged.memory;
+  const [keyMin, keyMax] = keysInMemory(info, n, staged, prev !== null, low !== null);
+  const [rowsFrom, rowsTo] = [keyMin * alphabet, (keyMax + 1) * alphabet];
+  const counts = new Int32Array(memory.buffer, at(histAt), hist.length);
   counts.fill(0, rowsFrom, rowsTo);
-  kernels.tokens16(0, prev ? prevAt : 0, nextAt, n, tokensAt, keysAt, rawAt, histAt, prev ? beta : 0, outAt);
-  const [off, s1, s2] = new Int32Array(memory.buffer, outAt, 3) as unknown as number[];
+  kernels.tokens16(0, staged.prevAt, staged.nextAt, n, at(tokensAt), staged.keysAt, at(rawAt), at(histAt), prev ? beta : 0,
+    staged.lowAt, low ? 1 : 0, 31 - Math.clz32(alphabet), at(outAt));
+  const [off, s1, s2] = new Int32Array(memory.buffer, at(outAt), 3) as unknown as number[];
   const rawWords = (off! + 15) >> 4;
-  tokenBuf.set(memory.subarray(tokensAt, tokensAt + n));
-  keyBuf.set(new Uint16Array(memory.buffer, keysAt, n));
-  rawBuf.set(new Uint16Array(memory.buffer, rawAt, rawWords + 1));
+  tokenBuf.set(memory.subarray(at(tokensAt), at(tokensAt) + n));
+  keyBuf.set(new Uint16Array(memory.buffer, staged.keysAt, n));
+  rawBuf.set(new Uint16Array(memory.buffer, at(rawAt), rawWords + 1));
   if (rowsTo > rowsFrom) hist.set(counts.subarray(rowsFrom, rowsTo), rowsFrom);
   return { rawWords, checksum: (s1! ^ Math.imul(s2!, -0x61c8864f)) >>> 0, keyMin, keyMax };
-}
-
-/** pass16 with a low-rank model and no prev, computing the model's context values on the fly. */
-function pass16LowRank(info: DtypeInfo, base: Uint16Array, next: Uint16Array, lowRank: LowRank, hist: Int32Array): Pass1 {
-  const { rows, cols, u, v } = lowRank;
-  const table = contextTable(lowRank);
-  const tokens = tokenBuf;
-  const keys = keyBuf;
-  const raw = rawBuf;
-  const expShift = info.expShift;
-  const expMask = info.expMask;
-  let acc = 0;
-  let off = 0;
-  let s1 = 0;
-  let s2 = 0;
-  let keyMin = 0x7fffffff;
-  let keyMax = -1;
-  for (let row = 0, i = 0; row < rows; row++) {
-    const u0 = u[row << 2]!;
-    const u1 = u[(row << 2) + 1]!;
-    const u2 = u[(row << 2) + 2]!;
-    const u3 = u[(row << 2) + 3]!;
-    for (let col = 0; col < cols; col++, i++) {
-      const q = col << 2;
-      const l = table[u0 * v[q]! + u1 * v[q + 1]! + u2 * v[q + 2]! + u3 * v[q + 3]! + P_MAX]!;
-      const b = base[i]!;
-      const x = next[i]!;
-      const vb = b ^ (((b << 16) >> 31) & 0x7fff);
-      const vx = x ^ (((x << 16) >> 31) & 0x7fff);
-      const key = (((b >> expShift) & expMask) << FLIP_SHIFT) | (l & (BUCKETS - 1));
-      if (key < keyMin) keyMin = key;
-      if (key > keyMax) keyMax = key;
-      const m = -(l >> FLIP_SHIFT);
-      const r = ((((vx - vb) ^ m) - m) << 16) >> 16;
-      const z = ((r << 1) ^ (r >> 31)) & 0xffff;
-      s1 = (s1 + (z ^ m)) | 0;
-      s2 = (s2 + s1) | 0;
-      // Signed tokens, branch-free: big = -1 when z ≥ 16; then k = n - 2 raw bits of y = z >> 1.
-      const big = (15 - z) >> 31;
-      const y = z >>> 1;
-      const nb = 31 - Math.clz32(y);
-      const k = (nb - 2) & big;
-      const t = z ^ ((z ^ (16 + ((((nb - 3) << 2) | ((y >>> k) & 3)) << 1) + (z & 1))) & big);
-      const w = off >> 4;
-      acc |= (y & ((1 << k) - 1)) << (off & 15);
-      raw[w] = acc;
-      off += k;
-      acc >>>= ((off >> 4) - w) << 4;
-      tokens[i] = t;
-      keys[i] = key;
-      hist[(key << 7) | t]++;
-    }
-  }
-  raw[off >> 4] = acc;
-  return { rawWords: (off + 15) >> 4, checksum: (s1 ^ Math.imul(s2, -0x61c8864f)) >>> 0, keyMin, keyMax };
-}
-
-/** The two-base first pass with a low-rank model (its context values in `low`): signed tokens, residuals negated where the model says. */
-function pass16PrevLowRank(info: DtypeInfo, base: Uint16Array, next: Uint16Array, prev: Uint16Array, beta: number, low: Uint8Array, hist: Int32Array): Pass1 {
-  const n = next.length;
-  const tokens = tokenBuf;
-  const keys = keyBuf;
-  const raw = rawBuf;
-  const expShift = info.expShift;
-  const expMask = info.expMask;
-  let acc = 0;
-  let off = 0;
-  let s1 = 0;
-  let s2 = 0;
-  let keyMin = 0x7fffffff;
-  let keyMax = -1;
-  for (let i = 0; i < n; i++) {
-    const b = base[i]!;
-    const x = next[i]!;
-    const p = prev[i]!;
-    const vb = b ^ (((b << 16) >> 31) & 0x7fff);
-    const vx = x ^ (((x << 16) >> 31) & 0x7fff);
-    const vp = p ^ (((p << 16) >> 31) & 0x7fff);
-    const d0 = ((vb - vp) << 16) >> 16;
-    const pred = vb + ((beta * d0 + 128) >> 8);
-    const zd = (d0 << 1) ^ (d0 >> 31);
-    const l = low[i]!;
-    const key = (((((b >> expShift) & expMask) << TREND_BITS) | trendBucket(zd, d0)) << FLIP_SHIFT) | (l & (BUCKETS - 1));
-    if (key < keyMin) keyMin = key;
-    if (key > keyMax) keyMax = key;
-    const m = -(l >> FLIP_SHIFT);
-    const r = ((((vx - pred) ^ m) - m) << 16) >> 16;
-    const z = ((r << 1) ^ (r >> 31)) & 0xffff;
-    s1 = (s1 + (z ^ m)) | 0;
-    s2 = (s2 + s1) | 0;
-    // Signed tokens, as in pass16LowRank.
-    const big = (15 - z) >> 31;
-    const y = z >>> 1;
-    const nb = 31 - Math.clz32(y);
-    const k = (nb - 2) & big;
-    const t = z ^ ((z ^ (16 + ((((nb - 3) << 2) | ((y >>> k) & 3)) << 1) + (z & 1))) & big);
-    const w = off >> 4;
-    acc |= (y & ((1 << k) - 1)) << (off & 15);
-    raw[w] = acc;
-    off += k;
-    acc >>>= ((off >> 4) - w) << 4;
-    tokens[i] = t;
-    keys[i] = key;
-    hist[(key << 7) | t]++;
-  }
-  raw[off >> 4] = acc;
-  return { rawWords: (off + 15) >> 4, checksum: (s1 ^ Math.imul(s2, -0x61c8864f)) >>> 0, keyMin, keyMax };
 }
 
 function pass32(info: DtypeInfo, base: Int32Array, next: Int32Array, prev: Int32Array | null, beta: number, lowRank: LowRank | null, hist: Int32Array): Pass1 {
@@ -854,7 +763,7 @@ export function decodeResidual(dtype: ResidualDtype, base: Uint8Array, coded: Ui
     ransDecodeChecked(model, ransBytes, contexts, tokens, contextMap);
     const aligned = LITTLE_ENDIAN && (dst.byteOffset & 1) === 0;
     const out = aligned ? new Uint16Array(dst.buffer, dst.byteOffset, n) : new Uint16Array(n);
-    sum = low ? rebuild16Flipped(b16, p16, beta, low, tokens, raw, rawWords, out) : rebuild16(b16, p16, beta, tokens, raw, rawWords, out);
+    sum = rebuild16(b16, p16, beta, low, tokens, raw, rawWords, out);
     if (!aligned) {
       if (!LITTLE_ENDIAN) swap16(out);
       dst.set(new Uint8Array(out.buffer, 0, n * 2));
@@ -881,12 +790,11 @@ export function decodeResidual(dtype: ResidualDtype, base: Uint8Array, coded: Ui
  * in lowBuf.
  */
 function contextsFor(info: DtypeInfo, base: Uint8Array, prev: Uint8Array | undefined, lowRank: LowRank | null, keyMap: Uint8Array, n: number): [Uint16Array, Uint8Array] {
-  if (info.size === 2 && prev === undefined && lowRank !== null) {
-    keys16LowRank(info, view16(base), lowRank, keyBuf, lowBuf);
+  if (info.size === 2) {
+    keys16(info, view16(base), prev ? view16(prev) : null, lowRank ? lowRankContexts(lowRank, lowBuf) : null, keyBuf);
     return [keyBuf, keyMap];
   }
-  if (info.size === 2) keys16(info, view16(base), prev ? view16(prev) : null, keyBuf);
-  else keys32(info, view32(base), prev ? view32(prev) : null, keyBuf);
+  keys32(info, view32(base), prev ? view32(prev) : null, keyBuf);
   if (lowRank !== null) {
     const low = lowRankContexts(lowRank, lowBuf);
     for (let i = 0; i < n; i++) keyBuf[i] = keyBuf[i]! * BUCKETS + (low[i]! & (BUCKETS - 1));
@@ -900,26 +808,6 @@ function ransDecodeChecked(...args: Parameters<typeof ransDecode>): void {
     ransDecode(...args);
   } catch (e) {
     throw new Error(`residual: stream is corrupt or the base differs (${e instanceof Error ? e.message : String(e)})`);
-  }
-}
-
-/** keys16 without prev and lowRankContexts in one pass: keys into `keys`, context values into `low`. */
-function keys16LowRank(info: DtypeInfo, base: Uint16Array, lowRank: LowRank, keys: Uint16Array, low: Uint8Array): void {
-  const { rows, cols, u, v } = lowRank;
-  const table = contextTable(lowRank);
-  const expShift = info.expShift;
-  const expMask = info.expMask;
-  for (let row = 0, i = 0; row < rows; row++) {
-    const u0 = u[row << 2]!;
-    const u1 = u[(row << 2) + 1]!;
-    const u2 = u[(row << 2) + 2]!;
-    const u3 = u[(row << 2) + 3]!;
-    for (let col = 0; col < cols; col++, i++) {
-      const q = col << 2;
-      const l = table[u0 * v[q]! + u1 * v[q + 1]! + u2 * v[q + 2]! + u3 * v[q + 3]! + P_MAX]!;
-      keys[i] = (((base[i]! >> expShift) & expMask) << FLIP_SHIFT) | (l & (BUCKETS - 1));
-      low[i] = l;
-    }
   }
 }
 
@@ -950,65 +838,25 @@ function checkRawEnd(raw: Uint16Array, rawWords: number, off: number): void {
 }
 
 /**
- * Tokens + raw bits + base (+ prev) → elements; returns the checksum of the z values. In
- * WebAssembly (`rebuild16` in src/codec/wasm/planes.wat): inputs copied in, elements copied out.
+ * Tokens + raw bits + base (+ prev) → elements, with a low-rank model's context values in `low` if
+ * there is one; returns the checksum of the z values. In WebAssembly (`rebuild16` in
+ * src/codec/wasm/planes.wat): inputs copied in, elements copied out.
  */
-function rebuild16(base: Uint16Array, prev: Uint16Array | null, beta: number, tokens: Uint8Array, raw: Uint16Array, rawWords: number, out: Uint16Array): number {
+function rebuild16(base: Uint16Array, prev: Uint16Array | null, beta: number, low: Uint8Array | null, tokens: Uint8Array, raw: Uint16Array, rawWords: number, out: Uint16Array): number {
   const n = out.length;
-  const span = align16(2 * n);
-  const [prevAt, tokensAt, rawAt] = [span, 2 * span, 2 * span + align16(n)];
-  const zAt = rawAt + align16(2 * rawWords + 4);
-  const resultAt = zAt + span;
-  const memory = wasmMemory(resultAt + 16);
-  memory.set(bytesOf(base), 0);
-  if (prev) memory.set(bytesOf(prev), prevAt);
-  memory.set(tokens.subarray(0, n), tokensAt);
-  memory.set(bytesOf(raw, rawWords + 2), rawAt);
-  kernels.rebuild16(0, prev ? prevAt : 0, tokensAt, rawAt, rawWords * 16, zAt, n, prev ? beta : 0, resultAt);
-  const [off, s1, s2] = new Int32Array(memory.buffer, resultAt, 3) as unknown as number[];
+  const tokensAt = 0;
+  const rawAt = align16(n);
+  const resultAt = rawAt + align16(2 * rawWords + 4);
+  const staged = stage16(base, prev, null, low, resultAt + 16);
+  const at = (offset: number): number => staged.moreAt + offset;
+  const memory = staged.memory;
+  memory.set(tokens.subarray(0, n), at(tokensAt));
+  memory.set(bytesOf(raw, rawWords + 2), at(rawAt));
+  kernels.rebuild16(0, staged.prevAt, at(tokensAt), at(rawAt), rawWords * 16, staged.nextAt, n, prev ? beta : 0, staged.lowAt, low ? 1 : 0, at(resultAt));
+  const [off, s1, s2] = new Int32Array(memory.buffer, at(resultAt), 3) as unknown as number[];
   checkRawEnd(raw, rawWords, off!);
-  out.set(new Uint16Array(memory.buffer, zAt, n));
+  out.set(new Uint16Array(memory.buffer, staged.nextAt, n));
   return (s1! ^ Math.imul(s2!, -0x61c8864f)) >>> 0;
-}
-
-/**
- * rebuild16 with a low-rank model: signed tokens, residuals negated where `flips` (the model's
- * context values) says so, and each z complemented in the checksum where negated. Kept apart so
- * the plain loop stays as fast as before (measured: about 5% slower decoding with both in one).
- */
-function rebuild16Flipped(base: Uint16Array, prev: Uint16Array | null, beta: number, flips: Uint8Array, tokens: Uint8Array, raw: Uint16Array, rawWords: number, out: Uint16Array): number {
-  const n = out.length;
-  const rawBits = rawWords * 16;
-  let off = 0;
-  let s1 = 0;
-  let s2 = 0;
-  for (let i = 0; i < n; i++) {
-    const t = tokens[i]!;
-    // As in rebuild16, with k = n - 2 raw bits of y = z >> 1 (≤ 14 for any token below 128).
-    const big = (15 - t) >> 31;
-    const k = (((t - 16) >> 3) + 1) & big;
-    const w = off >> 4;
-    const bits = ((raw[w]! | (raw[w + 1]! << 16)) >>> (off & 15)) & ((1 << k) - 1);
-    off += k;
-    const y = ((((4 | ((t >> 1) & 3)) << k) | bits) << 1) | (t & 1);
-    const z = t ^ ((t ^ y) & big);
-    const m = -(flips[i]! >> FLIP_SHIFT);
-    s1 = (s1 + (z ^ m)) | 0;
-    s2 = (s2 + s1) | 0;
-    const b = base[i]!;
-    const vb = b ^ (((b << 16) >> 31) & 0x7fff);
-    let pred = vb;
-    if (prev !== null) {
-      const p = prev[i]!;
-      const vp = p ^ (((p << 16) >> 31) & 0x7fff);
-      pred = vb + ((beta * (((vb - vp) << 16) >> 16) + 128) >> 8);
-    }
-    const v = (pred + ((((z >>> 1) ^ -(z & 1)) ^ m) - m)) & 0xffff;
-    out[i] = v ^ (((v << 16) >> 31) & 0x7fff);
-    if (off > rawBits) break;
-  }
-  checkRawEnd(raw, rawWords, off);
-  return (s1 ^ Math.imul(s2, -0x61c8864f)) >>> 0;
 }
 
 function rebuild32(base: Int32Array, prev: Int32Array | null, beta: number, flips: Uint8Array | null, tokens: Uint8Array, raw: Uint16Array, rawWords: number, out: Int32Array): number {

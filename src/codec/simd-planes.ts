@@ -12,11 +12,12 @@ interface Kernels {
   ulpSplit16(base: number, prev: number, next: number, lo: number, hi: number, groups: number, beta: number): void;
   ulpMerge16(base: number, prev: number, lo: number, hi: number, dst: number, groups: number, beta: number): void;
   betaCost16(d0: number, d1: number, n: number, beta: number): number;
-  tokens16(base: number, prev: number, next: number, n: number, tokens: number, keys: number, raw: number, hist: number, beta: number, out: number): void;
+  tokens16(base: number, prev: number, next: number, n: number, tokens: number, keys: number, raw: number, hist: number, beta: number, low: number, signed: number, histShift: number, out: number): void;
   ransEncode(symbols: number, keys: number, map: number, n: number, table: number, shift: number, states: number, end: number): number;
-  keys16(base: number, prev: number, n: number, keys: number, expShift: number, expMask: number, keyShift: number, out: number): void;
+  keys16(base: number, prev: number, low: number, n: number, keys: number, expShift: number, expMask: number, keyShift: number, lowShift: number, out: number): void;
+  lowRank16(u: number, v: number, stride: number, rows: number, cols: number, t1: number, t2: number, t3: number, out: number): void;
   maxByte(at: number, n: number): number;
-  rebuild16(base: number, prev: number, tokens: number, raw: number, rawBits: number, z: number, n: number, beta: number, out: number): void;
+  rebuild16(base: number, prev: number, tokens: number, raw: number, rawBits: number, z: number, n: number, beta: number, low: number, signed: number, out: number): void;
   ransDecode(words: number, pos: number, end: number, keys: number, map: number, table: number, out: number, n: number, states: number): number;
 }
 
