@@ -55,59 +55,53 @@ export function lowRankShape(count: number, cols: number | undefined): boolean {
   return cols !== undefined && cols >= MIN_COLS && count % cols === 0 && count / cols >= MIN_ROWS;
 }
 
-/** Writes the signs (-1, 0, 1) of the residuals in row `row` into `out`. */
-export type RowSigns = (row: number, out: Int8Array) => void;
-
 /**
- * Fits a model to the signs of a rows × cols residual matrix; null when it would not pay for its
- * side information (judged on the sampled rows from how often it predicts the sign right).
+ * Fits a model to the signs (-1, 0, 1) of a rows × cols residual matrix (row-major); null when it
+ * would not pay for its side information (judged on the sampled rows from how often it predicts
+ * the sign right).
  */
-export function fitLowRank(rowSigns: RowSigns, rows: number, cols: number): LowRank | null {
+export function fitLowRank(signs: Int8Array, rows: number, cols: number): LowRank | null {
   const m = Math.ceil(rows / ROW_STEP);
   const sample = new Int8Array(m * cols);
-  for (let t = 0; t < m; t++) rowSigns(t * ROW_STEP, sample.subarray(t * cols, (t + 1) * cols));
+  for (let t = 0; t < m; t++) sample.set(signs.subarray(t * ROW_STEP * cols, (t * ROW_STEP + 1) * cols), t * cols);
   const [v, weights] = quantizeColumns(sampledSubspace(sample, m, cols), cols);
-  // U of the sampled rows first: it sets the scale and decides whether the model pays.
-  const dots = new Int32Array(rows * RANK);
-  for (let t = 0; t < m; t++) dotRows(sample.subarray(t * cols, (t + 1) * cols), t * ROW_STEP, cols, v, dots);
+  const dots = rowDots(signs, rows, cols, v);
+  // The sampled rows set the scale and decide whether the model pays.
   let max = 0;
-  for (let t = 0; t < dots.length; t++) max = Math.max(max, Math.abs(dots[t]!) * weights[t & (RANK - 1)]!);
+  for (let t = 0; t < m; t++) {
+    for (let c = 0; c < RANK; c++) max = Math.max(max, Math.abs(dots[t * ROW_STEP * RANK + c]!) * weights[c]!);
+  }
   if (max === 0) return null;
   for (let c = 0; c < RANK; c++) weights[c] *= U_MAX / max;
   const u = new Int8Array(rows * RANK);
   quantizeRows(dots, weights, u);
   const stats = sampleStats(sample, u, v, cols);
   if (!pays(stats, rows, cols)) return null;
-  const thresholds = quartiles(stats.hist, sample.length);
-  const signs = new Int8Array(cols);
-  for (let i = 0; i < rows; i++) {
-    if (i % ROW_STEP === 0) continue;
-    rowSigns(i, signs);
-    dotRows(signs, i, cols, v, dots);
-  }
-  quantizeRows(dots, weights, u);
-  return { rows, cols, u, v, thresholds };
+  return { rows, cols, u, v, thresholds: quartiles(stats.hist, sample.length) };
 }
 
-/** Row i of out (rows × RANK) = signs · v (cols entries), integer. */
-function dotRows(signs: Int8Array, i: number, cols: number, v: Int8Array, out: Int32Array): void {
-  let a0 = 0;
-  let a1 = 0;
-  let a2 = 0;
-  let a3 = 0;
-  for (let j = 0; j < cols; j++) {
-    const s = signs[j]!;
-    const q = j << 2;
-    a0 += s * v[q]!;
-    a1 += s * v[q + 1]!;
-    a2 += s * v[q + 2]!;
-    a3 += s * v[q + 3]!;
-  }
-  const o = i << 2;
-  out[o] = a0;
-  out[o + 1] = a1;
-  out[o + 2] = a2;
-  out[o + 3] = a3;
+/**
+ * V (cols × RANK) as RANK planes of i16 in wasm memory at `at`, each zero-padded to whole SIMD
+ * steps of 8 columns; returns the planes' stride in bytes.
+ */
+function stageV(memory: Uint8Array, at: number, v: Int8Array, cols: number): number {
+  const stride = 2 * (Math.ceil(cols / 8) * 8);
+  const planes = new Int16Array(memory.buffer, at, (RANK * stride) / 2).fill(0);
+  for (let j = 0; j < cols; j++) for (let c = 0; c < RANK; c++) planes[(c * stride) / 2 + j] = v[j * RANK + c]!;
+  return stride;
+}
+
+const vBytes = (cols: number): number => RANK * 2 * (Math.ceil(cols / 8) * 8);
+
+/** Per row, the signs times V (RANK integers a row), in WebAssembly (`rowDots` in planes.wat). */
+function rowDots(signs: Int8Array, rows: number, cols: number, v: Int8Array): Int32Array {
+  const vAt = align16(rows * cols + 16);
+  const outAt = vAt + vBytes(cols);
+  const memory = wasmMemory(outAt + 4 * RANK * rows);
+  memory.set(signs.subarray(0, rows * cols), 0);
+  const stride = stageV(memory, vAt, v, cols);
+  kernels.rowDots(0, vAt, stride, rows, cols, outAt);
+  return new Int32Array(memory.slice(outAt, outAt + 4 * RANK * rows).buffer);
 }
 
 /** u[t] = round(dots[t] · weights[component]), clamped to [-U_MAX, U_MAX]. */
@@ -278,14 +272,11 @@ function pays(stats: SampleStats, rows: number, cols: number): boolean {
  */
 export function lowRankContexts(model: LowRank, out: Uint8Array): Uint8Array {
   const { rows, cols, u, v } = model;
-  const stride = 2 * (Math.ceil(cols / 8) * 8);
   const vAt = align16(2 * u.length);
-  const outAt = vAt + RANK * stride;
+  const outAt = vAt + vBytes(cols);
   const memory = wasmMemory(outAt + rows * cols + 16);
-  const u16 = new Int16Array(memory.buffer, 0, u.length);
-  for (let k = 0; k < u.length; k++) u16[k] = u[k]!;
-  const planes = new Int16Array(memory.buffer, vAt, (RANK * stride) / 2).fill(0);
-  for (let j = 0; j < cols; j++) for (let c = 0; c < RANK; c++) planes[(c * stride) / 2 + j] = v[j * RANK + c]!;
+  new Int16Array(memory.buffer, 0, u.length).set(u);
+  const stride = stageV(memory, vAt, v, cols);
   // |P| <= P_MAX, so larger thresholds (possible in a corrupt stream) all act alike.
   const [t1, t2, t3] = model.thresholds.map((t) => Math.min(t, P_MAX));
   kernels.lowRank16(0, vAt, stride, rows, cols, t1!, t2!, t3!, outAt);

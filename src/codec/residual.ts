@@ -29,7 +29,7 @@
  * low-rank model,] context ranges and rANS tables, bit-packed), padding to an even offset, raw bit
  * words (u16 LE), rANS stream.
  */
-import { BUCKETS, fitLowRank, FLIP_SHIFT, lowRankContexts, lowRankShape, readLowRank, writeLowRank, type LowRank, type RowSigns } from './lowrank.js';
+import { BUCKETS, fitLowRank, FLIP_SHIFT, lowRankContexts, lowRankShape, readLowRank, writeLowRank, type LowRank } from './lowrank.js';
 import { align16, kernels, wasmMemory } from './simd-planes.js';
 import { BitReader, BitWriter, buildModel, estimateTableBits, LITTLE_ENDIAN, ransDecode, ransEncode, readModel, swap16, wordsOf, writeModel } from './rans.js';
 
@@ -99,12 +99,17 @@ let rawBuf = new Uint16Array(0);
 let histBuf = new Int32Array(0);
 /** Per element with a low-rank model: its context value (lowrank.ts). */
 let lowBuf = new Uint8Array(0);
+/** The encoder's zigzagged residuals (16-bit) and their signs (for fitting a low-rank model). */
+let zBuf = new Uint16Array(0);
+let signBuf = new Int8Array(0);
 
 function scratch(n: number, rawWords: number): void {
   if (tokenBuf.length < n) {
     tokenBuf = new Uint8Array(n);
     keyBuf = new Uint16Array(n);
     lowBuf = new Uint8Array(n);
+    zBuf = new Uint16Array(n);
+    signBuf = new Int8Array(n);
   }
   // Spare words: the encoder stores one word ahead, the decoder reads up to two past the end.
   if (rawBuf.length < rawWords + 4) rawBuf = new Uint16Array(rawWords + 4);
@@ -202,8 +207,24 @@ interface Pass1 {
   keyMax: number;
 }
 
-function pass16(info: DtypeInfo, base: Uint16Array, next: Uint16Array, prev: Uint16Array | null, beta: number, lowRank: LowRank | null, hist: Int32Array): Pass1 {
-  return tokens16(info, base, next, prev, beta, lowRank ? lowRankContexts(lowRank, lowBuf) : null, hist);
+/** The residuals of 16-bit elements (zigzagged, see residual16 in planes.wat) into zBuf. */
+function residuals16(base: Uint16Array, next: Uint16Array, prev: Uint16Array | null, beta: number): Uint16Array {
+  const n = next.length;
+  const staged = stage16(base, prev, next, null, 0);
+  kernels.residual16(0, staged.prevAt, staged.nextAt, n, prev ? beta : 0);
+  zBuf.set(new Uint16Array(staged.memory.buffer, staged.nextAt, n));
+  return zBuf.subarray(0, n);
+}
+
+/** The signs (-1, 0, 1) of zigzagged 16-bit residuals into signBuf. */
+function signs16(z: Uint16Array): Int8Array {
+  const n = z.length;
+  const outAt = align16(2 * n) + 16;
+  const memory = wasmMemory(outAt + n + 16);
+  memory.set(bytesOf(z), 0);
+  kernels.signs16(0, n, outAt);
+  signBuf.set(new Int8Array(memory.buffer, outAt, n));
+  return signBuf.subarray(0, n);
 }
 
 /** Repeats the last of `n` u16 elements at `at` up to a multiple of 8 (tokens16's SIMD steps). */
@@ -214,7 +235,8 @@ function padToStep(memory: Uint8Array, at: number, n: number): void {
 
 /**
  * Where the 16-bit kernels keep a chunk of n elements in wasm memory: the base from 0, then the
- * older base, the new values (or z), the keys, the low-rank context values, then `more` bytes;
+ * older base, the new values (or their residuals), the keys, the low-rank context values, then
+ * `more` bytes;
  * base, prev and next are copied in and padded to whole SIMD steps (see padToStep), the context
  * values too (zeros without a model).
  */
@@ -254,28 +276,28 @@ function keys16(info: DtypeInfo, base: Uint16Array, prev: Uint16Array | null, lo
 }
 
 /**
- * The first pass in WebAssembly (`keys16`, then `tokens16` in src/codec/wasm/planes.wat: the
- * tokens, raw bits, counts and checksum, its arithmetic in SIMD), with a low-rank model's context
+ * The first pass from the residuals `z` in WebAssembly (`keys16`, then `tokens16` in
+ * src/codec/wasm/planes.wat: the tokens, raw bits, counts and checksum, its arithmetic in SIMD),
+ * with a low-rank model's context
  * values in `low` if there is one. The inputs are copied in and the results copied out; of the
  * counts, only the rows of the keys between the smallest and the largest that occurred (`hist` is
  * zero elsewhere, see zeroHist).
  */
-function tokens16(info: DtypeInfo, base: Uint16Array, next: Uint16Array, prev: Uint16Array | null, beta: number, low: Uint8Array | null, hist: Int32Array): Pass1 {
-  const n = next.length;
+function tokens16(info: DtypeInfo, base: Uint16Array, z: Uint16Array, prev: Uint16Array | null, low: Uint8Array | null, hist: Int32Array): Pass1 {
+  const n = z.length;
   const alphabet = alphabetOf(info, low !== null);
   const tokensAt = 0;
   const rawAt = align16(n);
   const histAt = rawAt + align16(2 * n) + 16;
   const outAt = histAt + 4 * hist.length;
-  const staged = stage16(base, prev, next, low, outAt + 32);
+  const staged = stage16(base, prev, z, low, outAt + 32);
   const at = (offset: number): number => staged.moreAt + offset;
   const memory = staged.memory;
   const [keyMin, keyMax] = keysInMemory(info, n, staged, prev !== null, low !== null);
   const [rowsFrom, rowsTo] = [keyMin * alphabet, (keyMax + 1) * alphabet];
   const counts = new Int32Array(memory.buffer, at(histAt), hist.length);
   counts.fill(0, rowsFrom, rowsTo);
-  kernels.tokens16(0, staged.prevAt, staged.nextAt, n, at(tokensAt), staged.keysAt, at(rawAt), at(histAt), prev ? beta : 0,
-    staged.lowAt, low ? 1 : 0, 31 - Math.clz32(alphabet), at(outAt));
+  kernels.tokens16(staged.nextAt, n, at(tokensAt), staged.keysAt, at(rawAt), at(histAt), staged.lowAt, low ? 1 : 0, 31 - Math.clz32(alphabet), at(outAt));
   const [off, s1, s2] = new Int32Array(memory.buffer, at(outAt), 3) as unknown as number[];
   const rawWords = (off! + 15) >> 4;
   tokenBuf.set(memory.subarray(at(tokensAt), at(tokensAt) + n));
@@ -329,7 +351,7 @@ function pass32(info: DtypeInfo, base: Int32Array, next: Int32Array, prev: Int32
     s2 = (s2 + s1) | 0;
     let t = z;
     if (z >>> 4 !== 0) {
-      // With a low-rank model, signed tokens (as in pass16LowRank).
+      // With a low-rank model, signed tokens (as tokens16 in planes.wat).
       const y = z >>> signed;
       const nb = 31 - Math.clz32(y);
       let k = nb - 2;
@@ -360,28 +382,10 @@ function pass32(info: DtypeInfo, base: Int32Array, next: Int32Array, prev: Int32
   return { rawWords: (off + 15) >> 4, checksum: (s1 ^ Math.imul(s2, -0x61c8864f)) >>> 0, keyMin, keyMax };
 }
 
-/** The signs (-1, 0, 1) of the residuals (before any negation) from element `at` on, for fitting a low-rank model. */
-function signs16(base: Uint16Array, next: Uint16Array, prev: Uint16Array | null, beta: number, at: number, out: Int8Array): void {
-  for (let k = 0; k < out.length; k++) {
-    const i = at + k;
-    const b = base[i]!;
-    const x = next[i]!;
-    const vb = b ^ (((b << 16) >> 31) & 0x7fff);
-    const vx = x ^ (((x << 16) >> 31) & 0x7fff);
-    let pred = vb;
-    if (prev !== null) {
-      const p = prev[i]!;
-      const vp = p ^ (((p << 16) >> 31) & 0x7fff);
-      pred = vb + ((beta * (((vb - vp) << 16) >> 16) + 128) >> 8);
-    }
-    const r = ((vx - pred) << 16) >> 16;
-    out[k] = (r >> 31) | (-r >>> 31);
-  }
-}
-
-function signs32(base: Int32Array, next: Int32Array, prev: Int32Array | null, beta: number, at: number, out: Int8Array): void {
-  for (let k = 0; k < out.length; k++) {
-    const i = at + k;
+/** The signs (-1, 0, 1) of 32-bit residuals (before any negation), for fitting a low-rank model. */
+function signs32(base: Int32Array, next: Int32Array, prev: Int32Array | null, beta: number): Int8Array {
+  const out = signBuf.subarray(0, next.length);
+  for (let i = 0; i < out.length; i++) {
     const b = base[i]!;
     const x = next[i]!;
     const vb = b ^ ((b >> 31) & 0x7fffffff);
@@ -393,22 +397,19 @@ function signs32(base: Int32Array, next: Int32Array, prev: Int32Array | null, be
       pred = (vb + Math.floor((beta * ((vb - vp) | 0) + 128) / 256)) | 0;
     }
     const r = (vx - pred) | 0;
-    out[k] = (r >> 31) | (-r >>> 31);
+    out[i] = (r >> 31) | (-r >>> 31);
   }
+  return out;
 }
 
-/** A low-rank sign model for the chunk when it has whole rows and the model pays. */
-function lowRankFor(info: DtypeInfo, base: Uint8Array, next: Uint8Array, prev: Uint8Array | undefined, beta: number, n: number, cols: number | undefined): LowRank | null {
+/**
+ * A low-rank sign model for the chunk when it has whole rows and the model pays; `z16`: the
+ * residuals of 16-bit elements (residuals16).
+ */
+function lowRankFor(base: Uint8Array, next: Uint8Array, prev: Uint8Array | undefined, beta: number, n: number, cols: number | undefined, z16: Uint16Array | null): LowRank | null {
   if (!lowRankShape(n, cols)) return null;
-  let rowSigns: RowSigns;
-  if (info.size === 2) {
-    const [b, x, p] = [view16(base), view16(next), prev ? view16(prev) : null];
-    rowSigns = (i, out) => signs16(b, x, p, beta, i * cols!, out);
-  } else {
-    const [b, x, p] = [view32(base), view32(next), prev ? view32(prev) : null];
-    rowSigns = (i, out) => signs32(b, x, p, beta, i * cols!, out);
-  }
-  return fitLowRank(rowSigns, n / cols!, cols!);
+  const signs = z16 ? signs16(z16) : signs32(view32(base), view32(next), prev ? view32(prev) : null, beta);
+  return fitLowRank(signs, n / cols!, cols!);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -619,7 +620,8 @@ export function encodeResidual(dtype: ResidualDtype, base: Uint8Array, next: Uin
   const n = checkLengths(info, base, next, 'next', prevBytes);
   const beta = checkBeta(options?.beta, prevBytes !== undefined);
   scratch(n, info.size === 2 ? n + 1 : 2 * n + 1);
-  const lowRank = lowRankFor(info, base, next, prevBytes, beta, n, options?.rowLength);
+  const z16 = info.size === 2 && n > 0 ? residuals16(view16(base), view16(next), prevBytes ? view16(prevBytes) : null, beta) : null;
+  const lowRank = lowRankFor(base, next, prevBytes, beta, n, options?.rowLength, z16);
   const flags = info.code | (prevBytes ? FLAG_PREV : 0) | (lowRank ? FLAG_LOWRANK : 0);
   const stored = (): Uint8Array => {
     const out = new Uint8Array(2 + next.length);
@@ -635,7 +637,7 @@ export function encodeResidual(dtype: ResidualDtype, base: Uint8Array, next: Uin
   const hist = zeroHist(keyCount * alphabet);
   const p1 =
     info.size === 2
-      ? pass16(info, view16(base), view16(next), prevBytes ? view16(prevBytes) : null, beta, lowRank, hist)
+      ? tokens16(info, view16(base), z16!, prevBytes ? view16(prevBytes) : null, lowRank ? lowRankContexts(lowRank, lowBuf) : null, hist)
       : pass32(info, view32(base), view32(next), prevBytes ? view32(prevBytes) : null, beta, lowRank, hist);
 
   // Context ranges and their tables.

@@ -12,7 +12,10 @@ interface Kernels {
   ulpSplit16(base: number, prev: number, next: number, lo: number, hi: number, groups: number, beta: number): void;
   ulpMerge16(base: number, prev: number, lo: number, hi: number, dst: number, groups: number, beta: number): void;
   betaCost16(d0: number, d1: number, n: number, beta: number): number;
-  tokens16(base: number, prev: number, next: number, n: number, tokens: number, keys: number, raw: number, hist: number, beta: number, low: number, signed: number, histShift: number, out: number): void;
+  residual16(base: number, prev: number, next: number, n: number, beta: number): void;
+  signs16(z: number, n: number, out: number): void;
+  rowDots(signs: number, v: number, stride: number, rows: number, cols: number, out: number): void;
+  tokens16(residuals: number, n: number, tokens: number, keys: number, raw: number, hist: number, low: number, signed: number, histShift: number, out: number): void;
   ransEncode(symbols: number, keys: number, map: number, n: number, table: number, shift: number, states: number, end: number): number;
   keys16(base: number, prev: number, low: number, n: number, keys: number, expShift: number, expMask: number, keyShift: number, lowShift: number, out: number): void;
   lowRank16(u: number, v: number, stride: number, rows: number, cols: number, t1: number, t2: number, t3: number, out: number): void;

@@ -287,48 +287,125 @@
     (i32.store (local.get $out) (i16x8.extract_lane_u 0 (local.get $keyMin)))
     (i32.store offset=4 (local.get $out) (i16x8.extract_lane_u 0 (local.get $keyMax))))
 
-  ;; The strong delta's first pass for 16-bit floats (pass16 in src/codec/residual.ts, which documents
-  ;; the tokens), given the context keys at $keys (keys16): per element the zigzagged ULP residual z
-  ;; against pred = ulp(base) + ((beta * (ulp(base) - ulp(prev)) + 128) >> 8), negated where the
-  ;; low-rank context value at $low says so (zeros without a model), its hybrid-uint token (bytes at
-  ;; $tokens; $signed = 1: the signed tokens of a low-rank model), its raw low bits (LSB first at
-  ;; $raw, 8 bytes of slack) and a count in $hist[(key << $histShift) | token] (i32). Writes the raw
-  ;; bit count and the checksum sums s1 (of z, complemented where negated), s2 as i32 at $out.
-  ;; The arithmetic runs 8 elements a step in SIMD (z replaces the new values at $next; the caller
-  ;; pads $base, $prev and $next to a multiple of 8 elements by repeating the last one), then the
-  ;; serial part (raw bits, counts, checksum) one element a step.
-  (func (export "tokens16") (param $base i32) (param $prev i32) (param $next i32) (param $n i32) (param $tokens i32) (param $keys i32)
-    (param $raw i32) (param $hist i32) (param $beta i32) (param $low i32) (param $signed i32) (param $histShift i32) (param $out i32)
-    (local $steps i32) (local $w v128) (local $v v128) (local $p v128) (local $d v128) (local $z v128) (local $t v128)
-    (local $m v128) (local $signs v128) (local $betas v128) (local $tokenAt i32) (local $lowAt i32) (local $i i32) (local $at i32)
-    (local $zi i32) (local $ti i32) (local $k i32) (local $off i32) (local $flush i32) (local $rawAt i32) (local $h i32)
-    (local $s1 i32) (local $s2 i32) (local $acc i64)
+  ;; The strong delta's residuals for 16-bit floats, 8 elements a step: z = zigzag(ulp(next) - pred),
+  ;; pred = ulp(base) + ((beta * (ulp(base) - ulp(prev)) + 128) >> 8) modulo 2^16 (prev = base and
+  ;; beta = 0 without an older base), in place of the new values at $next. The caller pads $base,
+  ;; $prev and $next to a multiple of 8 elements by repeating the last one.
+  (func (export "residual16") (param $base i32) (param $prev i32) (param $next i32) (param $n i32) (param $beta i32)
+    (local $steps i32) (local $w v128) (local $v v128) (local $p v128) (local $d v128) (local $betas v128)
     (local.set $betas (i16x8.splat (local.get $beta)))
-    (local.set $signs (i16x8.splat (i32.sub (i32.const 0) (local.get $signed))))
-    (local.set $lowAt (local.get $low))
     (local.set $steps (i32.shr_u (i32.add (local.get $n) (i32.const 7)) (i32.const 3)))
-    (local.set $at (local.get $next))
-    (local.set $tokenAt (local.get $tokens))
     (block $done
       (loop $step
         (br_if $done (i32.eqz (local.get $steps)))
-        (local.set $w (v128.load (local.get $at)))
+        (local.set $w (v128.load (local.get $next)))
         (local.set $v (v128.load (local.get $base)))
         (local.set $p (v128.load (local.get $prev)))
         (local.set $w (v128.xor (local.get $w) (v128.and (i16x8.shr_s (local.get $w) (i32.const 15)) (v128.const i16x8 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff))))
         (local.set $v (v128.xor (local.get $v) (v128.and (i16x8.shr_s (local.get $v) (i32.const 15)) (v128.const i16x8 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff))))
         (local.set $p (v128.xor (local.get $p) (v128.and (i16x8.shr_s (local.get $p) (i32.const 15)) (v128.const i16x8 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff 0x7fff))))
-        ;; z = zigzag(ulp(next) - pred), pred = v + ((beta * (v - p) + 128) >> 8) modulo 2^16
         (local.set $d
           (i8x16.shuffle 0 1 4 5 8 9 12 13 16 17 20 21 24 25 28 29
             (i32x4.shr_s (i32x4.add (i32x4.extmul_low_i16x8_s (i16x8.sub (local.get $v) (local.get $p)) (local.get $betas)) (v128.const i32x4 128 128 128 128)) (i32.const 8))
             (i32x4.shr_s (i32x4.add (i32x4.extmul_high_i16x8_s (i16x8.sub (local.get $v) (local.get $p)) (local.get $betas)) (v128.const i32x4 128 128 128 128)) (i32.const 8))))
+        (local.set $w (i16x8.sub (local.get $w) (i16x8.add (local.get $v) (local.get $d))))
+        (v128.store (local.get $next) (v128.xor (i16x8.shl (local.get $w) (i32.const 1)) (i16x8.shr_s (local.get $w) (i32.const 15))))
+        (local.set $base (i32.add (local.get $base) (i32.const 16)))
+        (local.set $prev (i32.add (local.get $prev) (i32.const 16)))
+        (local.set $next (i32.add (local.get $next) (i32.const 16)))
+        (local.set $steps (i32.sub (local.get $steps) (i32.const 1)))
+        (br $step))))
+
+  ;; The signs of residuals given as zigzagged u16 at $z (0, odd: -1, even: +1), as i8 at $out,
+  ;; 8 a step (whole steps: the caller pads).
+  (func (export "signs16") (param $z i32) (param $n i32) (param $out i32)
+    (local $steps i32) (local $v v128)
+    (local.set $steps (i32.shr_u (i32.add (local.get $n) (i32.const 7)) (i32.const 3)))
+    (block $done
+      (loop $step
+        (br_if $done (i32.eqz (local.get $steps)))
+        (local.set $v (v128.load (local.get $z)))
+        ;; (z != 0) & (1 | -(z & 1))
+        (v128.store64_lane 0 (local.get $out) (i8x16.narrow_i16x8_s
+          (v128.and (v128.not (i16x8.eq (local.get $v) (v128.const i16x8 0 0 0 0 0 0 0 0)))
+            (v128.or (v128.const i16x8 1 1 1 1 1 1 1 1)
+              (i16x8.sub (v128.const i16x8 0 0 0 0 0 0 0 0) (v128.and (local.get $v) (v128.const i16x8 1 1 1 1 1 1 1 1)))))
+          (local.get $v)))
+        (local.set $z (i32.add (local.get $z) (i32.const 16)))
+        (local.set $out (i32.add (local.get $out) (i32.const 8)))
+        (local.set $steps (i32.sub (local.get $steps) (i32.const 1)))
+        (br $step))))
+
+  ;; Per row of a rows x cols matrix of signs (i8 at $signs, row after row; up to 7 bytes past the
+  ;; end are read), its products with the 4 columns of V (4 planes of $stride i16 at $v, zero past
+  ;; the last column): 4 i32 per row at $out.
+  (func (export "rowDots") (param $signs i32) (param $v i32) (param $stride i32) (param $rows i32) (param $cols i32) (param $out i32)
+    (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128) (local $s v128) (local $c i32) (local $at i32) (local $col i32)
+    (block $rowsDone
+      (loop $row
+        (br_if $rowsDone (i32.eqz (local.get $rows)))
+        (local.set $a0 (v128.const i32x4 0 0 0 0))
+        (local.set $a1 (v128.const i32x4 0 0 0 0))
+        (local.set $a2 (v128.const i32x4 0 0 0 0))
+        (local.set $a3 (v128.const i32x4 0 0 0 0))
+        (local.set $c (i32.const 0))
+        (local.set $at (local.get $signs))
+        (local.set $col (local.get $v))
+        (block $colsDone
+          (loop $step
+            (br_if $colsDone (i32.ge_u (local.get $c) (local.get $cols)))
+            (local.set $s (i16x8.extend_low_i8x16_s (v128.load64_zero (local.get $at))))
+            (local.set $a0 (i32x4.add (local.get $a0) (i32x4.dot_i16x8_s (local.get $s) (v128.load (local.get $col)))))
+            (local.set $a1 (i32x4.add (local.get $a1) (i32x4.dot_i16x8_s (local.get $s) (v128.load (i32.add (local.get $col) (local.get $stride))))))
+            (local.set $a2 (i32x4.add (local.get $a2) (i32x4.dot_i16x8_s (local.get $s) (v128.load (i32.add (local.get $col) (i32.shl (local.get $stride) (i32.const 1)))))))
+            (local.set $a3 (i32x4.add (local.get $a3) (i32x4.dot_i16x8_s (local.get $s) (v128.load (i32.add (local.get $col) (i32.mul (local.get $stride) (i32.const 3)))))))
+            (local.set $c (i32.add (local.get $c) (i32.const 8)))
+            (local.set $at (i32.add (local.get $at) (i32.const 8)))
+            (local.set $col (i32.add (local.get $col) (i32.const 16)))
+            (br $step)))
+        (i32.store offset=0 (local.get $out) (i32.add (i32.add (i32x4.extract_lane 0 (local.get $a0)) (i32x4.extract_lane 1 (local.get $a0)))
+          (i32.add (i32x4.extract_lane 2 (local.get $a0)) (i32x4.extract_lane 3 (local.get $a0)))))
+        (i32.store offset=4 (local.get $out) (i32.add (i32.add (i32x4.extract_lane 0 (local.get $a1)) (i32x4.extract_lane 1 (local.get $a1)))
+          (i32.add (i32x4.extract_lane 2 (local.get $a1)) (i32x4.extract_lane 3 (local.get $a1)))))
+        (i32.store offset=8 (local.get $out) (i32.add (i32.add (i32x4.extract_lane 0 (local.get $a2)) (i32x4.extract_lane 1 (local.get $a2)))
+          (i32.add (i32x4.extract_lane 2 (local.get $a2)) (i32x4.extract_lane 3 (local.get $a2)))))
+        (i32.store offset=12 (local.get $out) (i32.add (i32.add (i32x4.extract_lane 0 (local.get $a3)) (i32x4.extract_lane 1 (local.get $a3)))
+          (i32.add (i32x4.extract_lane 2 (local.get $a3)) (i32x4.extract_lane 3 (local.get $a3)))))
+        (local.set $signs (i32.add (local.get $signs) (local.get $cols)))
+        (local.set $out (i32.add (local.get $out) (i32.const 16)))
+        (local.set $rows (i32.sub (local.get $rows) (i32.const 1)))
+        (br $row))))
+
+  ;; The strong delta's first pass for 16-bit floats (src/codec/residual.ts documents the tokens), given the context keys at $keys (keys16) and the residuals z at $residuals (residual16):
+  ;; per element z, negated where the low-rank context value at $low says so (zeros without a
+  ;; model; z is rewritten in place), its hybrid-uint token (bytes at
+  ;; $tokens; $signed = 1: the signed tokens of a low-rank model), its raw low bits (LSB first at
+  ;; $raw, 8 bytes of slack) and a count in $hist[(key << $histShift) | token] (i32). Writes the raw
+  ;; bit count and the checksum sums s1 (of z, complemented where negated), s2 as i32 at $out.
+  ;; The arithmetic runs 8 elements a step in SIMD (whole steps: the caller pads), then the serial part
+  ;; (raw bits, counts, checksum) one element a step.
+  (func (export "tokens16") (param $residuals i32) (param $n i32) (param $tokens i32) (param $keys i32)
+    (param $raw i32) (param $hist i32) (param $low i32) (param $signed i32) (param $histShift i32) (param $out i32)
+    (local $steps i32) (local $r v128) (local $z v128) (local $t v128)
+    (local $m v128) (local $signs v128) (local $tokenAt i32) (local $lowAt i32) (local $i i32) (local $at i32)
+    (local $zi i32) (local $ti i32) (local $k i32) (local $off i32) (local $flush i32) (local $rawAt i32) (local $h i32)
+    (local $s1 i32) (local $s2 i32) (local $acc i64)
+    (local.set $signs (i16x8.splat (i32.sub (i32.const 0) (local.get $signed))))
+    (local.set $lowAt (local.get $low))
+    (local.set $steps (i32.shr_u (i32.add (local.get $n) (i32.const 7)) (i32.const 3)))
+    (local.set $at (local.get $residuals))
+    (local.set $tokenAt (local.get $tokens))
+    (block $done
+      (loop $step
+        (br_if $done (i32.eqz (local.get $steps)))
         ;; negated where the context value has its flip bit: m = -1 there
         (local.set $m (i16x8.sub (v128.const i16x8 0 0 0 0 0 0 0 0) (v128.and
           (i16x8.shr_u (i16x8.extend_low_i8x16_u (v128.load64_zero (local.get $lowAt))) (i32.const 2)) (v128.const i16x8 1 1 1 1 1 1 1 1))))
-        (local.set $z (i16x8.sub (local.get $w) (i16x8.add (local.get $v) (local.get $d))))
-        (local.set $z (i16x8.sub (v128.xor (local.get $z) (local.get $m)) (local.get $m)))
-        (local.set $z (v128.xor (i16x8.shl (local.get $z) (i32.const 1)) (i16x8.shr_s (local.get $z) (i32.const 15))))
+        (local.set $z (v128.load (local.get $at)))
+        (local.set $r (v128.xor (i16x8.shr_u (local.get $z) (i32.const 1))
+          (i16x8.sub (v128.const i16x8 0 0 0 0 0 0 0 0) (v128.and (local.get $z) (v128.const i16x8 1 1 1 1 1 1 1 1)))))
+        (local.set $r (i16x8.sub (v128.xor (local.get $r) (local.get $m)) (local.get $m)))
+        (local.set $z (v128.xor (i16x8.shl (local.get $r) (i32.const 1)) (i16x8.shr_s (local.get $r) (i32.const 15))))
         (v128.store (local.get $at) (local.get $z))
         ;; token: z below 16 as it is; else 4n + the 2 bits under the leading one (bit n), which are the
         ;; float32 of z's exponent and top two mantissa bits: (bits >> 21) - (127 << 2)
@@ -341,8 +418,6 @@
         (local.set $t (v128.bitselect (local.get $t) (local.get $z) (i16x8.gt_u (local.get $z) (v128.const i16x8 15 15 15 15 15 15 15 15))))
         (v128.store64_lane 0 (local.get $tokenAt) (i8x16.narrow_i16x8_u (local.get $t) (local.get $t)))
         (local.set $at (i32.add (local.get $at) (i32.const 16)))
-        (local.set $base (i32.add (local.get $base) (i32.const 16)))
-        (local.set $prev (i32.add (local.get $prev) (i32.const 16)))
         (local.set $tokenAt (i32.add (local.get $tokenAt) (i32.const 8)))
         (local.set $lowAt (i32.add (local.get $lowAt) (i32.const 8)))
         (local.set $steps (i32.sub (local.get $steps) (i32.const 1)))
@@ -352,7 +427,7 @@
     (block $done
       (loop $step
         (br_if $done (i32.ge_u (local.get $i) (local.get $n)))
-        (local.set $zi (i32.load16_u (local.get $next)))
+        (local.set $zi (i32.load16_u (local.get $residuals)))
         (local.set $ti (i32.load8_u (i32.add (local.get $tokens) (local.get $i))))
         (local.set $s1 (i32.add (local.get $s1) (i32.xor (local.get $zi)
           (i32.sub (i32.const 0) (i32.and (i32.shr_u (i32.load8_u (i32.add (local.get $low) (local.get $i))) (i32.const 2)) (i32.const 1))))))
@@ -374,7 +449,7 @@
         (local.set $h (i32.add (local.get $hist)
           (i32.shl (i32.or (i32.shl (i32.load16_u (local.get $keys)) (local.get $histShift)) (local.get $ti)) (i32.const 2))))
         (i32.store (local.get $h) (i32.add (i32.load (local.get $h)) (i32.const 1)))
-        (local.set $next (i32.add (local.get $next) (i32.const 2)))
+        (local.set $residuals (i32.add (local.get $residuals) (i32.const 2)))
         (local.set $keys (i32.add (local.get $keys) (i32.const 2)))
         (local.set $i (i32.add (local.get $i) (i32.const 1)))
         (br $step)))
