@@ -113,67 +113,28 @@ function quantizeRows(dots: Int32Array, weights: Float64Array, u: Int8Array): vo
 
 /**
  * An orthonormal basis (cols × RANK) of the leading right singular subspace of the m sampled rows:
- * randomized subspace iteration from fixed pseudo-random ±1 weights of the rows.
+ * randomized subspace iteration from fixed pseudo-random ±1 weights of the rows. The products with
+ * the sample run in WebAssembly (subspaceMultiply, subspaceMultiplyT in planes.wat).
  */
 function sampledSubspace(sample: Int8Array, m: number, cols: number): Float64Array {
-  const w = new Float64Array(m * RANK);
+  const wAt = align16(sample.length);
+  const vAt = wAt + 8 * RANK * m;
+  const memory = wasmMemory(vAt + 8 * RANK * cols);
+  memory.set(sample, 0);
+  const w = new Float64Array(memory.buffer, wAt, m * RANK);
   let seed = 0x9e3779b9;
   for (let t = 0; t < w.length; t++) {
     seed = (Math.imul(seed, 1664525) + 1013904223) | 0;
     w[t] = seed < 0 ? -1 : 1;
   }
-  const v = new Float64Array(cols * RANK);
+  const v = new Float64Array(memory.buffer, vAt, cols * RANK);
   for (let it = 0; it < ITERATIONS; it++) {
-    if (it > 0) multiply(sample, m, cols, v, w);
-    multiplyT(sample, m, cols, w, v);
+    if (it > 0) kernels.subspaceMultiply(0, m, cols, vAt, wAt);
+    v.fill(0);
+    kernels.subspaceMultiplyT(0, m, cols, wAt, vAt);
     orthonormalize(v, cols);
   }
-  return v;
-}
-
-/** w (m × RANK) = S · v. */
-function multiply(sample: Int8Array, m: number, cols: number, v: Float64Array, w: Float64Array): void {
-  for (let t = 0; t < m; t++) {
-    const row = t * cols;
-    let a0 = 0;
-    let a1 = 0;
-    let a2 = 0;
-    let a3 = 0;
-    for (let j = 0; j < cols; j++) {
-      const s = sample[row + j]!;
-      const q = j << 2;
-      a0 += s * v[q]!;
-      a1 += s * v[q + 1]!;
-      a2 += s * v[q + 2]!;
-      a3 += s * v[q + 3]!;
-    }
-    const o = t << 2;
-    w[o] = a0;
-    w[o + 1] = a1;
-    w[o + 2] = a2;
-    w[o + 3] = a3;
-  }
-}
-
-/** v (cols × RANK) = Sᵀ · w. */
-function multiplyT(sample: Int8Array, m: number, cols: number, w: Float64Array, v: Float64Array): void {
-  v.fill(0);
-  for (let t = 0; t < m; t++) {
-    const row = t * cols;
-    const o = t << 2;
-    const w0 = w[o]!;
-    const w1 = w[o + 1]!;
-    const w2 = w[o + 2]!;
-    const w3 = w[o + 3]!;
-    for (let j = 0; j < cols; j++) {
-      const s = sample[row + j]!;
-      const q = j << 2;
-      v[q] += s * w0;
-      v[q + 1] += s * w1;
-      v[q + 2] += s * w2;
-      v[q + 3] += s * w3;
-    }
-  }
+  return v.slice();
 }
 
 /** Gram-Schmidt on the columns of a (n × RANK, row-major); a column that vanishes stays zero. */
@@ -217,24 +178,25 @@ interface SampleStats {
   wrong: number;
 }
 
-/** Over the sampled rows (`sample` holds their signs): P's magnitudes and how well it predicts signs. */
+/**
+ * Over the sampled rows (`sample` holds their signs): P's magnitudes and how well it predicts
+ * signs, in WebAssembly (sampleStats in planes.wat).
+ */
 function sampleStats(sample: Int8Array, u: Int8Array, v: Int8Array, cols: number): SampleStats {
-  const hist = new Int32Array(P_MAX + 1);
-  let nonzero = 0;
-  let wrong = 0;
-  for (let t = 0, k = 0; k < sample.length; t++) {
-    const a = t * ROW_STEP * RANK;
-    const [u0, u1, u2, u3] = [u[a]!, u[a + 1]!, u[a + 2]!, u[a + 3]!];
-    for (let j = 0; j < cols; j++, k++) {
-      const q = j << 2;
-      const p = u0 * v[q]! + u1 * v[q + 1]! + u2 * v[q + 2]! + u3 * v[q + 3]!;
-      hist[p < 0 ? -p : p]++;
-      const s = sample[k]!;
-      nonzero += s & 1;
-      wrong += s !== 0 && s * p <= 0 ? 1 : 0;
-    }
-  }
-  return { hist, nonzero, wrong };
+  const m = sample.length / cols;
+  const uAt = align16(sample.length);
+  const vAt = uAt + align16(8 * m);
+  const histAt = vAt + vBytes(cols);
+  const outAt = histAt + 4 * (P_MAX + 1);
+  const memory = wasmMemory(outAt + 8);
+  memory.set(sample, 0);
+  const sampledU = new Int16Array(memory.buffer, uAt, RANK * m);
+  for (let t = 0; t < m; t++) sampledU.set(u.subarray(t * ROW_STEP * RANK, (t * ROW_STEP + 1) * RANK), t * RANK);
+  const stride = stageV(memory, vAt, v, cols);
+  new Int32Array(memory.buffer, histAt, P_MAX + 1).fill(0);
+  kernels.sampleStats(0, m, cols, uAt, vAt, stride, histAt, outAt);
+  const [nonzero, wrong] = new Int32Array(memory.buffer, outAt, 2);
+  return { hist: new Int32Array(memory.slice(histAt, outAt).buffer), nonzero: nonzero!, wrong: wrong! };
 }
 
 /** Quartiles of |P| from its histogram over n elements. */

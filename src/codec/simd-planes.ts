@@ -19,6 +19,9 @@ interface Kernels {
   ransEncode(symbols: number, keys: number, map: number, n: number, table: number, shift: number, states: number, end: number): number;
   keys16(base: number, prev: number, low: number, n: number, keys: number, expShift: number, expMask: number, keyShift: number, lowShift: number, out: number): void;
   lowRank16(u: number, v: number, stride: number, rows: number, cols: number, t1: number, t2: number, t3: number, out: number): void;
+  subspaceMultiply(signs: number, m: number, cols: number, v: number, w: number): void;
+  subspaceMultiplyT(signs: number, m: number, cols: number, w: number, v: number): void;
+  sampleStats(signs: number, m: number, cols: number, u: number, v: number, stride: number, hist: number, out: number): void;
   maxByte(at: number, n: number): number;
   rebuild16(base: number, prev: number, tokens: number, raw: number, rawBits: number, z: number, n: number, beta: number, low: number, signed: number, out: number): void;
   ransDecode(words: number, pos: number, end: number, keys: number, map: number, table: number, out: number, n: number, states: number): number;

@@ -942,4 +942,97 @@
     (local.set $m (i8x16.max_u (local.get $m) (i8x16.shuffle 2 3 0 1 2 3 0 1 2 3 0 1 2 3 0 1 (local.get $m) (local.get $m))))
     (local.set $m (i8x16.max_u (local.get $m) (i8x16.shuffle 1 0 1 0 1 0 1 0 1 0 1 0 1 0 1 0 (local.get $m) (local.get $m))))
     (i8x16.extract_lane_u 0 (local.get $m)))
+
+  ;; Fitting the low-rank model (src/codec/lowrank.ts), on the m sampled rows of signs (i8, cols a
+  ;; row, at $signs), in f64 with the same order of operations as plain code would use.
+  ;; w (m x 4) = S v (v: cols x 4), two components a step.
+  (func (export "subspaceMultiply") (param $signs i32) (param $m i32) (param $cols i32) (param $v i32) (param $w i32)
+    (local $a01 v128) (local $a23 v128) (local $s v128) (local $j i32) (local $q i32)
+    (block $rowsDone
+      (loop $row
+        (br_if $rowsDone (i32.eqz (local.get $m)))
+        (local.set $a01 (f64x2.splat (f64.const 0)))
+        (local.set $a23 (f64x2.splat (f64.const 0)))
+        (local.set $j (i32.const 0))
+        (local.set $q (local.get $v))
+        (block $done
+          (loop $step
+            (br_if $done (i32.ge_u (local.get $j) (local.get $cols)))
+            (local.set $s (f64x2.splat (f64.convert_i32_s (i32.load8_s (i32.add (local.get $signs) (local.get $j))))))
+            (local.set $a01 (f64x2.add (local.get $a01) (f64x2.mul (local.get $s) (v128.load (local.get $q)))))
+            (local.set $a23 (f64x2.add (local.get $a23) (f64x2.mul (local.get $s) (v128.load offset=16 (local.get $q)))))
+            (local.set $j (i32.add (local.get $j) (i32.const 1)))
+            (local.set $q (i32.add (local.get $q) (i32.const 32)))
+            (br $step)))
+        (v128.store (local.get $w) (local.get $a01))
+        (v128.store offset=16 (local.get $w) (local.get $a23))
+        (local.set $signs (i32.add (local.get $signs) (local.get $cols)))
+        (local.set $w (i32.add (local.get $w) (i32.const 32)))
+        (local.set $m (i32.sub (local.get $m) (i32.const 1)))
+        (br $row))))
+
+  ;; v (cols x 4) = S^T w, accumulated row after row (v starts at zero: the caller clears it).
+  (func (export "subspaceMultiplyT") (param $signs i32) (param $m i32) (param $cols i32) (param $w i32) (param $v i32)
+    (local $w01 v128) (local $w23 v128) (local $s v128) (local $j i32) (local $q i32)
+    (block $rowsDone
+      (loop $row
+        (br_if $rowsDone (i32.eqz (local.get $m)))
+        (local.set $w01 (v128.load (local.get $w)))
+        (local.set $w23 (v128.load offset=16 (local.get $w)))
+        (local.set $j (i32.const 0))
+        (local.set $q (local.get $v))
+        (block $done
+          (loop $step
+            (br_if $done (i32.ge_u (local.get $j) (local.get $cols)))
+            (local.set $s (f64x2.splat (f64.convert_i32_s (i32.load8_s (i32.add (local.get $signs) (local.get $j))))))
+            (v128.store (local.get $q) (f64x2.add (v128.load (local.get $q)) (f64x2.mul (local.get $s) (local.get $w01))))
+            (v128.store offset=16 (local.get $q) (f64x2.add (v128.load offset=16 (local.get $q)) (f64x2.mul (local.get $s) (local.get $w23))))
+            (local.set $j (i32.add (local.get $j) (i32.const 1)))
+            (local.set $q (i32.add (local.get $q) (i32.const 32)))
+            (br $step)))
+        (local.set $signs (i32.add (local.get $signs) (local.get $cols)))
+        (local.set $w (i32.add (local.get $w) (i32.const 32)))
+        (local.set $m (i32.sub (local.get $m) (i32.const 1)))
+        (br $row))))
+
+  ;; Over the sampled rows (signs as above; U of sampled row t as 4 i16 at $u + 8t; V as 4 planes of
+  ;; $stride i16 at $v): the histogram of |P| (i32 at $hist), then the count of nonzero signs and of
+  ;; those P gets wrong (s P <= 0) as two i32 at $out.
+  (func (export "sampleStats") (param $signs i32) (param $m i32) (param $cols i32) (param $u i32) (param $v i32) (param $stride i32)
+    (param $hist i32) (param $out i32)
+    (local $u0 i32) (local $u1 i32) (local $u2 i32) (local $u3 i32) (local $j i32) (local $q i32) (local $p i32) (local $s i32)
+    (local $h i32) (local $nonzero i32) (local $wrong i32)
+    (block $rowsDone
+      (loop $row
+        (br_if $rowsDone (i32.eqz (local.get $m)))
+        (local.set $u0 (i32.load16_s (local.get $u)))
+        (local.set $u1 (i32.load16_s offset=2 (local.get $u)))
+        (local.set $u2 (i32.load16_s offset=4 (local.get $u)))
+        (local.set $u3 (i32.load16_s offset=6 (local.get $u)))
+        (local.set $j (i32.const 0))
+        (local.set $q (local.get $v))
+        (block $done
+          (loop $step
+            (br_if $done (i32.ge_u (local.get $j) (local.get $cols)))
+            (local.set $p (i32.add
+              (i32.add (i32.mul (local.get $u0) (i32.load16_s (local.get $q)))
+                (i32.mul (local.get $u1) (i32.load16_s (i32.add (local.get $q) (local.get $stride)))))
+              (i32.add (i32.mul (local.get $u2) (i32.load16_s (i32.add (local.get $q) (i32.shl (local.get $stride) (i32.const 1)))))
+                (i32.mul (local.get $u3) (i32.load16_s (i32.add (local.get $q) (i32.mul (local.get $stride) (i32.const 3))))))))
+            (local.set $h (i32.add (local.get $hist) (i32.shl
+              (select (i32.sub (i32.const 0) (local.get $p)) (local.get $p) (i32.lt_s (local.get $p) (i32.const 0))) (i32.const 2))))
+            (i32.store (local.get $h) (i32.add (i32.load (local.get $h)) (i32.const 1)))
+            (local.set $s (i32.load8_s (i32.add (local.get $signs) (local.get $j))))
+            (local.set $nonzero (i32.add (local.get $nonzero) (i32.and (local.get $s) (i32.const 1))))
+            (local.set $wrong (i32.add (local.get $wrong)
+              (i32.and (i32.ne (local.get $s) (i32.const 0)) (i32.le_s (i32.mul (local.get $s) (local.get $p)) (i32.const 0)))))
+            (local.set $j (i32.add (local.get $j) (i32.const 1)))
+            (local.set $q (i32.add (local.get $q) (i32.const 2)))
+            (br $step)))
+        (local.set $signs (i32.add (local.get $signs) (local.get $cols)))
+        (local.set $u (i32.add (local.get $u) (i32.const 8)))
+        (local.set $m (i32.sub (local.get $m) (i32.const 1)))
+        (br $row)))
+    (i32.store (local.get $out) (local.get $nonzero))
+    (i32.store offset=4 (local.get $out) (local.get $wrong)))
 )
