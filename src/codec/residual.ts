@@ -437,24 +437,28 @@ function clogc(c: number): number {
 function chooseRanges(hist: Int32Array, present: number[], alphabet: number): number[] {
   const m = present.length;
   if (m <= 1) return [];
+  // Per row its nonzero counts as (symbol, count), ascending, rows end to end from rowStart[i].
+  const rowStart = new Int32Array(m + 1);
+  const symbols = new Int32Array(m * alphabet);
+  const counts = new Float64Array(m * alphabet);
   const rowLo = new Int32Array(m);
   const rowHi = new Int32Array(m);
   const rowTotal = new Float64Array(m);
-  for (let i = 0; i < m; i++) {
+  for (let i = 0, at = 0; i < m; i++) {
     const row = present[i]! * alphabet;
-    let lo = -1;
-    let hi = -1;
     let total = 0;
+    rowStart[i] = at;
     for (let s = 0; s < alphabet; s++) {
       const c = hist[row + s]!;
       if (c !== 0) {
-        if (lo < 0) lo = s;
-        hi = s;
+        symbols[at] = s;
+        counts[at++] = c;
         total += c;
       }
     }
-    rowLo[i] = lo;
-    rowHi[i] = hi;
+    rowStart[i + 1] = at;
+    rowLo[i] = symbols[rowStart[i]!]!;
+    rowHi[i] = symbols[at - 1]!;
     rowTotal[i] = total;
   }
   const table = clogcTableOf();
@@ -471,17 +475,15 @@ function chooseRanges(hist: Int32Array, present: number[], alphabet: number): nu
     let hi = -1;
     const stop = Math.max(0, j - window);
     for (let i = j - 1; i >= stop; i--) {
-      const row = present[i]! * alphabet;
-      const a = rowLo[i]!;
-      const b = rowHi[i]!;
-      for (let s = a; s <= b; s++) {
-        const c = hist[row + s]!;
-        if (c === 0) continue;
+      for (let e = rowStart[i]!; e < rowStart[i + 1]!; e++) {
+        const s = symbols[e]!;
         const old = sum[s]!;
-        const now = old + c;
+        const now = old + counts[e]!;
         sum[s] = now;
         sumClogc += (now < 65536 ? table[now]! : now * Math.log2(now)) - (old < 65536 ? table[old]! : old * Math.log2(old));
       }
+      const a = rowLo[i]!;
+      const b = rowHi[i]!;
       if (a < lo) lo = a;
       if (b > hi) hi = b;
       n += rowTotal[i]!;
