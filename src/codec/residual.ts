@@ -764,24 +764,14 @@ export function decodeResidual(dtype: ResidualDtype, base: Uint8Array, coded: Ui
   const raw = rawBuf;
   raw.set(wordsOf(rawBytes));
   raw.fill(0, rawWords, rawWords + 4);
+  const [contexts, contextMap] = contextsFor(info, base, prevBytes, lowRank, keyMap, n);
+  ransDecodeChecked(model, ransBytes, contexts, tokens, contextMap);
   let sum: number;
   if (info.size === 2) {
-    const b16 = view16(base);
-    const p16 = prevBytes ? view16(prevBytes) : null;
-    const [contexts, contextMap] = contextsFor(info, base, prevBytes, lowRank, keyMap, n);
-    ransDecodeChecked(model, ransBytes, contexts, tokens, contextMap);
-    const aligned = LITTLE_ENDIAN && (dst.byteOffset & 1) === 0;
-    const out = aligned ? new Uint16Array(dst.buffer, dst.byteOffset, n) : new Uint16Array(n);
-    sum = rebuild16(b16, p16, beta, low, tokens, raw, rawWords, out);
-    if (!aligned) {
-      if (!LITTLE_ENDIAN) swap16(out);
-      dst.set(new Uint8Array(out.buffer, 0, n * 2));
-    }
+    sum = rebuild16(view16(base), prevBytes ? view16(prevBytes) : null, beta, low, tokens, raw, rawWords, dst);
   } else {
     const b32 = view32(base);
     const p32 = prevBytes ? view32(prevBytes) : null;
-    const [contexts, contextMap] = contextsFor(info, base, prevBytes, lowRank, keyMap, n);
-    ransDecodeChecked(model, ransBytes, contexts, tokens, contextMap);
     const aligned = LITTLE_ENDIAN && (dst.byteOffset & 3) === 0;
     const out = aligned ? new Int32Array(dst.buffer, dst.byteOffset, n) : new Int32Array(n);
     sum = rebuild32(b32, p32, beta, low, tokens, raw, rawWords, out);
@@ -847,12 +837,12 @@ function checkRawEnd(raw: Uint16Array, rawWords: number, off: number): void {
 }
 
 /**
- * Tokens + raw bits + base (+ prev) → elements, with a low-rank model's context values in `low` if
- * there is one; returns the checksum of the z values. In WebAssembly (`rebuild16` in
- * src/codec/wasm/planes.wat): inputs copied in, elements copied out.
+ * Tokens + raw bits + base (+ prev) → elements (little-endian bytes into `dst`), with a low-rank
+ * model's context values in `low` if there is one; returns the checksum of the z values. In
+ * WebAssembly (`rebuild16` in src/codec/wasm/planes.wat): inputs copied in, elements copied out.
  */
-function rebuild16(base: Uint16Array, prev: Uint16Array | null, beta: number, low: Uint8Array | null, tokens: Uint8Array, raw: Uint16Array, rawWords: number, out: Uint16Array): number {
-  const n = out.length;
+function rebuild16(base: Uint16Array, prev: Uint16Array | null, beta: number, low: Uint8Array | null, tokens: Uint8Array, raw: Uint16Array, rawWords: number, dst: Uint8Array): number {
+  const n = base.length;
   const tokensAt = 0;
   const rawAt = align16(n);
   const resultAt = rawAt + align16(2 * rawWords + 4);
@@ -864,7 +854,7 @@ function rebuild16(base: Uint16Array, prev: Uint16Array | null, beta: number, lo
   kernels.rebuild16(0, staged.prevAt, at(tokensAt), at(rawAt), rawWords * 16, staged.nextAt, n, prev ? beta : 0, staged.lowAt, low ? 1 : 0, at(resultAt));
   const [off, s1, s2] = new Int32Array(memory.buffer, at(resultAt), 3) as unknown as number[];
   checkRawEnd(raw, rawWords, off!);
-  out.set(new Uint16Array(memory.buffer, staged.nextAt, n));
+  dst.set(memory.subarray(staged.nextAt, staged.nextAt + 2 * n));
   return (s1! ^ Math.imul(s2!, -0x61c8864f)) >>> 0;
 }
 
