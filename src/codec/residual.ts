@@ -258,7 +258,8 @@ function stage16(base: Uint16Array, prev: Uint16Array | null, next: Uint16Array 
 /**
  * The context keys of a staged chunk (see stage16) in WebAssembly (`keys16` in planes.wat), with
  * the trend where there is an older base and the confidence bucket where there is a low-rank
- * model; returns the smallest and largest key.
+ * model; returns the smallest and largest key (passed through the first bytes of the staged
+ * `more` space).
  */
 function keysInMemory(info: DtypeInfo, n: number, staged: ReturnType<typeof stage16>, hasPrev: boolean, hasLowRank: boolean): [number, number] {
   const outAt = staged.moreAt;
@@ -278,10 +279,9 @@ function keys16(info: DtypeInfo, base: Uint16Array, prev: Uint16Array | null, lo
 /**
  * The first pass from the residuals `z` in WebAssembly (`keys16`, then `tokens16` in
  * src/codec/wasm/planes.wat: the tokens, raw bits, counts and checksum, its arithmetic in SIMD),
- * with a low-rank model's context
- * values in `low` if there is one. The inputs are copied in and the results copied out; of the
- * counts, only the rows of the keys between the smallest and the largest that occurred (`hist` is
- * zero elsewhere, see zeroHist).
+ * with a low-rank model's context values in `low` if there is one. The inputs are copied in and
+ * the results copied out; of the counts, only the rows of the keys between the smallest and the
+ * largest that occurred (`hist` is zero elsewhere, see zeroHist).
  */
 function tokens16(info: DtypeInfo, base: Uint16Array, z: Uint16Array, prev: Uint16Array | null, low: Uint8Array | null, hist: Int32Array): Pass1 {
   const n = z.length;
@@ -418,7 +418,7 @@ function lowRankFor(base: Uint8Array, next: Uint8Array, prev: Uint8Array | undef
 /**
  * c · log2(c) for counts up to the elements of a default 1 MiB chunk of 16-bit values, built on
  * first use (4 MiB): the range DP looks these up for every count it sums, and Math.log2 on the
- * larger ones took a third of its time.
+ * larger ones took about a sixth of its time.
  */
 const CLOGC_TABLE = 1 << 19;
 let clogcTable: Float64Array | null = null;
