@@ -71,9 +71,11 @@ export function fixtureBase(name: string): NonNullable<DecompressOptions['bases'
   return base;
 }
 
-async function mthSeed(name: string, weight: number, original: Uint8Array, baseNames: string[] = [], strong = false): Promise<MthSeed> {
+/** `level`: with bases, the delta coding: byte planes, `strong` (rANS) or `best` (rANS with low-rank sign models). */
+async function mthSeed(name: string, weight: number, original: Uint8Array, baseNames: string[] = [], level: 'planes' | 'strong' | 'best' = 'planes'): Promise<MthSeed> {
   const bases = baseNames.map((b) => fixtureBase(b).base);
-  const container = await compressBuffer(original, { name, ...(bases.length ? { bases, strong } : {}) });
+  const coding = { strong: level === 'strong', best: level === 'best' };
+  const container = await compressBuffer(original, { name, ...(bases.length ? { bases, ...coding } : {}) });
   const { index, indexOffset } = readContainerIndex(container);
   return { name: `${name}.mth`, weight, container, original, baseNames, index, indexOffset, shape: mthShape(container, index, indexOffset) };
 }
@@ -130,7 +132,8 @@ async function build(): Promise<Corpus> {
     await mthSeed('gpt_step500_layer0.fp16.safetensors', 1, fp16),
     await mthSeed('cnn_train_epoch6.pt', 1.5, pt),
     await mthSeed('cnn_epoch6.bf16.safetensors', 2, bf16, ['cnn_epoch5.bf16.safetensors']),
-    await mthSeed('cnn_epoch6.bf16.safetensors', 1, bf16, ['cnn_epoch5.bf16.safetensors', 'cnn_epoch4.bf16.safetensors'], true),
+    await mthSeed('cnn_epoch6.bf16.safetensors', 1, bf16, ['cnn_epoch5.bf16.safetensors', 'cnn_epoch4.bf16.safetensors'], 'strong'),
+    await mthSeed('ft_step20_layer0.bf16.safetensors', 1, readFixture('ft_step20_layer0.bf16.safetensors'), ['ft_step10_layer0.bf16.safetensors'], 'best'),
     await mthSeed('odd.safetensors', 1.5, odd),
     await mthSeed('hand.pt', 1, handZip4),
   ];
