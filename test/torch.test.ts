@@ -287,6 +287,7 @@ function assertCovers(layout: Layout, size: number): void {
 }
 
 const tensorsOf = (layout: Layout): TensorSegment[] => layout.segments.filter((s): s is TensorSegment => s.kind === 'tensor');
+const numel = (s: TensorSegment): number => s.shape.reduce((a, d) => a * d, 1);
 
 function expectMithrilError(fn: () => unknown, pattern: RegExp, file = 'x.pt'): void {
   assert.throws(fn, (error: unknown) => {
@@ -343,7 +344,7 @@ describe('torch.save checkpoint (real file)', () => {
     assert.equal(longs.length, 9);
     for (const s of longs) {
       assert.match(s.name, /^model\..*num_batches_tracked$/);
-      assert.deepEqual(s.shape, [1]);
+      assert.deepEqual(s.shape, [], 'a 0-d tensor');
       assert.equal(s.length, 8);
     }
     assert.equal(new Set(tensors.map((s) => s.name)).size, 85, 'names are unique');
@@ -351,8 +352,9 @@ describe('torch.save checkpoint (real file)', () => {
     const momentum = tensors.filter((s) => /^optimizer\.state\.\d+\.momentum_buffer$/.test(s.name));
     assert.equal(momentum.length, 29);
     const conv1 = tensors.find((s) => s.name === 'model.conv1.weight');
-    assert.deepEqual(conv1 && { dtype: conv1.dtype, shape: conv1.shape, length: conv1.length }, { dtype: 'F32', shape: [864], length: 3456 });
-    for (const s of tensors) assert.equal(s.length, s.shape[0] * (s.dtype === 'I64' ? 8 : 4));
+    // A storage that holds one whole tensor, row-major, takes its shape (chunks can then follow rows).
+    assert.deepEqual(conv1 && { dtype: conv1.dtype, shape: conv1.shape, length: conv1.length }, { dtype: 'F32', shape: [32, 3, 3, 3], length: 3456 });
+    for (const s of tensors) assert.equal(s.length, numel(s) * (s.dtype === 'I64' ? 8 : 4));
     t.diagnostic(`names: ${tensors.slice(0, 3).map((s) => s.name).join(', ')}, …, ${momentum[0].name}, …`);
   });
 
@@ -446,18 +448,20 @@ describe('hand-built torch archive (odd alignment, nested containers, shared sto
           const e = [...entries.values()].find((x) => x.dataOffset === s.offset);
           assert.ok(e);
           assert.equal(s.length, e.size);
-          return [e.name.slice('ckpt/data/'.length), s.name, s.dtype, s.shape[0]];
+          return [e.name.slice('ckpt/data/'.length), s.name, s.dtype, s.shape];
         });
+        // The viewing tensor's shape where one whole tensor holds the storage; else its element count
+        // (the storage shared by two views).
         assert.deepEqual(got, [
-          ['0', 'model.layer.weight', 'F32', 6],
-          ['1', 'model.layer.bias', 'F16', 3],
-          ['2', 'a_view', 'F32', 8],
-          ['3', 'optimizer.state.0.exp_avg', 'BF16', 4],
-          ['4', 'optimizer.state.1.step', 'I64', 1],
-          ['5', 'param', 'F64', 2],
-          ['6', 'u16', 'U16', 5],
-          ['9', 'list.0', 'F32', 1],
-          ['10', 'list.1.0', 'F32', 1],
+          ['0', 'model.layer.weight', 'F32', [2, 3]],
+          ['1', 'model.layer.bias', 'F16', [3]],
+          ['2', 'a_view', 'F32', [8]],
+          ['3', 'optimizer.state.0.exp_avg', 'BF16', [4]],
+          ['4', 'optimizer.state.1.step', 'I64', []],
+          ['5', 'param', 'F64', [2]],
+          ['6', 'u16', 'U16', [5]],
+          ['9', 'list.0', 'F32', []],
+          ['10', 'list.1.0', 'F32', [1]],
         ]);
         assert.ok(tensorsOf(layout).some((s) => s.offset % 2 === 1), 'some tensor data starts at an odd offset');
         const opaqueEntries = ['7', '8', '11'].map((k) => entries.get(`ckpt/data/${k}`));

@@ -17,7 +17,7 @@ import type { ByteSource } from '../io/source.js';
 import { elementSize } from '../dtypes.js';
 import type { Layout, Segment } from './layout.js';
 import { readZipArchive, type ZipArchive, type ZipEntry } from './zip.js';
-import { PickleError, readTorchPickle, type TorchStorage } from './pickle.js';
+import { PickleError, readTorchPickle, type TorchStorage, type TorchTensorView } from './pickle.js';
 import { MAX_PICKLE_BYTES } from '../limits.js';
 export { MAX_PICKLE_BYTES };
 
@@ -117,7 +117,7 @@ export function readTorchCheckpoint(source: ByteSource): TorchCheckpoint {
         kind: 'tensor',
         name: storage.names[0] ?? e.name,
         dtype: storage.dtype as string,
-        shape: [storage.numel],
+        shape: viewedShape(storage) ?? [storage.numel],
         offset: e.dataOffset,
         length: e.size,
       });
@@ -134,6 +134,22 @@ export function readTorchCheckpoint(source: ByteSource): TorchCheckpoint {
   if (prefix !== undefined && pickleEntry) result.prefix = prefix;
   if (pickleProblem !== undefined) result.pickleProblem = pickleProblem;
   return result;
+}
+
+/**
+ * The shape of the tensor a storage holds when every view of it is that one tensor, whole and
+ * row-major (offset 0, contiguous strides, all its elements): then chunks can follow its rows.
+ */
+function viewedShape(storage: TorchStorage): number[] | undefined {
+  const [first] = storage.views;
+  if (!first || first.offset !== 0 || first.shape.reduce((a, d) => a * d, 1) !== storage.numel) return undefined;
+  let expected = 1;
+  for (let d = first.shape.length - 1; d >= 0; d--) {
+    if (first.shape[d]! > 1 && first.stride[d] !== expected) return undefined;
+    expected *= first.shape[d]!;
+  }
+  const same = (v: TorchTensorView): boolean => v.offset === 0 && v.shape.join() === first.shape.join() && v.stride.join() === first.stride.join();
+  return storage.views.every(same) ? first.shape : undefined;
 }
 
 function isPlain(e: ZipEntry): boolean {
