@@ -1,6 +1,12 @@
-;; SIMD plane splits and merges, 16 elements per step. Callers pass element counts that are
-;; multiples of 16 (as `groups` of 16) and finish any remainder with the plain-TS code.
-;; Layouts are those of src/codec/planes.ts (bits16, bits32); see docs/FORMAT.md.
+;; The codec's WebAssembly kernels, called from src/codec/simd-planes.ts, src/delta/ulp.ts,
+;; src/codec/residual.ts, src/codec/rans.ts and src/codec/lowrank.ts, which copy inputs into this
+;; memory and results out:
+;; - SIMD plane splits and merges, 16 elements per step. Callers pass element counts that are
+;;   multiples of 16 (as `groups` of 16) and finish any remainder with the plain-TS code. Layouts
+;;   are those of src/codec/planes.ts (bits16, bits32); see docs/FORMAT.md.
+;; - The fast delta's ULP residual planes and their inverse.
+;; - The strong delta's passes (residuals, context keys, tokens and raw bits, rebuild), its rANS
+;;   coder, and the arithmetic of its low-rank sign model.
 (module
   (memory (export "memory") 1)
 
@@ -376,14 +382,15 @@
         (local.set $rows (i32.sub (local.get $rows) (i32.const 1)))
         (br $row))))
 
-  ;; The strong delta's first pass for 16-bit floats (src/codec/residual.ts documents the tokens), given the context keys at $keys (keys16) and the residuals z at $residuals (residual16):
-  ;; per element z, negated where the low-rank context value at $low says so (zeros without a
-  ;; model; z is rewritten in place), its hybrid-uint token (bytes at
-  ;; $tokens; $signed = 1: the signed tokens of a low-rank model), its raw low bits (LSB first at
-  ;; $raw, 8 bytes of slack) and a count in $hist[(key << $histShift) | token] (i32). Writes the raw
-  ;; bit count and the checksum sums s1 (of z, complemented where negated), s2 as i32 at $out.
-  ;; The arithmetic runs 8 elements a step in SIMD (whole steps: the caller pads), then the serial part
-  ;; (raw bits, counts, checksum) one element a step.
+  ;; The strong delta's first pass for 16-bit floats (src/codec/residual.ts documents the tokens),
+  ;; given the context keys at $keys (keys16) and the residuals z at $residuals (residual16): per
+  ;; element z, negated where the low-rank context value at $low says so (zeros without a model; z
+  ;; is rewritten in place), its hybrid-uint token (bytes at $tokens; $signed = 1: the signed tokens
+  ;; of a low-rank model), its raw low bits (LSB first at $raw, 8 bytes of slack) and a count in
+  ;; $hist[(key << $histShift) | token] (i32). Writes the raw bit count and the checksum sums s1 (of
+  ;; z, complemented where negated), s2 as i32 at $out.
+  ;; The arithmetic runs 8 elements a step in SIMD (whole steps: the caller pads), then the serial
+  ;; part (raw bits, counts, checksum) two elements a step.
   (func (export "tokens16") (param $residuals i32) (param $n i32) (param $tokens i32) (param $keys i32)
     (param $raw i32) (param $hist i32) (param $low i32) (param $signed i32) (param $histShift i32) (param $out i32)
     (local $steps i32) (local $r v128) (local $z v128) (local $t v128)
