@@ -31,6 +31,7 @@
  */
 import { BUCKETS, fitLowRank, FLIP_SHIFT, lowRankContexts, lowRankShape, readLowRank, writeLowRank, type LowRank } from './lowrank.js';
 import { align16, kernels, wasmMemory } from './simd-planes.js';
+import { trend32, ulp16, ulp32 } from './ulp-bits.js';
 import { BitReader, BitWriter, buildModel, estimateTableBits, LITTLE_ENDIAN, ransDecode, ransEncode, readModel, swap16, wordsOf, writeModel } from './rans.js';
 
 export type ResidualDtype = 'BF16' | 'F16' | 'F32';
@@ -325,16 +326,13 @@ function pass32(info: DtypeInfo, base: Int32Array, next: Int32Array, prev: Int32
   let keyMax = -1;
   for (let i = 0; i < n; i++) {
     const b = base[i]!;
-    const x = next[i]!;
-    const vb = b ^ ((b >> 31) & 0x7fffffff);
-    const vx = x ^ ((x >> 31) & 0x7fffffff);
+    const vb = ulp32(b);
+    const vx = ulp32(next[i]!);
     let key = (b >>> expShift) & expMask;
     let pred = vb;
     if (prev !== null) {
-      const p = prev[i]!;
-      const vp = p ^ ((p >> 31) & 0x7fffffff);
-      const d0 = (vb - vp) | 0;
-      if (beta !== 0) pred = (vb + Math.floor((beta * d0 + 128) / 256)) | 0;
+      const d0 = (vb - ulp32(prev[i]!)) | 0;
+      if (beta !== 0) pred = (vb + trend32(beta, d0)) | 0;
       const zd = (d0 << 1) ^ (d0 >> 31);
       key = (key << TREND_BITS) | trendBucket(zd, d0);
     }
@@ -386,17 +384,9 @@ function pass32(info: DtypeInfo, base: Int32Array, next: Int32Array, prev: Int32
 function signs32(base: Int32Array, next: Int32Array, prev: Int32Array | null, beta: number): Int8Array {
   const out = signBuf.subarray(0, next.length);
   for (let i = 0; i < out.length; i++) {
-    const b = base[i]!;
-    const x = next[i]!;
-    const vb = b ^ ((b >> 31) & 0x7fffffff);
-    const vx = x ^ ((x >> 31) & 0x7fffffff);
-    let pred = vb;
-    if (prev !== null && beta !== 0) {
-      const p = prev[i]!;
-      const vp = p ^ ((p >> 31) & 0x7fffffff);
-      pred = (vb + Math.floor((beta * ((vb - vp) | 0) + 128) / 256)) | 0;
-    }
-    const r = (vx - pred) | 0;
+    const vb = ulp32(base[i]!);
+    const pred = prev !== null && beta !== 0 ? (vb + trend32(beta, (vb - ulp32(prev[i]!)) | 0)) | 0 : vb;
+    const r = (ulp32(next[i]!) - pred) | 0;
     out[i] = (r >> 31) | (-r >>> 31);
   }
   return out;
@@ -820,10 +810,7 @@ function keys32(info: DtypeInfo, base: Int32Array, prev: Int32Array | null, keys
   }
   for (let i = 0; i < n; i++) {
     const b = base[i]!;
-    const p = prev[i]!;
-    const vb = b ^ ((b >> 31) & 0x7fffffff);
-    const vp = p ^ ((p >> 31) & 0x7fffffff);
-    const d0 = (vb - vp) | 0;
+    const d0 = (ulp32(b) - ulp32(prev[i]!)) | 0;
     const zd = (d0 << 1) ^ (d0 >> 31);
     keys[i] = (((b >>> expShift) & expMask) << TREND_BITS) | trendBucket(zd, d0);
   }
@@ -885,16 +872,9 @@ function rebuild32(base: Int32Array, prev: Int32Array | null, beta: number, flip
     const m = flips !== null ? -(flips[i]! >> FLIP_SHIFT) : 0;
     s1 = (s1 + (z ^ m)) | 0;
     s2 = (s2 + s1) | 0;
-    const b = base[i]!;
-    const vb = b ^ ((b >> 31) & 0x7fffffff);
-    let pred = vb;
-    if (prev !== null && beta !== 0) {
-      const p = prev[i]!;
-      const vp = p ^ ((p >> 31) & 0x7fffffff);
-      pred = (vb + Math.floor((beta * ((vb - vp) | 0) + 128) / 256)) | 0;
-    }
-    const v = (pred + ((((z >>> 1) ^ -(z & 1)) ^ m) - m)) | 0;
-    out[i] = v ^ ((v >> 31) & 0x7fffffff);
+    const vb = ulp32(base[i]!);
+    const pred = prev !== null && beta !== 0 ? (vb + trend32(beta, (vb - ulp32(prev[i]!)) | 0)) | 0 : vb;
+    out[i] = ulp32((pred + ((((z >>> 1) ^ -(z & 1)) ^ m) - m)) | 0);
   }
   checkRawEnd(raw, rawWords, off);
   return (s1 ^ Math.imul(s2, -0x61c8864f)) >>> 0;
@@ -904,7 +884,7 @@ function rebuild32(base: Int32Array, prev: Int32Array | null, beta: number, flip
 function betaCost32(d0: Float64Array, d1: Float64Array, beta: number): number {
   let bits = 0;
   for (let j = 0; j < d0.length; j++) {
-    const r = (d1[j]! - Math.floor((beta * d0[j]! + 128) / 256)) | 0;
+    const r = (d1[j]! - trend32(beta, d0[j]!)) | 0;
     bits += r === -0x80000000 ? 32 : 32 - Math.clz32(r < 0 ? -r : r);
   }
   return bits;
@@ -936,9 +916,9 @@ export function fitBeta(dtype: ResidualDtype, base: Uint8Array, prev: Uint8Array
     const d1 = new Int32Array(memory.buffer, 4 * padded, padded).fill(0);
     for (let j = 0; j < samples; j++) {
       const i = Math.floor(j * stride);
-      const vb = b[i]! ^ (((b[i]! << 16) >> 31) & 0x7fff);
-      const vp = p[i]! ^ (((p[i]! << 16) >> 31) & 0x7fff);
-      const vx = x[i]! ^ (((x[i]! << 16) >> 31) & 0x7fff);
+      const vb = ulp16(b[i]!);
+      const vp = ulp16(p[i]!);
+      const vx = ulp16(x[i]!);
       d0[j] = ((vb - vp) << 16) >> 16;
       d1[j] = ((vx - vb) << 16) >> 16;
     }
@@ -951,9 +931,9 @@ export function fitBeta(dtype: ResidualDtype, base: Uint8Array, prev: Uint8Array
     const d1 = new Float64Array(samples);
     for (let j = 0; j < samples; j++) {
       const i = Math.floor(j * stride);
-      const vb = b[i]! ^ ((b[i]! >> 31) & 0x7fffffff);
-      const vp = p[i]! ^ ((p[i]! >> 31) & 0x7fffffff);
-      const vx = x[i]! ^ ((x[i]! >> 31) & 0x7fffffff);
+      const vb = ulp32(b[i]!);
+      const vp = ulp32(p[i]!);
+      const vx = ulp32(x[i]!);
       d0[j] = (vb - vp) | 0;
       d1[j] = (vx - vb) | 0;
     }

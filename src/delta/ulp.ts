@@ -6,6 +6,7 @@
  */
 import { aligned } from '../codec/planes.js';
 import { align16, kernels, wasmMemory } from '../codec/simd-planes.js';
+import { trend16, trend32, ulp16, ulp32 } from '../codec/ulp-bits.js';
 
 export type UlpDtype = 'BF16' | 'F16' | 'F32';
 
@@ -27,14 +28,9 @@ export function ulpResiduals(dtype: UlpDtype, base: Uint8Array, next: Uint8Array
     const z = words32(out);
     const beta = prediction?.beta ?? 0;
     for (let i = 0; i < x.length; i++) {
-      const vb = b[i]! ^ ((b[i]! >> 31) & 0x7fffffff);
-      const vx = x[i]! ^ ((x[i]! >> 31) & 0x7fffffff);
-      let pred = vb;
-      if (p) {
-        const vp = p[i]! ^ ((p[i]! >> 31) & 0x7fffffff);
-        pred = (vb + Math.floor((beta * ((vb - vp) | 0) + 128) / 256)) | 0;
-      }
-      const r = (vx - pred) | 0;
+      const vb = ulp32(b[i]!);
+      const pred = p ? (vb + trend32(beta, (vb - ulp32(p[i]!)) | 0)) | 0 : vb;
+      const r = (ulp32(x[i]!) - pred) | 0;
       z[i] = (r << 1) ^ (r >> 31);
     }
     return;
@@ -45,14 +41,9 @@ export function ulpResiduals(dtype: UlpDtype, base: Uint8Array, next: Uint8Array
   const z = words16(out);
   const beta = prediction?.beta ?? 0;
   for (let i = 0; i < x.length; i++) {
-    const vb = b[i]! ^ (((b[i]! << 16) >> 31) & 0x7fff);
-    const vx = x[i]! ^ (((x[i]! << 16) >> 31) & 0x7fff);
-    let pred = vb;
-    if (p) {
-      const vp = p[i]! ^ (((p[i]! << 16) >> 31) & 0x7fff);
-      pred = vb + ((beta * (((vb - vp) << 16) >> 16) + 128) >> 8);
-    }
-    const r = ((vx - pred) << 16) >> 16;
+    const vb = ulp16(b[i]!);
+    const pred = p ? vb + trend16(beta, vb, ulp16(p[i]!)) : vb;
+    const r = ((ulp16(x[i]!) - pred) << 16) >> 16;
     z[i] = (r << 1) ^ (r >> 31);
   }
 }
@@ -67,14 +58,9 @@ export function ulpRestore(dtype: UlpDtype, base: Uint8Array, residuals: Uint8Ar
     const p = prediction ? words32(aligned(prediction.prev, 4)) : undefined;
     const x = words32(target);
     for (let i = 0; i < x.length; i++) {
-      const vb = b[i]! ^ ((b[i]! >> 31) & 0x7fffffff);
-      let pred = vb;
-      if (p) {
-        const vp = p[i]! ^ ((p[i]! >> 31) & 0x7fffffff);
-        pred = (vb + Math.floor((beta * ((vb - vp) | 0) + 128) / 256)) | 0;
-      }
-      const vx = (pred + ((z[i]! >>> 1) ^ -(z[i]! & 1))) | 0;
-      x[i] = vx ^ ((vx >> 31) & 0x7fffffff);
+      const vb = ulp32(b[i]!);
+      const pred = p ? (vb + trend32(beta, (vb - ulp32(p[i]!)) | 0)) | 0 : vb;
+      x[i] = ulp32((pred + ((z[i]! >>> 1) ^ -(z[i]! & 1))) | 0);
     }
   } else {
     const b = words16(aligned(base, 2));
@@ -82,14 +68,9 @@ export function ulpRestore(dtype: UlpDtype, base: Uint8Array, residuals: Uint8Ar
     const p = prediction ? words16(aligned(prediction.prev, 2)) : undefined;
     const x = words16(target);
     for (let i = 0; i < x.length; i++) {
-      const vb = b[i]! ^ (((b[i]! << 16) >> 31) & 0x7fff);
-      let pred = vb;
-      if (p) {
-        const vp = p[i]! ^ (((p[i]! << 16) >> 31) & 0x7fff);
-        pred = vb + ((beta * (((vb - vp) << 16) >> 16) + 128) >> 8);
-      }
-      const vx = (pred + ((z[i]! >>> 1) ^ -(z[i]! & 1))) & 0xffff;
-      x[i] = vx ^ (((vx << 16) >> 31) & 0x7fff);
+      const vb = ulp16(b[i]!);
+      const pred = p ? vb + trend16(beta, vb, ulp16(p[i]!)) : vb;
+      x[i] = ulp16((pred + ((z[i]! >>> 1) ^ -(z[i]! & 1))) & 0xffff);
     }
   }
   if (target !== dst) dst.set(target);
