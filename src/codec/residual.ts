@@ -237,9 +237,8 @@ function padToStep(memory: Uint8Array, at: number, n: number): void {
 /**
  * Where the 16-bit kernels keep a chunk of n elements in wasm memory: the base from 0, then the
  * older base, the new values (or their residuals), the keys, the low-rank context values, then
- * `more` bytes;
- * base, prev and next are copied in and padded to whole SIMD steps (see padToStep), the context
- * values too (zeros without a model).
+ * `more` bytes. Base, prev and next are copied in and padded to whole SIMD steps (see padToStep),
+ * the context values too (zeros without a model).
  */
 function stage16(base: Uint16Array, prev: Uint16Array | null, next: Uint16Array | null, low: Uint8Array | null, more: number) {
   const n = base.length;
@@ -748,13 +747,13 @@ export function decodeResidual(dtype: ResidualDtype, base: Uint8Array, coded: Ui
   const model = readModel(side, rangeCount, alphabet);
 
   scratch(n, rawWords);
-  const low = lowRank ? lowBuf.subarray(0, n) : null;
+  const low = lowRank ? lowRankContexts(lowRank, lowBuf) : null;
   const tokens = tokenBuf.subarray(0, n);
   // An aligned copy with spare zero words past the end (the rebuild loops read ahead).
   const raw = rawBuf;
   raw.set(wordsOf(rawBytes));
   raw.fill(0, rawWords, rawWords + 4);
-  const [contexts, contextMap] = contextsFor(info, base, prevBytes, lowRank, keyMap, n);
+  const [contexts, contextMap] = contextsFor(info, base, prevBytes, low, keyMap, n);
   ransDecodeChecked(model, ransBytes, contexts, tokens, contextMap);
   let sum: number;
   if (info.size === 2) {
@@ -775,17 +774,16 @@ export function decodeResidual(dtype: ResidualDtype, base: Uint8Array, coded: Ui
 
 /**
  * The decoder's context sequence for rANS as (keys, key → range map): keys computed per element
- * from the bases (as the encoder's first pass did), and with a low-rank model its context values
- * in lowBuf.
+ * from the bases (as the encoder's first pass did), with the low-rank model's context values `low`
+ * if there is one.
  */
-function contextsFor(info: DtypeInfo, base: Uint8Array, prev: Uint8Array | undefined, lowRank: LowRank | null, keyMap: Uint8Array, n: number): [Uint16Array, Uint8Array] {
+function contextsFor(info: DtypeInfo, base: Uint8Array, prev: Uint8Array | undefined, low: Uint8Array | null, keyMap: Uint8Array, n: number): [Uint16Array, Uint8Array] {
   if (info.size === 2) {
-    keys16(info, view16(base), prev ? view16(prev) : null, lowRank ? lowRankContexts(lowRank, lowBuf) : null, keyBuf);
+    keys16(info, view16(base), prev ? view16(prev) : null, low, keyBuf);
     return [keyBuf, keyMap];
   }
   keys32(info, view32(base), prev ? view32(prev) : null, keyBuf);
-  if (lowRank !== null) {
-    const low = lowRankContexts(lowRank, lowBuf);
+  if (low !== null) {
     for (let i = 0; i < n; i++) keyBuf[i] = keyBuf[i]! * BUCKETS + (low[i]! & (BUCKETS - 1));
   }
   return [keyBuf, keyMap];
