@@ -16,7 +16,7 @@
 import type { BitReader, BitWriter } from './rans.js';
 import { align16, kernels, wasmMemory } from './simd-planes.js';
 
-/** The loops below are unrolled for this rank. */
+/** The loops here and in wasm/planes.wat are written out for this rank. */
 const RANK = 4;
 const U_BITS = 5;
 const V_BITS = 4;
@@ -85,13 +85,15 @@ export function fitLowRank(signs: Int8Array, rows: number, cols: number): LowRan
  * steps of 8 columns; returns the planes' stride in bytes.
  */
 function stageV(memory: Uint8Array, at: number, v: Int8Array, cols: number): number {
-  const stride = 2 * (Math.ceil(cols / 8) * 8);
+  const stride = vStride(cols);
   const planes = new Int16Array(memory.buffer, at, (RANK * stride) / 2).fill(0);
   for (let j = 0; j < cols; j++) for (let c = 0; c < RANK; c++) planes[(c * stride) / 2 + j] = v[j * RANK + c]!;
   return stride;
 }
 
-const vBytes = (cols: number): number => RANK * 2 * (Math.ceil(cols / 8) * 8);
+/** Bytes per plane of V in wasm memory: i16 columns padded to whole SIMD steps of 8. */
+const vStride = (cols: number): number => 2 * (Math.ceil(cols / 8) * 8);
+const vBytes = (cols: number): number => RANK * vStride(cols);
 
 /** Per row, the signs times V (RANK integers a row), in WebAssembly (`rowDots` in planes.wat). */
 function rowDots(signs: Int8Array, rows: number, cols: number, v: Int8Array): Int32Array {
