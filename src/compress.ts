@@ -64,7 +64,7 @@ export async function compressStream(source: ByteSource, sink: ByteSink, options
       const base = chunk.tensor && isDeltaDtype(chunk.dtype) ? pairedBytes(chunk, bases, 0, refBuffers) : undefined;
       const prev = base ? pairedBytes(chunk, bases, 1, refBuffers) : undefined;
       const strong = (options.strong || options.best) ?? false;
-      // The low-rank model halves the strong coder's encode speed: only with --best.
+      // The low-rank model costs the strong coder about a third of its encode speed: only with --best.
       const rowLength = base && options.best ? rowLengthOf(chunk) : undefined;
       await inFlight.add(executor.encode({ raw, out, dtype: chunk.dtype, best: options.best ?? false, strong, rowLength, base, prev }), chunk);
       await yieldEvery(chunk.length);

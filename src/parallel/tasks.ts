@@ -25,7 +25,7 @@ export interface EncodeTask {
   strong: boolean;
   /**
    * Elements per row when the chunk is whole rows of a matrix: lets the strong delta coder fit a
-   * low-rank sign model (smaller on fine-tunes, about half the encode speed).
+   * low-rank sign model (smaller on fine-tunes, about two thirds of the encode speed).
    */
   rowLength?: number;
   base?: PairedBytes;
