@@ -33,12 +33,12 @@ export function speed(bytes: number, seconds: number): number {
   return bytes / MiB / seconds;
 }
 
-/** mithril file to file (optionally against base checkpoints), checked byte-identical. */
 /** How hard mithril works: the default, `--strong` or `--best`. */
 export type Level = 'default' | 'strong' | 'best';
 
 const levelOptions = (level: Level): { strong: boolean; best: boolean } => ({ strong: level === 'strong', best: level === 'best' });
 
+/** mithril file to file (optionally against base checkpoints), checked byte-identical. */
 export async function measureMithril(path: string, size: number, bases: string[], level: Level = 'default'): Promise<FileCodec> {
   const dir = mkdtempSync(join(tmpdir(), 'mithril-bench-'));
   try {
