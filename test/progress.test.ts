@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { formatProgressLine, RecentRate } from '../src/cli/progress.js';
@@ -85,6 +85,7 @@ describe('progress bar in a terminal', { skip: !hasScript && 'needs util-linux s
     writeFileSync(input, safetensors(header, new Uint8Array(data.buffer)));
     const command = `stty cols 80 rows 24; COLUMNS=80 '${process.execPath}' '${CLI}' compress -f -T 1 '${input}' -o '${join(dir, 'out.mth')}'`;
     const run = spawnSync('script', ['-qec', command, '/dev/null'], { encoding: 'utf8', timeout: 60_000 });
+    rmSync(dir, { recursive: true, force: true }); // 128 MiB of input and output: not left in /tmp
     assert.equal(run.status, 0, run.stdout + run.stderr);
     // Each redraw starts with a move to column 1 (ESC[1G, or ESC 8 restoring the saved position): a new line here.
     const lines = run.stdout.replace(/\x1b\[\d*G|\x1b8/g, '\r').replace(/\x1b\[[0-9;?]*[A-Za-z]|\x1b7/g, '').split(/[\r\n]/);
