@@ -24,8 +24,8 @@ export interface Summary {
   planes: PlaneStat[];
 }
 
-/** Sizes per dtype and per plane, computed from the index alone. Opaque bytes count as dtype "opaque". */
-export function summarize(index: ContainerIndex, compressedSize: number): Summary {
+/** Sizes per dtype and per plane, computed from the index alone (as readIndex returns it). Opaque bytes count as dtype "opaque". */
+export function summarize({ index, compressedSize }: { index: ContainerIndex; compressedSize: number }): Summary {
   const dtypes = new Map<string, SizeStat & { dtype: string; tensors: number }>();
   const planes = new Map<string, PlaneStat>();
   const dtypeStat = (dtype: string) => {

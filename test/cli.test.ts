@@ -27,7 +27,7 @@ describe('mithril CLI', () => {
 
     const compress = mithril(dir, 'compress', 'm.safetensors');
     assert.equal(compress.code, 0, compress.stderr);
-    assert.match(compress.stderr, /m\.safetensors: 625022 -> \d+ bytes \(ratio 1\.5\d+\) => m\.safetensors\.mth/);
+    assert.match(compress.stderr, /m\.safetensors: 610\.4 KiB -> \d+\.\d KiB \(ratio 1\.5\d+\) => m\.safetensors\.mth/);
 
     const info = mithril(dir, 'info', 'm.safetensors.mth');
     assert.equal(info.code, 0);

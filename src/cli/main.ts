@@ -130,7 +130,7 @@ program
     const rows: [string, Summary][] = [];
     await forEachFile(files, async (file) => {
       const { index, compressedSize } = readIndex(file);
-      const summary = summarize(index, compressedSize);
+      const summary = summarize({ index, compressedSize });
       if (opts.json) console.log(JSON.stringify({ file, ...summary }));
       else if (opts.recursive) rows.push([file, summary]);
       else console.log(formatSummary(file, summary, opts.tensors ?? false));

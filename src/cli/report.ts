@@ -2,6 +2,7 @@ import { describeSource } from '../container/reader.js';
 import type { Summary } from '../summary.js';
 
 const ratio = (original: number, compressed: number): string => (compressed > 0 ? (original / compressed).toFixed(4) : '-');
+/** The one size style of every report; exact byte counts appear only where they identify a file (describeSource). */
 function size(bytes: number): string {
   const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
   let unit = 0;
@@ -19,24 +20,25 @@ function table(header: string[], rows: string[][]): string {
 export function formatSummary(file: string, summary: Summary, showTensors: boolean): string {
   const { source, compressedSize } = summary;
   const parts = [
-    `${file}: ${summary.format} checkpoint "${source.name}", ${source.size} bytes -> ${compressedSize} bytes (ratio ${ratio(source.size, compressedSize)}), xxh64 ${source.xxh64}`,
+    `${file}: ${summary.format} checkpoint ${describeSource(source)}, ${size(source.size)} -> ${size(compressedSize)} (ratio ${ratio(source.size, compressedSize)})`,
     ...summary.bases.map((base, i) => `${i === 0 ? 'base' : 'older base'}: ${describeSource(base)} (needed to decompress)`),
     '',
     table(
       ['dtype', 'tensors', 'original', 'compressed', 'ratio'],
-      summary.dtypes.map((d) => [d.dtype, String(d.tensors), size(d.original), size(d.compressed), ratio(d.original, d.compressed)]),
+      // Opaque bytes (headers, pickles) hold no tensors: '-' rather than 0.
+      summary.dtypes.map((d) => [d.dtype, d.tensors ? String(d.tensors) : '-', size(d.original), size(d.compressed), ratio(d.original, d.compressed)]),
     ),
     '',
     table(
       ['dtype', 'plane', 'original', 'compressed', 'ratio', 'coders (share of bytes)'],
       summary.planes.map((p) => [
         p.dtype, p.plane, size(p.original), size(p.compressed), ratio(p.original, p.compressed),
-        Object.entries(p.coders).map(([coder, bytes]) => `${coder} ${Math.round((100 * bytes) / p.original)}%`).join(', '),
+        Object.entries(p.coders).sort(([, a], [, b]) => b - a).map(([coder, bytes]) => `${coder} ${Math.round((100 * bytes) / p.original)}%`).join(', '),
       ]),
     ),
   ];
   if (showTensors) {
-    parts.push('', table(['tensor', 'dtype', 'shape', 'bytes'], summary.tensors.map((t) => [t.name, t.dtype, `[${t.shape.join(', ')}]`, String(t.bytes)])));
+    parts.push('', table(['tensor', 'dtype', 'shape', 'size'], summary.tensors.map((t) => [t.name, t.dtype, `[${t.shape.join(', ')}]`, size(t.bytes)])));
   } else {
     parts.push('', `${summary.tensors.length} tensors (--tensors lists them)`);
   }
@@ -44,7 +46,7 @@ export function formatSummary(file: string, summary: Summary, showTensors: boole
 }
 
 export function formatResult(input: string, output: string, originalSize: number, compressedSize: number): string {
-  return `${input}: ${originalSize} -> ${compressedSize} bytes (ratio ${ratio(originalSize, compressedSize)}) => ${output}`;
+  return `${input}: ${size(originalSize)} -> ${size(compressedSize)} (ratio ${ratio(originalSize, compressedSize)}) => ${output}`;
 }
 
 /** One line per file, for `info -r`, with a total. */
