@@ -1,7 +1,8 @@
-import { closeSync, openSync, readdirSync, readSync, statSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { looksLikeCheckpoint, SNIFF_BYTES } from '../formats/detect.js';
+import { looksLikeCheckpoint } from '../formats/detect.js';
 import { SUFFIX } from '../files.js';
+import { FileSource } from '../io/source.js';
 
 /** Every file below `dir` (sorted, symbolic links not followed) for which `wanted` holds. */
 function walk(dir: string, wanted: (path: string) => boolean): string[] {
@@ -16,15 +17,14 @@ function walk(dir: string, wanted: (path: string) => boolean): string[] {
 
 function isCheckpointFile(path: string): boolean {
   if (path.endsWith(SUFFIX)) return false;
-  const fd = openSync(path, 'r');
+  let source: FileSource | undefined;
   try {
-    const first = new Uint8Array(SNIFF_BYTES);
-    const length = readSync(fd, first, 0, SNIFF_BYTES, 0);
-    return looksLikeCheckpoint(first.subarray(0, length), statSync(path).size);
+    source = new FileSource(path);
+    return looksLikeCheckpoint(source);
   } catch {
     return false;
   } finally {
-    closeSync(fd);
+    source?.close();
   }
 }
 

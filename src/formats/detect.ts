@@ -2,14 +2,22 @@ import { MithrilError } from '../errors.js';
 import type { ByteSource } from '../io/source.js';
 import type { Layout } from './layout.js';
 import { looksLikeSafetensors, readSafetensorsLayout } from './safetensors.js';
-import { LEGACY_TORCH_PROBLEM, looksLikeLegacyTorch, looksLikeTorchZip, readTorchLayout } from './torch.js';
+import { LEGACY_TORCH_PROBLEM, looksLikeLegacyTorch, looksLikeTorchZip, readTorchLayout, torchPickleEntry } from './torch.js';
+import { readZipEntries } from './zip.js';
 
 /** Enough leading bytes to tell every format apart (a legacy torch file with a pickle FRAME needs 23). */
-export const SNIFF_BYTES = 32;
+const SNIFF_BYTES = 32;
 
-/** Whether the file's first bytes are those of a checkpoint format mithril reads (for -r). */
-export function looksLikeCheckpoint(first: Uint8Array, size: number): boolean {
-  return looksLikeSafetensors(first, size) || looksLikeTorchZip(first);
+/** Whether a file is in a checkpoint format mithril reads (for -r): by its first bytes, and for a zip, torch's data.pkl record. */
+export function looksLikeCheckpoint(source: ByteSource): boolean {
+  const first = source.read(0, Math.min(SNIFF_BYTES, source.size));
+  if (looksLikeSafetensors(first, source.size)) return true;
+  if (!looksLikeTorchZip(first)) return false;
+  try {
+    return torchPickleEntry(readZipEntries(source)) !== undefined;
+  } catch {
+    return true; // a damaged archive is still picked, for compress to say what is wrong with it
+  }
 }
 
 /** Recognises the checkpoint format from the file's first bytes and returns its layout. */

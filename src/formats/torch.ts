@@ -6,7 +6,7 @@
  * records, and the central directory with the end records are opaque segments; each storage entry
  * whose dtype the pickle tells us (and whose length is numel × element size) is a tensor segment
  * named after the first (sorted) tensor viewing it, e.g. "model.conv1.weight". A pickle that cannot
- * be followed only means the storages stay plain bytes.
+ * be followed only means the storages stay plain bytes; a zip without `<archive>/data.pkl` is refused.
  *
  * TorchScript archives (`torch.jit.save`: `constants.pkl`, `code/`) are read the same way: their
  * `data.pkl` holds the module's attributes and its storages are `data/<key>` entries too; what cannot
@@ -22,6 +22,7 @@ import { MAX_PICKLE_BYTES } from '../limits.js';
 export { MAX_PICKLE_BYTES };
 
 export const LEGACY_TORCH_PROBLEM = 'legacy (pre-1.6) torch.save format is not supported: re-save with torch>=1.6';
+export const NOT_TORCH_ZIP_PROBLEM = 'a zip archive but not a torch.save checkpoint (no data.pkl record)';
 
 /** The magic number legacy torch.save pickles first: LONG1 of 0x1950a86a20f9469cfc6c, little-endian. */
 const LEGACY_MAGIC = [0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19];
@@ -47,8 +48,8 @@ export function looksLikeLegacyTorch(first: Uint8Array): boolean {
 export interface TorchCheckpoint {
   layout: Layout;
   archive: ZipArchive;
-  /** The archive's top folder (e.g. "cnn_train_epoch6" or "archive"), if a `<prefix>/data.pkl` was found. */
-  prefix?: string;
+  /** The archive's top folder (e.g. "cnn_train_epoch6" or "archive"), the one holding `data.pkl`. */
+  prefix: string;
   torchScript: boolean;
   /** Storages by key, as the pickle describes them (empty when it could not be interpreted). */
   storages: Map<string, TorchStorage>;
@@ -67,23 +68,20 @@ export function readTorchCheckpoint(source: ByteSource): TorchCheckpoint {
   const archive = readZipArchive(source);
   const { entries } = archive;
 
-  // torch names every entry "<prefix>/...", the prefix taken from the first entry.
-  const slash = entries.length > 0 ? entries[0].name.indexOf('/') : -1;
-  const prefix = slash > 0 ? entries[0].name.slice(0, slash) : undefined;
+  const pickle = torchPickleEntry(entries);
+  if (!pickle) throw new MithrilError(source.name, NOT_TORCH_ZIP_PROBLEM);
+  const { prefix, entry: pickleEntry } = pickle;
   const byName = new Map<string, ZipEntry>();
   for (const e of entries) byName.set(e.name, e);
-  const pickleEntry = prefix === undefined ? undefined : byName.get(`${prefix}/data.pkl`);
-  const torchScript = prefix !== undefined && entries.some((e) => e.name === `${prefix}/constants.pkl` || e.name.startsWith(`${prefix}/code/`));
+  const torchScript = entries.some((e) => e.name === `${prefix}/constants.pkl` || e.name.startsWith(`${prefix}/code/`));
 
   let storages = new Map<string, TorchStorage>();
   let pickleProblem: string | undefined;
-  if (!pickleEntry) {
-    pickleProblem = 'no data.pkl entry';
-  } else if (!isPlain(pickleEntry)) {
+  if (!isPlain(pickleEntry)) {
     pickleProblem = 'data.pkl is compressed or encrypted';
   } else if (pickleEntry.size > MAX_PICKLE_BYTES) {
     pickleProblem = `data.pkl is ${pickleEntry.size} bytes, over the ${MAX_PICKLE_BYTES}-byte limit`;
-  } else if (!littleEndian(source, prefix as string, byName)) {
+  } else if (!littleEndian(source, prefix, byName)) {
     pickleProblem = 'storages are big-endian';
   } else {
     try {
@@ -110,7 +108,7 @@ export function readTorchCheckpoint(source: ByteSource): TorchCheckpoint {
     opaque(cursor === 0 ? 'gap' : 'zip header', cursor, e.localHeaderOffset);
     opaque('zip header', e.localHeaderOffset, e.dataOffset);
     const end = e.dataOffset + e.size;
-    const storage = prefix !== undefined && e.name.startsWith(dataPrefix) ? storages.get(e.name.slice(dataPrefix.length)) : undefined;
+    const storage = e.name.startsWith(dataPrefix) ? storages.get(e.name.slice(dataPrefix.length)) : undefined;
     const size = storage?.dtype === undefined ? undefined : elementSize(storage.dtype);
     if (storage && size !== undefined && storage.numel !== undefined && isPlain(e) && e.size === storage.numel * size) {
       segments.push({
@@ -130,10 +128,17 @@ export function readTorchCheckpoint(source: ByteSource): TorchCheckpoint {
   opaque('zip directory', archive.directoryOffset, source.size);
 
   const layout: Layout = { format: 'torch', size: source.size, segments };
-  const result: TorchCheckpoint = { layout, archive, torchScript, storages };
-  if (prefix !== undefined && pickleEntry) result.prefix = prefix;
+  const result: TorchCheckpoint = { layout, archive, prefix, torchScript, storages };
   if (pickleProblem !== undefined) result.pickleProblem = pickleProblem;
   return result;
+}
+
+/** torch.load's pickle record: `<prefix>/data.pkl`, the prefix being the first entry's top folder (torch names every entry "<prefix>/..."). */
+export function torchPickleEntry(entries: ZipEntry[]): { prefix: string; entry: ZipEntry } | undefined {
+  const first = entries[0]?.name ?? '';
+  const prefix = first.slice(0, Math.max(0, first.indexOf('/')));
+  const entry = prefix ? entries.find((e) => e.name === `${prefix}/data.pkl`) : undefined;
+  return entry && { prefix, entry };
 }
 
 /**
