@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -9,7 +9,16 @@ export const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url))
 
 export const fixture = (name: string): string => join(FIXTURES, name);
 export const readFixture = (name: string): Buffer => readFileSync(fixture(name));
-export const tempDir = (): string => mkdtempSync(join(tmpdir(), 'mithril-test-'));
+/** The folders tempDir made, removed when the test process exits (tests leave nothing in the temp folder). */
+const tempDirs: string[] = [];
+process.on('exit', () => {
+  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
+});
+export function tempDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'mithril-test-'));
+  tempDirs.push(dir);
+  return dir;
+}
 
 /** Builds a safetensors file from a JSON header object and the data buffer, padded like the official writer. */
 export function safetensors(header: Record<string, unknown>, data: Uint8Array): Buffer {
