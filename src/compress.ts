@@ -1,7 +1,8 @@
 import { Xxh64 } from '@node-rs/xxhash';
 import { basename } from 'node:path';
 import { DEFAULT_CHUNK_SIZE, planChunks, rowBytes, SMALL_TENSOR, SMALL_TENSOR_WITH_BASES, type ChunkPlan } from './chunks.js';
-import { hex64, MAX_CHUNK_BYTES } from './container/format.js';
+import { hasContainerMagic, HEADER_SIZE, hex64, MAX_CHUNK_BYTES } from './container/format.js';
+import { MithrilError } from './errors.js';
 import { ContainerWriter } from './container/writer.js';
 import type { BaseCheckpoint } from './delta/base.js';
 import { isDeltaDtype } from './delta/delta-chunk.js';
@@ -9,7 +10,7 @@ import { elementSize } from './dtypes.js';
 import { detectLayout } from './formats/detect.js';
 import type { ByteSink } from './io/sink.js';
 import type { ByteSource } from './io/source.js';
-import { yieldEvery } from './io/yield.js';
+import { yieldNow } from './io/yield.js';
 import { BufferPool } from './parallel/buffers.js';
 import { createExecutor, type EncodeReply } from './parallel/executor.js';
 import { InOrder } from './parallel/in-order.js';
@@ -27,29 +28,48 @@ export interface CompressOptions {
   bases?: readonly BaseCheckpoint[];
   /** Threads coding chunks (default 1: this thread only); the output is the same for any number. */
   threads?: number;
+  /** The original file's name recorded in the container (default: the source's base name; '' for none). */
+  originalName?: string;
+}
+
+/** A base given but recorded in no chunk, so the container does not need it. */
+export interface UnusedBase {
+  /** Its place among the bases given. */
+  base: number;
+  /** `unmatched`: no tensor has the same name, dtype and shape; `no-gain`: deltas were no smaller than coding alone. */
+  reason: 'unmatched' | 'no-gain';
 }
 
 export interface CompressResult {
   originalSize: number;
   compressedSize: number;
+  /** Bases given that no chunk is coded against: not recorded, so not needed to decompress. */
+  unusedBases: UnusedBase[];
 }
 
 /** Compresses a checkpoint from `source` into a container written to `sink`. */
 export async function compressStream(source: ByteSource, sink: ByteSink, options: CompressOptions = {}): Promise<CompressResult> {
   const chunkSize = options.chunkSize ?? DEFAULT_CHUNK_SIZE;
   if (!(chunkSize >= 4096 && chunkSize <= MAX_CHUNK_BYTES)) throw new RangeError(`chunk size ${chunkSize}: expected 4 KiB to ${MAX_CHUNK_BYTES} bytes`);
+  if (source.size === 0) throw new MithrilError(source.name, 'is empty (0 bytes), not a checkpoint', 'EMPTY');
+  if (hasContainerMagic(source.read(0, Math.min(HEADER_SIZE, source.size)))) {
+    throw new MithrilError(source.name, 'is already a mithril container (a renamed .mth?): decompress it instead', 'NOT_CHECKPOINT');
+  }
   const layout = detectLayout(source);
   const bases = options.bases ?? [];
   const chunks = planChunks(layout, chunkSize, bases.length ? SMALL_TENSOR_WITH_BASES : SMALL_TENSOR);
-  const writer = new ContainerWriter(sink);
+  const writer = await ContainerWriter.open(sink);
   const fileHash = new Xxh64();
-  const executor = createExecutor(options.threads ?? 1);
+  const executor = createExecutor(Math.min(options.threads ?? 1, chunks.length));
+  const paired = bases.map(() => false);
+  const used = bases.map(() => false);
   const rawBuffers = new BufferPool(executor.sharesMemory);
   const outBuffers = new BufferPool(executor.sharesMemory);
   const refBuffers = new BufferPool(executor.sharesMemory);
-  const inFlight = new InOrder<EncodeReply, ChunkPlan>(executor.window, ({ result, raw, out, refs }, chunk) => {
+  const inFlight = new InOrder<EncodeReply, ChunkPlan>(executor.window, async ({ result, raw, out, refs }, chunk) => {
     const { split, streams, delta } = result;
-    writer.addChunk(chunk.offset, chunk.length, result.xxh64, { split, streams, delta, payload: [out.subarray(0, result.codedLength)] });
+    for (const ref of delta?.refs ?? []) used[ref.base] = true;
+    await writer.addChunk(chunk.offset, chunk.length, result.xxh64, { split, streams, delta, payload: [out.subarray(0, result.codedLength)] });
     rawBuffers.give(raw);
     outBuffers.give(out);
     for (const ref of refs) refBuffers.give(ref);
@@ -63,23 +83,28 @@ export async function compressStream(source: ByteSource, sink: ByteSink, options
       fileHash.update(raw);
       const base = chunk.tensor && isDeltaDtype(chunk.dtype) ? pairedBytes(chunk, bases, 0, refBuffers) : undefined;
       const prev = base ? pairedBytes(chunk, bases, 1, refBuffers) : undefined;
+      if (base) paired[0] = true;
+      if (prev) paired[1] = true;
       const strong = (options.strong || options.best) ?? false;
       // The low-rank model costs the strong coder about a third of its encode speed: only with --best.
       const rowLength = base && options.best ? rowLengthOf(chunk) : undefined;
       await inFlight.add(executor.encode({ raw, out, dtype: chunk.dtype, best: options.best ?? false, strong, rowLength, base, prev }), chunk);
-      await yieldEvery(chunk.length);
+      await yieldNow();
     }
     await inFlight.drain();
   } finally {
     await executor.close();
   }
-  writer.finish({
+  // Chunks name bases by position and the older base only ever with the first: a used base's predecessors are used too.
+  const recorded = bases.slice(0, used.lastIndexOf(true) + 1);
+  await writer.finish({
     format: layout.format,
-    source: { name: basename(source.name), size: source.size, xxh64: hex64(fileHash.digest()) },
-    ...(bases.length ? { bases: bases.map((base) => base.identity) } : {}),
+    source: { name: options.originalName ?? basename(source.name), size: source.size, xxh64: hex64(fileHash.digest()) },
+    ...(recorded.length ? { bases: recorded.map((base) => base.identity) } : {}),
     segments: layout.segments,
   });
-  return { originalSize: source.size, compressedSize: writer.bytesWritten };
+  const unusedBases = bases.flatMap((_, i): UnusedBase[] => (used[i] ? [] : [{ base: i, reason: paired[i] ? 'no-gain' : 'unmatched' }]));
+  return { originalSize: source.size, compressedSize: writer.bytesWritten, unusedBases };
 }
 
 /** Elements per row when the chunk is whole rows of a tensor with two or more dimensions. */

@@ -5,7 +5,7 @@ import type { BaseCheckpoint } from './delta/base.js';
 import { MithrilError } from './errors.js';
 import type { ByteSink } from './io/sink.js';
 import type { ByteSource } from './io/source.js';
-import { yieldEvery } from './io/yield.js';
+import { yieldNow } from './io/yield.js';
 import { BufferPool } from './parallel/buffers.js';
 import { createExecutor, type DecodeReply } from './parallel/executor.js';
 import { InOrder } from './parallel/in-order.js';
@@ -23,23 +23,23 @@ export interface DecompressOptions {
  * Restores the original bytes from a container into `sink` (or only checks them, without a sink),
  * verifying every chunk's checksum and then the whole file's.
  */
-export async function decompressStream(source: ByteSource, sink: ByteSink | null, options: DecompressOptions = {}): Promise<ContainerReader> {
-  const reader = new ContainerReader(source);
+export async function decompressStream(container: ByteSource | ContainerReader, sink: ByteSink | null, options: DecompressOptions = {}): Promise<ContainerReader> {
+  const reader = container instanceof ContainerReader ? container : new ContainerReader(container);
   reader.useBases(options.bases ?? []);
   const { chunks, source: original } = reader.index;
   const fileHash = new Xxh64();
-  const executor = createExecutor(options.threads ?? 1);
+  const executor = createExecutor(Math.min(options.threads ?? 1, chunks.length));
   const rawBuffers = new BufferPool(executor.sharesMemory);
   const codedBuffers = new BufferPool(executor.sharesMemory);
   const refBuffers = new BufferPool(executor.sharesMemory);
   // A file sink is written by the tasks themselves, each chunk at its place.
   const fd = sink?.fd;
-  const inFlight = new InOrder<DecodeReply, number>(executor.window, ({ outcome, raw: rawBuffer, coded, refs }, number) => {
+  const inFlight = new InOrder<DecodeReply, number>(executor.window, async ({ outcome, raw: rawBuffer, coded, refs }, number) => {
     if (outcome !== 'ok') throw reader.failure(number, outcome);
     const chunk = chunks[number]!;
     const raw = rawBuffer.subarray(0, chunk.rawLength);
     fileHash.update(raw);
-    if (fd === undefined) sink?.write(raw);
+    if (fd === undefined) await sink?.write(raw);
     rawBuffers.give(rawBuffer);
     codedBuffers.give(coded);
     for (const ref of refs) refBuffers.give(ref);
@@ -53,14 +53,14 @@ export async function decompressStream(source: ByteSource, sink: ByteSink | null
       const refs = reader.refBytes(number, refBuffers);
       const output = fd === undefined ? {} : { output: { fd, position: chunk.rawOffset } };
       await inFlight.add(executor.decode({ chunk, coded, raw: rawBuffers.take(chunk.rawLength), refs, ...output }), number);
-      await yieldEvery(chunk.rawLength);
+      await yieldNow();
     }
     await inFlight.drain();
   } finally {
     await executor.close();
   }
   if (hex64(fileHash.digest()) !== original.xxh64) {
-    throw new MithrilError(source.name, 'restored data does not match the original file checksum');
+    throw new MithrilError(reader.name, 'restored data does not match the original file checksum', 'CHECKSUM');
   }
   return reader;
 }

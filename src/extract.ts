@@ -9,7 +9,7 @@ import type { TensorSegment } from './formats/layout.js';
 export function extractTensor(reader: ReaderLike, name: string): { tensor: TensorSegment; bytes: Uint8Array } {
   const { segments, chunks } = reader.index;
   const tensor = segments.find((s): s is TensorSegment => s.kind === 'tensor' && s.name === name);
-  if (!tensor) throw new MithrilError(reader.name, `has no tensor named ${JSON.stringify(name)} (mithril info --tensors lists them)`);
+  if (!tensor) throw new MithrilError(reader.name, `has no tensor named ${JSON.stringify(name)} (mithril info --tensors lists them)`, 'NO_TENSOR');
   const bytes = new Uint8Array(tensor.length);
   const end = tensor.offset + tensor.length;
   for (const [number, chunk] of chunks.entries()) {

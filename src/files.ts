@@ -1,19 +1,27 @@
-import { MithrilError } from './errors.js';
-import { compressStream, type CompressOptions, type CompressResult } from './compress.js';
+import { statSync } from 'node:fs';
+import { isatty } from 'node:tty';
+import { basename, dirname, extname, join } from 'node:path';
+import { MithrilError, type ErrorCode } from './errors.js';
+import { compressStream, type CompressOptions, type UnusedBase } from './compress.js';
 import { decompressStream, type DecompressOptions } from './decompress.js';
-import { AtomicFile } from './io/atomic-file.js';
+import { openInput, STDIN } from './io/input.js';
+import { openOutput, STDOUT, type Output } from './io/output.js';
 import { FileSource } from './io/source.js';
 import { ContainerReader } from './container/reader.js';
 import type { ContainerIndex } from './container/format.js';
-import { resolve } from 'node:path';
 import { openBase, type BaseCheckpoint } from './delta/base.js';
 import { extractTensor } from './extract.js';
 import { npyDtype, npyHeader } from './formats/npy.js';
 
 export const SUFFIX = '.mth';
+export { STDIN, STDOUT };
 
 export interface OutputOptions {
-  /** Output path; default: the input with `.mth` added (compress) or removed (decompress). */
+  /**
+   * Output path: `-` for standard output, an existing directory to write inside it. Default: the
+   * input with `.mth` added (compress), or the original's name beside the container (decompress);
+   * standard output when the input is standard input.
+   */
   output?: string;
   /** Replace an existing output file. */
   force?: boolean;
@@ -24,45 +32,78 @@ export interface BaseOptions {
   bases?: readonly string[];
 }
 
-export interface FileResult extends CompressResult {
+export interface FileResult {
   input: string;
+  /** The path written, or `-` for standard output. */
   output: string;
+  originalSize: number;
+  compressedSize: number;
 }
 
-function openInput(path: string): FileSource {
-  try {
-    return new FileSource(path);
-  } catch (error) {
-    throw asFileError(path, error);
-  }
+export interface CompressFileResult extends FileResult {
+  /** Bases given that the output was not coded against (and so does not need), by path. */
+  unusedBases: { path: string; reason: UnusedBase['reason'] }[];
+}
+
+export interface VerifyResult {
+  input: string;
+  originalSize: number;
+  compressedSize: number;
+  chunks: number;
+  /** xxh64 of the original file, 16 hex digits. */
+  xxh64: string;
+}
+
+/** A container's index and size, as `summarize` takes them. */
+export interface ContainerInfo {
+  index: ContainerIndex;
+  compressedSize: number;
 }
 
 /** Turns a Node.js file-system error into a one-line MithrilError naming the file. */
 export function asFileError(path: string, error: unknown): unknown {
   const code = (error as NodeJS.ErrnoException | null)?.code;
-  const problems: Record<string, string> = {
-    ENOENT: 'no such file or directory',
-    EACCES: 'permission denied',
-    EISDIR: 'is a directory',
-    ENOSPC: 'no space left on device',
-    EROFS: 'read-only file system',
-    EDQUOT: 'disk quota exceeded',
+  const problems: Record<string, [string, ErrorCode]> = {
+    ENOENT: ['no such file or directory', 'NOT_FOUND'],
+    EACCES: ['permission denied', 'PERMISSION'],
+    EPERM: ['operation not permitted', 'PERMISSION'],
+    EISDIR: ['is a directory', 'IS_DIRECTORY'],
+    ENOTDIR: ['a part of the path is not a directory', 'NOT_FOUND'],
+    ENOSPC: ['no space left on device', 'NO_SPACE'],
+    EDQUOT: ['disk quota exceeded', 'NO_SPACE'],
+    EROFS: ['read-only file system', 'READ_ONLY'],
   };
-  return code && problems[code] ? new MithrilError(path, problems[code]) : error;
+  const known = code ? problems[code] : undefined;
+  return known ? new MithrilError(path, known[0], known[1]) : error;
 }
 
-/** Opens the base checkpoints named by `paths`, runs `use`, and closes them whatever happens. */
+async function open(path: string): Promise<FileSource> {
+  if (path === STDIN && isatty(0)) throw new MithrilError('stdin', 'is a terminal: pipe or redirect the input into it', 'USAGE');
+  try {
+    return await openInput(path);
+  } catch (error) {
+    throw asFileError(path, error);
+  }
+}
+
+const isDirectory = (path: string): boolean => statSync(path, { throwIfNoEntry: false })?.isDirectory() ?? false;
+
+/** Opens the base checkpoints named by `paths` (the same checkpoint given twice counts once), runs `use`, and closes them whatever happens. */
 async function withBases<T>(paths: readonly string[], use: (bases: { path: string; base: BaseCheckpoint }[]) => Promise<T>): Promise<T> {
   const opened: { path: string; base: BaseCheckpoint }[] = [];
   try {
     for (const path of paths) {
-      const source = openInput(path);
+      const source = await open(path);
+      let base: BaseCheckpoint;
       try {
-        opened.push({ path, base: openBase(source) });
+        base = openBase(source);
       } catch (error) {
         source.close();
         throw asFileError(path, error);
       }
+      const same = opened.some((o) => o.base.identity.size === base.identity.size && o.base.identity.xxh64 === base.identity.xxh64);
+      if (same) base.close();
+      else opened.push({ path, base });
     }
     return await use(opened);
   } finally {
@@ -70,56 +111,118 @@ async function withBases<T>(paths: readonly string[], use: (bases: { path: strin
   }
 }
 
-/** Runs `write` into an atomic output; on any failure the partial output is removed. */
-async function writeAtomically<T>(
+/** Refuses an output that is the input itself under another name (a link, `./x`). */
+function checkNotInput(input: string, output: string): void {
+  if (input === STDIN || output === STDOUT) return;
+  const [a, b] = [statSync(input, { throwIfNoEntry: false }), statSync(output, { throwIfNoEntry: false })];
+  if (a && b && a.dev === b.dev && a.ino === b.ino) throw new MithrilError(output, 'output would overwrite the input', 'USAGE');
+}
+
+/**
+ * Runs `write` into the output at `path`; the output is committed (renamed into place, for a
+ * regular file) only if the input and bases did not change meanwhile, and removed on any failure.
+ */
+async function writeOutput<T>(
   input: FileSource,
-  output: string,
+  path: string,
   force: boolean,
-  write: (file: AtomicFile) => Promise<T>,
+  write: (output: Output) => Promise<T>,
   bases: readonly { base: BaseCheckpoint }[] = [],
 ): Promise<T> {
-  if (resolve(output) === resolve(input.name)) throw new MithrilError(output, 'output would overwrite the input');
-  let file: AtomicFile | undefined;
+  let output: Output | undefined;
   try {
-    file = new AtomicFile(output, force);
-    const result = await write(file);
+    output = openOutput(path, force);
+    const result = await write(output);
     input.checkUnchanged();
     for (const { base } of bases) base.checkUnchanged();
-    file.commit();
+    await output.commit();
     return result;
   } catch (error) {
-    file?.abort();
-    throw asFileError(output, error);
+    output?.abort();
+    throw asFileError(path, error);
   } finally {
     input.close();
   }
 }
 
-export async function compressFile(input: string, options: OutputOptions & BaseOptions & Omit<CompressOptions, 'bases'> = {}): Promise<FileResult> {
-  if (input.endsWith(SUFFIX) && !options.output) throw new MithrilError(input, `already has the ${SUFFIX} suffix`);
-  const output = options.output ?? input + SUFFIX;
-  const result = await withBases(options.bases ?? [], (bases) => {
-    const source = openInput(input);
-    return writeAtomically(source, output, options.force ?? false, (file) => compressStream(source, file.sink, { ...options, bases: bases.map((b) => b.base) }), bases);
+/** Where `compress` writes: `-` is standard output. */
+function compressTarget(input: string, output: string | undefined): string {
+  if (output === STDOUT || (output === undefined && input === STDIN)) return STDOUT;
+  if (output !== undefined && !isDirectory(output)) return output;
+  if (input === STDIN) throw new MithrilError('stdin', 'give the output file name with -o (or -c for standard output)', 'USAGE');
+  if (input.endsWith(SUFFIX)) throw new MithrilError(input, `already has the ${SUFFIX} suffix`, 'USAGE');
+  const stat = statSync(input, { throwIfNoEntry: false });
+  if (stat?.isDirectory()) throw new MithrilError(input, 'is a directory', 'IS_DIRECTORY');
+  if (output === undefined && stat && !stat.isFile()) throw new MithrilError(input, 'is not a regular file: name the output with -o, or use -c', 'USAGE');
+  return output === undefined ? input + SUFFIX : join(output, basename(input) + SUFFIX);
+}
+
+export async function compressFile(input: string, options: OutputOptions & BaseOptions & Omit<CompressOptions, 'bases'> = {}): Promise<CompressFileResult> {
+  const output = compressTarget(input, options.output);
+  if (output === STDOUT && isatty(1)) {
+    throw new MithrilError('stdout', 'is a terminal: compressed data is not written to one (redirect it, or use -o)', 'USAGE');
+  }
+  checkNotInput(input, output);
+  return withBases(options.bases ?? [], async (bases) => {
+    const source = await open(input);
+    const originalName = input === STDIN ? '' : undefined;
+    const write = (file: Output) => compressStream(source, file.sink, { ...options, originalName, bases: bases.map((b) => b.base) });
+    const result = await writeOutput(source, output, options.force ?? false, write, bases);
+    const unusedBases = result.unusedBases.map(({ base, reason }) => ({ path: bases[base]!.path, reason }));
+    return { input, output, originalSize: result.originalSize, compressedSize: result.compressedSize, unusedBases };
   });
-  return { ...result, input, output };
+}
+
+/** A recorded original name that is safe to use as a file name here: one plain name, never a path. */
+function safeName(recorded: string): string | undefined {
+  return recorded !== '' && recorded !== '.' && recorded !== '..' && !/[/\\\0]/.test(recorded) ? recorded : undefined;
+}
+
+/**
+ * The restored file's name: the container's own name without `.mth` when that still has an
+ * extension (`model.safetensors.mth`), else the original name recorded inside (`-o d500.mth` was
+ * `step500.safetensors`).
+ */
+function restoredName(input: string, recorded: string): string {
+  const stripped = input !== STDIN && input.endsWith(SUFFIX) ? basename(input).slice(0, -SUFFIX.length) : '';
+  if (stripped !== '' && extname(stripped) !== '') return stripped;
+  const name = safeName(recorded) ?? (stripped || undefined);
+  if (name === undefined) throw new MithrilError(input, `records no original name and has no ${SUFFIX} suffix: name the output with -o`, 'USAGE');
+  return name;
+}
+
+/** Where `decompress` writes: `-` is standard output. */
+function decompressTarget(input: string, output: string | undefined, recorded: string): string {
+  if (output === STDOUT || (output === undefined && input === STDIN)) return STDOUT;
+  if (output !== undefined && !isDirectory(output)) return output;
+  const name = restoredName(input, recorded);
+  return output === undefined ? join(dirname(input), name) : join(output, name);
 }
 
 export async function decompressFile(input: string, options: OutputOptions & BaseOptions & Omit<DecompressOptions, 'bases'> = {}): Promise<FileResult> {
-  if (!options.output && !input.endsWith(SUFFIX)) throw new MithrilError(input, `unknown suffix, expected ${SUFFIX} (use -o to name the output)`);
-  const output = options.output ?? input.slice(0, -SUFFIX.length);
   return withBases(options.bases ?? [], async (bases) => {
-    const source = openInput(input);
-    const reader = await writeAtomically(source, output, options.force ?? false, (file) => decompressStream(source, file.sink, { ...options, bases }), bases);
+    const source = await open(input);
+    let output: string;
+    let reader: ContainerReader;
+    try {
+      reader = new ContainerReader(source);
+      output = decompressTarget(input, options.output, reader.index.source.name);
+      checkNotInput(input, output);
+    } catch (error) {
+      source.close();
+      throw asFileError(input, error);
+    }
+    await writeOutput(source, output, options.force ?? false, (file) => decompressStream(reader, file.sink, { ...options, bases }), bases);
     return { input, output, originalSize: reader.index.source.size, compressedSize: source.size };
   });
 }
 
 /** Decodes everything and checks every checksum, writing nothing. */
-export async function verifyFile(input: string, options: BaseOptions & Omit<DecompressOptions, 'bases'> = {}): Promise<ContainerIndex> {
-  const source = openInput(input);
+export async function verifyFile(input: string, options: BaseOptions & Omit<DecompressOptions, 'bases'> = {}): Promise<VerifyResult> {
+  const source = await open(input);
   try {
-    return await withBases(options.bases ?? [], async (bases) => (await decompressStream(source, null, { ...options, bases })).index);
+    const { index } = await withBases(options.bases ?? [], (bases) => decompressStream(source, null, { ...options, bases }));
+    return { input, originalSize: index.source.size, compressedSize: source.size, chunks: index.chunks.length, xxh64: index.source.xxh64 };
   } catch (error) {
     throw asFileError(input, error);
   } finally {
@@ -128,8 +231,13 @@ export async function verifyFile(input: string, options: BaseOptions & Omit<Deco
 }
 
 /** Reads a container's index without decoding any chunk. */
-export function readIndex(input: string): { index: ContainerIndex; compressedSize: number } {
-  const source = openInput(input);
+export function readIndex(input: string): ContainerInfo {
+  let source: FileSource;
+  try {
+    source = new FileSource(input);
+  } catch (error) {
+    throw asFileError(input, error);
+  }
   try {
     return { index: new ContainerReader(source).index, compressedSize: source.size };
   } catch (error) {
@@ -146,18 +254,19 @@ export async function extractTensorFile(
   options: OutputOptions & BaseOptions & { format?: 'raw' | 'npy' } = {},
 ): Promise<{ output: string; bytes: number }> {
   const npy = options.format === 'npy';
-  const output = options.output ?? `${name.replace(/[^\w.-]/g, '_')}.${npy ? 'npy' : 'raw'}`;
+  const fileName = `${name.replace(/[^\w.-]/g, '_')}.${npy ? 'npy' : 'raw'}`;
+  const output = options.output === undefined ? fileName : isDirectory(options.output) ? join(options.output, fileName) : options.output;
   return withBases(options.bases ?? [], async (bases) => {
-    const source = openInput(input);
-    return writeAtomically(source, output, options.force ?? false, async (file) => {
+    const source = await open(input);
+    return writeOutput(source, output, options.force ?? false, async (file) => {
       const reader = new ContainerReader(source);
       reader.useBases(bases);
       const { tensor, bytes } = extractTensor(reader, name);
       if (npy) {
-        if (!npyDtype(tensor.dtype)) throw new MithrilError(input, `tensor ${JSON.stringify(name)} is ${tensor.dtype}, which .npy cannot represent (extract it raw)`);
-        file.sink.write(npyHeader(tensor));
+        if (!npyDtype(tensor.dtype)) throw new MithrilError(input, `tensor ${JSON.stringify(name)} is ${tensor.dtype}, which .npy cannot represent (extract it raw)`, 'UNSUPPORTED');
+        await file.sink.write(npyHeader(tensor));
       }
-      file.sink.write(bytes);
+      await file.sink.write(bytes);
       return { output, bytes: bytes.length };
     });
   });

@@ -4,11 +4,14 @@ import { ContainerReader } from './container/reader.js';
 import { MemorySink } from './io/sink.js';
 import { BufferSource } from './io/source.js';
 
-export { compressFile, decompressFile, verifyFile, readIndex, extractTensorFile, SUFFIX, type FileResult, type OutputOptions } from './files.js';
-export { compressStream, type CompressOptions, type CompressResult } from './compress.js';
+export {
+  compressFile, decompressFile, verifyFile, readIndex, extractTensorFile, SUFFIX, STDIN, STDOUT,
+  type FileResult, type CompressFileResult, type VerifyResult, type ContainerInfo, type OutputOptions, type BaseOptions,
+} from './files.js';
+export { compressStream, type CompressOptions, type CompressResult, type UnusedBase } from './compress.js';
 export { decompressStream, type DecompressOptions } from './decompress.js';
 export { summarize, type Summary } from './summary.js';
-export { MithrilError } from './errors.js';
+export { MithrilError, type ErrorCode } from './errors.js';
 export type { ContainerIndex, ChunkRecord } from './container/format.js';
 export type { Layout, Segment } from './formats/layout.js';
 

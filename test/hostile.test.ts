@@ -25,7 +25,7 @@ describe('damaged containers are refused, never restored wrongly', () => {
     for (let at = 0; at < container.length; at += 4096) cuts.add(at);
     for (let at = footer.indexOffset; at < container.length; at++) cuts.add(at);
     assert.ok(cuts.size > 500, `${cuts.size} cuts`);
-    for (const at of cuts) await rejects(container.subarray(0, at), /truncated|too short|footer|index/);
+    for (const at of cuts) await rejects(container.subarray(0, at), /truncated|too short|footer|index|is empty/);
   });
 
   it('a flipped byte in tensor data names the damaged tensor and chunk', async () => {

@@ -257,7 +257,7 @@ class VirtualSource implements ByteSource {
     readonly name = 'virtual.pt',
   ) {}
   read(offset: number, length: number, into?: Uint8Array): Uint8Array {
-    if (offset < 0 || length < 0 || offset + length > this.size) throw new MithrilError(this.name, `read past end (${offset}+${length})`);
+    if (offset < 0 || length < 0 || offset + length > this.size) throw new MithrilError(this.name, `read past end (${offset}+${length})`, 'TRUNCATED');
     assert.ok(length <= 1 << 24, `the reader asked for ${length} bytes at once`);
     const out = into ? into.subarray(0, length) : new Uint8Array(length);
     out.fill(0);

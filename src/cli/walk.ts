@@ -1,5 +1,5 @@
 import { readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { looksLikeCheckpoint } from '../formats/detect.js';
 import { SUFFIX } from '../files.js';
 import { FileSource } from '../io/source.js';
@@ -28,12 +28,22 @@ function isCheckpointFile(path: string): boolean {
   }
 }
 
+/** An input file, and the folder it was found in relative to the folder given to -r ('' if given itself). */
+export interface Input {
+  path: string;
+  folder: string;
+}
+
 /**
  * The files a command works on: as given, or with -r, every checkpoint (for compress) or every
  * .mth (otherwise) in the folder trees given; other files are left alone.
  */
-export function expandInputs(inputs: string[], recursive: boolean, containers: boolean): string[] {
-  if (!recursive) return inputs;
+export function expandInputs(inputs: string[], recursive: boolean, containers: boolean): Input[] {
+  if (!recursive) return inputs.map((path) => ({ path, folder: '' }));
   const wanted = containers ? (path: string) => path.endsWith(SUFFIX) : isCheckpointFile;
-  return inputs.flatMap((input) => (statSync(input, { throwIfNoEntry: false })?.isDirectory() ? walk(input, wanted) : [input]));
+  return inputs.flatMap((input) =>
+    statSync(input, { throwIfNoEntry: false })?.isDirectory()
+      ? walk(input, wanted).map((path) => ({ path, folder: relative(input, dirname(path)) }))
+      : [{ path: input, folder: '' }],
+  );
 }

@@ -3,9 +3,9 @@ import { decodeWith } from '../codec/coders.js';
 import type { BaseCheckpoint } from '../delta/base.js';
 import type { BufferPool } from '../parallel/buffers.js';
 import { runDecode, type DecodeOutcome } from '../parallel/tasks.js';
-import { MithrilError } from '../errors.js';
+import { MithrilError, type ErrorCode } from '../errors.js';
 import type { ByteSource } from '../io/source.js';
-import { decodeFooter, decodeHeader, FOOTER_SIZE, HEADER_SIZE, MAX_INDEX_BYTES, MAX_ZSTD_RATIO, type ContainerIndex, type SourceRecord } from './format.js';
+import { decodeFooter, decodeHeader, hasContainerMagic, FOOTER_SIZE, HEADER_SIZE, MAX_INDEX_BYTES, MAX_ZSTD_RATIO, type ContainerIndex, type SourceRecord } from './format.js';
 import { validateIndex } from './validate.js';
 
 /** A source for messages; names come from files, so they are quoted with escapes (one line always). */
@@ -24,14 +24,18 @@ export class ContainerReader {
 
   constructor(private readonly source: ByteSource) {
     this.name = source.name;
-    const fail: (problem: string) => never = (problem) => {
-      throw new MithrilError(source.name, problem);
+    const fail: (problem: string, code?: ErrorCode) => never = (problem, code = 'CORRUPT') => {
+      throw new MithrilError(source.name, problem, code);
     };
-    if (source.size < HEADER_SIZE + FOOTER_SIZE) fail('too short to be a mithril file (truncated?)');
+    if (source.size === 0) fail('is empty (0 bytes), not a mithril file', 'EMPTY');
+    const magic = hasContainerMagic(source.read(0, Math.min(HEADER_SIZE, source.size)));
+    if (!magic) fail('not a mithril file (no .mth header at the start)', 'NOT_CONTAINER');
+    if (source.size < HEADER_SIZE + FOOTER_SIZE) fail(`truncated: only ${source.size} bytes, less than an empty container`, 'TRUNCATED');
     const header = decodeHeader(source.read(0, HEADER_SIZE));
-    if (typeof header === 'string') fail(header);
+    if (typeof header === 'string') fail(header, 'UNSUPPORTED');
     const footer = decodeFooter(source.read(source.size - FOOTER_SIZE, FOOTER_SIZE));
-    if (typeof footer === 'string') fail(footer);
+    // The header is ours, so a missing footer means the end is missing (or was overwritten).
+    if (typeof footer === 'string') fail(`truncated or damaged at the end: no index footer in its last ${FOOTER_SIZE} bytes (${source.size} bytes in all)`, 'TRUNCATED');
     const indexEnd = footer.indexOffset + footer.indexCodedLength;
     const plausible = footer.indexLength <= MAX_INDEX_BYTES && footer.indexLength <= footer.indexCodedLength * MAX_ZSTD_RATIO;
     if (footer.indexOffset < HEADER_SIZE || indexEnd !== source.size - FOOTER_SIZE || !plausible) {
@@ -67,13 +71,13 @@ export class ContainerReader {
       const at = expected.findIndex((e) => e.size === base.identity.size && e.xxh64 === base.identity.xxh64);
       if (at < 0) {
         const wanted = expected.length ? `expected ${expected.map(describeSource).join(' or ')}` : `${this.source.name} was compressed without a base`;
-        throw new MithrilError(path, `is not a base of ${this.source.name} (${wanted})`);
+        throw new MithrilError(path, `is not a base of ${this.source.name} (${wanted})`, 'WRONG_BASE');
       }
       matched[at] = base;
     }
     const missing = expected.filter((_, i) => !matched[i]);
     if (missing.length) {
-      throw new MithrilError(this.source.name, `needs base ${missing.map(describeSource).join(' and ')}: give it with --base`);
+      throw new MithrilError(this.source.name, `needs base ${missing.map(describeSource).join(' and ')}: give it with --base`, 'NEEDS_BASE');
     }
     this.bases = matched as BaseCheckpoint[];
   }
@@ -106,7 +110,9 @@ export class ContainerReader {
   /** The error for a chunk that failed to decode or to match its checksum. */
   failure(chunkNumber: number, outcome: Exclude<DecodeOutcome, 'ok'>): MithrilError {
     const what = this.describeChunk(chunkNumber);
-    return new MithrilError(this.source.name, outcome === 'corrupt' ? `corrupted ${what}: cannot be decoded` : `checksum mismatch in ${what}`);
+    return outcome === 'corrupt'
+      ? new MithrilError(this.source.name, `corrupted ${what}: cannot be decoded`, 'CORRUPT')
+      : new MithrilError(this.source.name, `checksum mismatch in ${what}`, 'CHECKSUM');
   }
 
   /** Decodes one chunk into `dst` (exactly rawLength bytes) and checks its checksum. */

@@ -12,29 +12,32 @@ export class ContainerWriter {
   private position = HEADER_SIZE;
   private readonly chunks: ChunkRecord[] = [];
 
-  constructor(private readonly sink: ByteSink) {
-    sink.write(encodeHeader());
+  private constructor(private readonly sink: ByteSink) {}
+
+  static async open(sink: ByteSink): Promise<ContainerWriter> {
+    await sink.write(encodeHeader());
+    return new ContainerWriter(sink);
   }
 
   get bytesWritten(): number {
     return this.position;
   }
 
-  addChunk(rawOffset: number, rawLength: number, rawXxh64: string, chunk: CodedChunk): void {
+  async addChunk(rawOffset: number, rawLength: number, rawXxh64: string, chunk: CodedChunk): Promise<void> {
     const { split, streams, delta } = chunk;
     this.chunks.push({ offset: this.position, rawOffset, rawLength, xxh64: rawXxh64, split, streams, ...(delta ? { delta } : {}) });
     for (const part of chunk.payload) {
-      this.sink.write(part);
+      await this.sink.write(part);
       this.position += part.length;
     }
   }
 
-  finish(index: Omit<ContainerIndex, 'chunks'>): void {
+  async finish(index: Omit<ContainerIndex, 'chunks'>): Promise<void> {
     const json = new TextEncoder().encode(JSON.stringify({ ...index, chunks: this.chunks }));
     const coded = encodeWith('zstd1', json);
     const footer = encodeFooter({ indexOffset: this.position, indexCodedLength: coded.length, indexLength: json.length, indexXxh64: xxh64(json) });
-    this.sink.write(coded);
-    this.sink.write(footer);
+    await this.sink.write(coded);
+    await this.sink.write(footer);
     this.position += coded.length + footer.length;
   }
 }

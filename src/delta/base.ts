@@ -72,7 +72,7 @@ class ContainerBase implements BaseCheckpoint {
     this.reader = new ContainerReader(source);
     const { index } = this.reader;
     if (index.bases?.length) {
-      throw new MithrilError(source.name, 'a base given as .mth must not itself be delta-coded; give its original file instead');
+      throw new MithrilError(source.name, 'a base given as .mth must not itself be delta-coded; give its original file instead', 'UNSUPPORTED');
     }
     this.identity = index.source;
     this.tensors = tensorsByName(index.segments);

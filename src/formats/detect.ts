@@ -25,7 +25,7 @@ export function detectLayout(source: ByteSource): Layout {
   const first = source.read(0, Math.min(SNIFF_BYTES, source.size));
   if (looksLikeSafetensors(first, source.size)) return readSafetensorsLayout(source);
   if (looksLikeTorchZip(first)) return readTorchLayout(source);
-  if (looksLikeLegacyTorch(first)) throw new MithrilError(source.name, LEGACY_TORCH_PROBLEM);
+  if (looksLikeLegacyTorch(first)) throw new MithrilError(source.name, LEGACY_TORCH_PROBLEM, 'UNSUPPORTED');
   if (first.length >= 9 && first[8] === 0x7b) return readSafetensorsLayout(source); // let the parser say what is wrong
-  throw new MithrilError(source.name, 'not a recognised checkpoint format (mithril reads .safetensors and torch.save .pt/.bin files)');
+  throw new MithrilError(source.name, 'not a recognised checkpoint format (mithril reads .safetensors and torch.save .pt/.bin files)', 'NOT_CHECKPOINT');
 }

@@ -1,4 +1,4 @@
-import { MithrilError } from '../errors.js';
+import { MithrilError, type ErrorCode } from '../errors.js';
 import type { ByteSource } from '../io/source.js';
 import { elementSize } from '../dtypes.js';
 import type { Layout, Segment } from './layout.js';
@@ -23,8 +23,8 @@ export function looksLikeSafetensors(first16: Uint8Array, size: number): boolean
 }
 
 export function readSafetensorsLayout(source: ByteSource): Layout {
-  function fail(problem: string): never {
-    throw new MithrilError(source.name, problem);
+  function fail(problem: string, code: ErrorCode = 'INVALID_CHECKPOINT'): never {
+    throw new MithrilError(source.name, problem, code);
   }
   const size = source.size;
   if (size < 8) fail(`file is ${size} bytes, too short for a safetensors header (needs at least 8)`);
@@ -118,7 +118,7 @@ function checkMetadata(value: unknown, fail: (problem: string) => never): void {
   }
 }
 
-function checkEntry(name: string, value: unknown, dataSize: number, fail: (problem: string) => never): Entry {
+function checkEntry(name: string, value: unknown, dataSize: number, fail: (problem: string, code?: ErrorCode) => never): Entry {
   function bad(what: string): never {
     fail(`invalid header: tensor ${quote(name)} ${what}`);
   }
@@ -134,7 +134,8 @@ function checkEntry(name: string, value: unknown, dataSize: number, fail: (probl
   const [b, e] = offsets as unknown[];
   if (!isIndex(b) || !isIndex(e)) bad('has data_offsets that are not non-negative integers');
   if (b > e) bad(`has data_offsets begin ${b} > end ${e}`);
-  if (e > dataSize) bad(`has data_offsets end ${e} beyond the end of file (data buffer is ${dataSize} bytes)`);
+  // A well-formed header whose data runs past the end: the file was cut short.
+  if (e > dataSize) fail(`truncated: tensor ${quote(name)} has data_offsets end ${e} beyond the end of file (data buffer is ${dataSize} bytes)`, 'TRUNCATED');
 
   const size = elementSize(dtype);
   if (size !== undefined) {

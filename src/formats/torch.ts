@@ -63,13 +63,13 @@ export function readTorchLayout(source: ByteSource): Layout {
 
 export function readTorchCheckpoint(source: ByteSource): TorchCheckpoint {
   const first = source.read(0, Math.min(32, source.size));
-  if (looksLikeLegacyTorch(first)) throw new MithrilError(source.name, LEGACY_TORCH_PROBLEM);
-  if (!looksLikeTorchZip(first)) throw new MithrilError(source.name, 'not a torch.save checkpoint (no zip local header at the start)');
+  if (looksLikeLegacyTorch(first)) throw new MithrilError(source.name, LEGACY_TORCH_PROBLEM, 'UNSUPPORTED');
+  if (!looksLikeTorchZip(first)) throw new MithrilError(source.name, 'not a torch.save checkpoint (no zip local header at the start)', 'NOT_CHECKPOINT');
   const archive = readZipArchive(source);
   const { entries } = archive;
 
   const pickle = torchPickleEntry(entries);
-  if (!pickle) throw new MithrilError(source.name, NOT_TORCH_ZIP_PROBLEM);
+  if (!pickle) throw new MithrilError(source.name, NOT_TORCH_ZIP_PROBLEM, 'NOT_CHECKPOINT');
   const { prefix, entry: pickleEntry } = pickle;
   const byName = new Map<string, ZipEntry>();
   for (const e of entries) byName.set(e.name, e);

@@ -66,7 +66,7 @@ export function readZipEntries(source: ByteSource): ZipEntry[] {
 export function readZipArchive(source: ByteSource): ZipArchive {
   const size = source.size;
   function fail(problem: string): never {
-    throw new MithrilError(source.name, `invalid zip archive: ${problem}`);
+    throw new MithrilError(source.name, `invalid zip archive: ${problem}`, 'INVALID_CHECKPOINT');
   }
   if (size < EOCD_SIZE) fail(`file is ${size} bytes, too short for an end of central directory record (22 bytes)`);
 

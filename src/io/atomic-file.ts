@@ -1,4 +1,4 @@
-import { closeSync, existsSync, fsyncSync, openSync, renameSync, unlinkSync } from 'node:fs';
+import { closeSync, fsyncSync, lstatSync, openSync, renameSync, unlinkSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { MithrilError } from '../errors.js';
 import { FdSink } from './sink.js';
@@ -17,12 +17,17 @@ export function removePendingFiles(): void {
   pending.clear();
 }
 
+/** Whether anything, even a dangling symbolic link, is at `path`. */
+const occupied = (path: string): boolean => lstatSync(path, { throwIfNoEntry: false }) !== undefined;
+
 /**
  * An output written to a temporary file beside its destination and renamed into place only once
  * complete and synced, so a reader never sees a partial file and a failure leaves nothing behind.
+ * Renaming replaces a symbolic link at the destination, never the file it points to (as zstd -f).
  */
 export class AtomicFile {
   readonly sink: FdSink;
+  readonly atomic = true;
   private readonly temp: string;
   private fd: number | undefined;
 
@@ -30,19 +35,23 @@ export class AtomicFile {
     readonly path: string,
     private readonly overwrite: boolean,
   ) {
-    if (!overwrite && existsSync(path)) throw new MithrilError(path, 'already exists (use -f to overwrite)');
+    if (!overwrite && occupied(path)) throw new MithrilError(path, 'already exists (use -f to overwrite)', 'EXISTS');
     this.temp = join(dirname(path), `.${basename(path)}.tmp-${process.pid}-${Math.random().toString(36).slice(2, 8)}`);
     this.fd = openSync(this.temp, 'wx');
     pending.add(this.temp);
-    this.sink = new FdSink(this.fd);
+    this.sink = new FdSink(this.fd, true);
   }
 
-  commit(): void {
+  get name(): string {
+    return this.path;
+  }
+
+  async commit(): Promise<void> {
     fsyncSync(this.fd!);
     this.close();
-    if (!this.overwrite && existsSync(this.path)) {
+    if (!this.overwrite && occupied(this.path)) {
       this.abort();
-      throw new MithrilError(this.path, 'already exists (use -f to overwrite)');
+      throw new MithrilError(this.path, 'already exists (use -f to overwrite)', 'EXISTS');
     }
     renameSync(this.temp, this.path);
     pending.delete(this.temp);

@@ -1,8 +1,10 @@
 import { writeSync } from 'node:fs';
+import type { Writable } from 'node:stream';
 
-/** A sequential byte destination: a file being written, or memory. */
+/** A sequential byte destination: a file being written, a stream such as stdout, or memory. */
 export interface ByteSink {
-  write(bytes: Uint8Array): void;
+  /** Appends `bytes`; the caller may reuse them as soon as the returned promise (if any) settles. */
+  write(bytes: Uint8Array): void | Promise<void>;
   /**
    * A file that may instead be written at absolute positions, from any thread (the worker that
    * decoded a chunk writes it: the main thread would otherwise copy every byte alone).
@@ -34,10 +36,46 @@ export class MemorySink implements ByteSink {
   }
 }
 
+/** A file written in order; `positional` also offers its fd for writes at absolute positions (regular files only). */
 export class FdSink implements ByteSink {
-  constructor(readonly fd: number) {}
+  readonly fd?: number;
+  constructor(
+    private readonly file: number,
+    positional: boolean,
+  ) {
+    if (positional) this.fd = file;
+  }
+
   write(bytes: Uint8Array): void {
-    writeAll(this.fd, bytes);
+    writeAll(this.file, bytes);
+  }
+}
+
+/** A writable stream (stdout): bytes are copied, since callers reuse their buffers, and writes wait while the reader lags. */
+export class StreamSink implements ByteSink {
+  private failure: Error | undefined;
+
+  constructor(private readonly stream: Writable) {
+    stream.on('error', (error) => (this.failure = error));
+  }
+
+  async write(bytes: Uint8Array): Promise<void> {
+    if (this.failure) throw this.failure;
+    if (this.stream.write(Buffer.from(bytes))) return;
+    await new Promise<void>((resolve, reject) => {
+      const settle = (error?: Error) => {
+        this.stream.off('drain', settle).off('error', settle);
+        if (error) reject(error);
+        else resolve();
+      };
+      this.stream.on('drain', settle).on('error', settle);
+    });
+  }
+
+  /** Resolves once everything written so far has been handed to the system. */
+  flush(): Promise<void> {
+    if (this.failure) return Promise.reject(this.failure);
+    return new Promise((resolve, reject) => this.stream.write(new Uint8Array(0), (error) => (error ? reject(error) : resolve())));
   }
 }
 

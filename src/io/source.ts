@@ -24,7 +24,7 @@ export class BufferSource implements ByteSource {
 
   read(offset: number, length: number, into?: Uint8Array): Uint8Array {
     if (offset < 0 || length < 0 || offset + length > this.size) {
-      throw new MithrilError(this.name, `unexpected end of data (wanted ${length} bytes at offset ${offset}, size ${this.size})`);
+      throw new MithrilError(this.name, `unexpected end of data (wanted ${length} bytes at offset ${offset}, size ${this.size})`, 'TRUNCATED');
     }
     const view = this.bytes.subarray(offset, offset + length);
     if (!into) return view;
@@ -42,12 +42,16 @@ export class FileSource implements ByteSource {
   private readonly fd: number;
   private readonly modified: number;
 
-  constructor(readonly name: string) {
-    this.fd = openSync(name, 'r');
+  /** Opens the file `name`, or reads the already open `fd` (then `name` is only for messages). */
+  constructor(
+    readonly name: string,
+    fd?: number,
+  ) {
+    this.fd = fd ?? openSync(name, 'r');
     const stat = fstatSync(this.fd);
     if (stat.isDirectory()) {
       closeSync(this.fd);
-      throw new MithrilError(name, 'is a directory');
+      throw new MithrilError(name, 'is a directory', 'IS_DIRECTORY');
     }
     this.size = stat.size;
     this.modified = stat.mtimeMs;
@@ -57,7 +61,7 @@ export class FileSource implements ByteSource {
   checkUnchanged(): void {
     const stat = fstatSync(this.fd);
     if (stat.size !== this.size || stat.mtimeMs !== this.modified) {
-      throw new MithrilError(this.name, 'changed while being read; nothing was written');
+      throw new MithrilError(this.name, 'changed while being read; nothing was written', 'CHANGED');
     }
   }
 
@@ -67,7 +71,7 @@ export class FileSource implements ByteSource {
     while (done < length) {
       const n = readSync(this.fd, target, done, length - done, offset + done);
       if (n === 0) {
-        throw new MithrilError(this.name, `unexpected end of file (wanted ${length} bytes at offset ${offset}, file has ${this.size}); was it truncated while being read?`);
+        throw new MithrilError(this.name, `unexpected end of file (wanted ${length} bytes at offset ${offset}, file has ${this.size}); was it truncated while being read?`, 'TRUNCATED');
       }
       done += n;
     }

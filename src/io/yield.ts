@@ -1,10 +1,10 @@
-/** Bytes of synchronous work between two returns to the event loop (so signals and progress get through). */
-const YIELD_BYTES = 64 * 1024 * 1024;
-let sinceYield = 0;
+/** Milliseconds of synchronous work between two returns to the event loop, so that signals and progress get through. */
+const YIELD_MS = 50;
+let lastYield = Date.now();
 
-export async function yieldEvery(bytes: number): Promise<void> {
-  sinceYield += bytes;
-  if (sinceYield < YIELD_BYTES) return;
-  sinceYield = 0;
+/** Returns to the event loop if this thread has worked without a break for YIELD_MS. */
+export async function yieldNow(): Promise<void> {
+  if (Date.now() - lastYield < YIELD_MS) return;
   await new Promise((resolve) => setImmediate(resolve));
+  lastYield = Date.now();
 }

@@ -7,7 +7,7 @@ export class InOrder<T, C> {
 
   constructor(
     private readonly size: number,
-    private readonly handle: (result: T, context: C) => void,
+    private readonly handle: (result: T, context: C) => void | Promise<void>,
   ) {}
 
   /** Adds a task; once `size` are in flight, waits for the oldest and handles it. */
@@ -25,6 +25,6 @@ export class InOrder<T, C> {
 
   private async next(): Promise<void> {
     const { context, result } = this.queue.shift()!;
-    this.handle(await result, context);
+    await this.handle(await result, context);
   }
 }
