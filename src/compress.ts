@@ -12,7 +12,7 @@ import type { ByteSink } from './io/sink.js';
 import type { ByteSource } from './io/source.js';
 import { yieldNow } from './io/yield.js';
 import { BufferPool } from './parallel/buffers.js';
-import { createExecutor, type EncodeReply } from './parallel/executor.js';
+import { createExecutor, workersFor, WORKER_MIN_BYTES, WORKER_MIN_BYTES_SLOW, type EncodeReply } from './parallel/executor.js';
 import { InOrder } from './parallel/in-order.js';
 import { encodeRoom, type PairedBytes } from './parallel/tasks.js';
 export interface CompressOptions {
@@ -28,6 +28,8 @@ export interface CompressOptions {
   bases?: readonly BaseCheckpoint[];
   /** Threads coding chunks (default 1: this thread only); the output is the same for any number. */
   threads?: number;
+  /** Bytes of work that justify starting one more worker (default: 64 MiB, 4 MiB with `best`). */
+  workerMinBytes?: number;
   /** The original file's name recorded in the container (default: the source's base name; '' for none). */
   originalName?: string;
 }
@@ -60,7 +62,8 @@ export async function compressStream(source: ByteSource, sink: ByteSink, options
   const chunks = planChunks(layout, chunkSize, bases.length ? SMALL_TENSOR_WITH_BASES : SMALL_TENSOR);
   const writer = await ContainerWriter.open(sink);
   const fileHash = new Xxh64();
-  const executor = createExecutor(Math.min(options.threads ?? 1, chunks.length));
+  const minBytes = options.workerMinBytes ?? (options.best ? WORKER_MIN_BYTES_SLOW : WORKER_MIN_BYTES);
+  const executor = createExecutor(workersFor(options.threads ?? 1, chunks.length, source.size, minBytes));
   const paired = bases.map(() => false);
   const used = bases.map(() => false);
   const rawBuffers = new BufferPool(executor.sharesMemory);

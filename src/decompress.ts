@@ -7,7 +7,7 @@ import type { ByteSink } from './io/sink.js';
 import type { ByteSource } from './io/source.js';
 import { yieldNow } from './io/yield.js';
 import { BufferPool } from './parallel/buffers.js';
-import { createExecutor, type DecodeReply } from './parallel/executor.js';
+import { createExecutor, workersFor, type DecodeReply } from './parallel/executor.js';
 import { InOrder } from './parallel/in-order.js';
 
 export interface DecompressOptions {
@@ -17,6 +17,8 @@ export interface DecompressOptions {
   onProgress?: (done: number, total: number) => void;
   /** Threads decoding chunks (default 1: this thread only). */
   threads?: number;
+  /** Bytes of work that justify starting one more worker (default 64 MiB). */
+  workerMinBytes?: number;
 }
 
 /**
@@ -28,7 +30,7 @@ export async function decompressStream(container: ByteSource | ContainerReader, 
   reader.useBases(options.bases ?? []);
   const { chunks, source: original } = reader.index;
   const fileHash = new Xxh64();
-  const executor = createExecutor(Math.min(options.threads ?? 1, chunks.length));
+  const executor = createExecutor(workersFor(options.threads ?? 1, chunks.length, original.size, options.workerMinBytes));
   const rawBuffers = new BufferPool(executor.sharesMemory);
   const codedBuffers = new BufferPool(executor.sharesMemory);
   const refBuffers = new BufferPool(executor.sharesMemory);

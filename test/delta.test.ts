@@ -133,11 +133,11 @@ describe('delta against earlier checkpoints', () => {
     const dir = tempDir();
     const [strong, best] = [join(dir, 'strong.mth'), join(dir, 'best.mth')];
     await compressFile(step20, { output: strong, bases: [step10], strong: true });
-    await compressFile(step20, { output: best, bases: [step10], best: true, threads: 2 });
+    await compressFile(step20, { output: best, bases: [step10], best: true, threads: 2, workerMinBytes: 1 });
     assert.ok(size(best) < 0.95 * size(strong), `best ${size(best)} vs strong ${size(strong)}`);
     for (const threads of [1, 2]) {
       const restored = join(dir, `restored${threads}`);
-      await decompressFile(best, { output: restored, bases: [step10], threads });
+      await decompressFile(best, { output: restored, bases: [step10], threads, workerMinBytes: 1 });
       assert.equal(sha256(readFileSync(restored)), sha256(readFileSync(step20)));
     }
   });

@@ -6,6 +6,7 @@ import { describe, it } from 'node:test';
 import { readSafetensorsLayout } from '../src/formats/safetensors.js';
 import { compressBuffer, compressFile, decompressBuffer, decompressFile, MithrilError } from '../src/index.js';
 import { BufferSource } from '../src/io/source.js';
+import { workersFor, WORKER_MIN_BYTES_SLOW } from '../src/parallel/executor.js';
 import { SharedViewReceiver, SharedViewSender } from '../src/parallel/shared-views.js';
 import { CLI, fixture, readFixture, safetensors, tempDir } from './helpers.js';
 
@@ -48,9 +49,9 @@ describe('worker threads', () => {
   it('give the same container as one thread, and decode it the same', async () => {
     const original = tiled('cnn_epoch6.bf16.safetensors', 8);
     const one = await compressBuffer(original, { threads: 1 });
-    const two = await compressBuffer(original, { threads: 2 });
+    const two = await compressBuffer(original, { threads: 2, workerMinBytes: 1 });
     assert.deepEqual(two, one);
-    assert.deepEqual(await decompressBuffer(one, { threads: 2 }), new Uint8Array(original));
+    assert.deepEqual(await decompressBuffer(one, { threads: 2, workerMinBytes: 1 }), new Uint8Array(original));
   });
 
   it('give the same delta container as one thread, and decode it', async () => {
@@ -58,14 +59,14 @@ describe('worker threads', () => {
     const outputs = [];
     for (const threads of [1, 2]) {
       const output = join(dir, `t${threads}.mth`);
-      await compressFile(fixture('cnn_epoch6.bf16.safetensors'), { output, threads, bases: [fixture('cnn_epoch5.bf16.safetensors')] });
+      await compressFile(fixture('cnn_epoch6.bf16.safetensors'), { output, threads, workerMinBytes: 1, bases: [fixture('cnn_epoch5.bf16.safetensors')] });
       outputs.push(readFileSync(output));
     }
     assert.deepEqual(outputs[1], outputs[0]);
     // Decoding on workers, each with wasm memory of its own that grows as chunks come.
     for (const [strong, output] of [[false, join(dir, 't1.mth')], [true, join(dir, 'strong.mth')]] as const) {
       if (strong) await compressFile(fixture('cnn_epoch6.bf16.safetensors'), { output, strong, bases: [fixture('cnn_epoch5.bf16.safetensors')] });
-      await decompressFile(output, { output: join(dir, 'restored'), force: true, threads: 2, bases: [fixture('cnn_epoch5.bf16.safetensors')] });
+      await decompressFile(output, { output: join(dir, 'restored'), force: true, threads: 2, workerMinBytes: 1, bases: [fixture('cnn_epoch5.bf16.safetensors')] });
       assert.deepEqual(readFileSync(join(dir, 'restored')), readFileSync(fixture('cnn_epoch6.bf16.safetensors')));
     }
   });
@@ -75,12 +76,19 @@ describe('worker threads', () => {
     const packed = await compressBuffer(tiled('cnn_epoch6.fp32.safetensors', 4));
     packed[packed.length >> 1]! ^= 0x20;
     writeFileSync(join(dir, 'bad.safetensors.mth'), packed);
-    await assert.rejects(decompressFile(join(dir, 'bad.safetensors.mth'), { threads: 2 }), (e: unknown) => {
+    await assert.rejects(decompressFile(join(dir, 'bad.safetensors.mth'), { threads: 2, workerMinBytes: 1 }), (e: unknown) => {
       assert.ok(e instanceof MithrilError);
       assert.match(e.message, /bad\.safetensors\.mth: (checksum mismatch in|corrupted) chunk \d+ \(tensor "copy\d\./);
       return true;
     });
     assert.deepEqual(readdirSync(dir), ['bad.safetensors.mth']);
+  });
+
+  it('start no more workers than there is work for', () => {
+    assert.equal(workersFor(16, 3, 2.4e6), 1);
+    assert.equal(workersFor(16, 3, 1e9), 3);
+    assert.equal(workersFor(2, 500, 100 * 1048576), 2);
+    assert.equal(workersFor(4, 500, 6.3 * 1048576, WORKER_MIN_BYTES_SLOW), 2);
   });
 
   it('an interrupted run (SIGINT) leaves no partial file', async () => {

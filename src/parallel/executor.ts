@@ -123,6 +123,18 @@ class Pool implements Executor {
   }
 }
 
+/**
+ * Bytes of coding that pay for starting one worker (tens of MiB of memory and a share of the
+ * cores); `--best` codes about ten times slower, so it pays sooner. See docs/DESIGN.md, "Workers".
+ */
+export const WORKER_MIN_BYTES = 64 * 1048576;
+export const WORKER_MIN_BYTES_SLOW = 4 * 1048576;
+
+/** How many of `threads` to use for `chunks` chunks holding `bytes` bytes: never more than there is work for. */
+export function workersFor(threads: number, chunks: number, bytes: number, minBytes = WORKER_MIN_BYTES): number {
+  return Math.max(1, Math.min(threads, chunks, Math.ceil(bytes / minBytes)));
+}
+
 /** `threads` ≤ 1 runs in this thread; more starts that many worker threads. */
 export function createExecutor(threads: number): Executor {
   return threads <= 1 ? new InProcess() : new Pool(threads);
