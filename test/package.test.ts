@@ -66,7 +66,8 @@ describe('npm package', () => {
     assert.equal(PKG.bin.mithril, 'dist/src/cli/main.js');
     assert.deepEqual(PKG.exports['.'], { types: './dist/src/index.d.ts', default: './dist/src/index.js' });
     // prepare runs for git installs and before npm pack/publish: a clean clone has no dist/ to ship.
-    assert.match(PKG.scripts.prepare ?? '', /npm run build/);
+    assert.equal(PKG.scripts.prepare, 'node scripts/prepare.mjs');
+    assert.match(readFileSync(join(ROOT, 'scripts', 'prepare.mjs'), 'utf8'), /npm run build/);
   });
 
   it('npm pack lists the command, its worker and its wasm, and no tests or fixtures', () => {
