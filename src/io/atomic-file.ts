@@ -1,5 +1,5 @@
 import { closeSync, fsyncSync, lstatSync, openSync, renameSync, unlinkSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { basename, dirname } from 'node:path';
 import { MithrilError } from '../errors.js';
 import { FdSink } from './sink.js';
 
@@ -36,7 +36,8 @@ export class AtomicFile {
     private readonly overwrite: boolean,
   ) {
     if (!overwrite && occupied(path)) throw new MithrilError(path, 'already exists (use -f to overwrite)', 'EXISTS');
-    this.temp = join(dirname(path), `.${basename(path)}.tmp-${process.pid}-${Math.random().toString(36).slice(2, 8)}`);
+    // Not join(): it would resolve `missing/..` away, and the rename into place would fail only at the end.
+    this.temp = `${dirname(path)}/.${basename(path)}.tmp-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
     this.fd = openSync(this.temp, 'wx');
     pending.add(this.temp);
     this.sink = new FdSink(this.fd, true);
