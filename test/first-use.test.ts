@@ -158,6 +158,19 @@ describe('pipes', () => {
     assert.ok(!existsSync(join(dir, '-')));
   });
 
+  it('a reader that goes away (| head) ends the command quietly with status 141, as SIGPIPE would', () => {
+    const { dir } = workspace();
+    const run = mithril(dir, [], { shell: '$MITHRIL decompress -c m.safetensors.mth | head -c 100 > /dev/null; echo ${PIPESTATUS[0]}' });
+    assert.equal(run.stdout.toString().trim(), '141');
+    assert.equal(run.stderr, '');
+  });
+
+  it('--rm needs a file on both sides', () => {
+    const { dir } = workspace();
+    assertOneLine(mithril(dir, ['compress', '-f', '--rm', '-c', 'm.safetensors']), 'error', /--rm needs a file input and a file output/, 2);
+    assert.ok(existsSync(join(dir, 'm.safetensors')));
+  });
+
   it('refuses to write compressed bytes to a terminal', () => {
     const { dir } = workspace();
     const run = mithril(dir, [], { shell: 'script -qec "$MITHRIL compress -c m.safetensors" /dev/null' });
