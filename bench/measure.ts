@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { openBase } from '../src/delta/base.js';
+import { openBase } from '../src/chunks/bases.js';
 import { compressBuffer, compressFile, decompressBuffer, decompressFile } from '../src/index.js';
 import { BufferSource } from '../src/io/source.js';
 

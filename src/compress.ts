@@ -1,12 +1,13 @@
-import { Xxh64 } from '@node-rs/xxhash';
 import { basename } from 'node:path';
-import { DEFAULT_CHUNK_SIZE, planChunks, rowBytes, SMALL_TENSOR, SMALL_TENSOR_WITH_BASES, type ChunkPlan } from './chunks.js';
-import { hasContainerMagic, HEADER_SIZE, hex64, MAX_CHUNK_BYTES } from './container/format.js';
+import type { BaseCheckpoint } from './chunks/bases.js';
+import { encodeRoom } from './chunks/code.js';
+import { pairChunk, rowLengthOf } from './chunks/pairing.js';
+import { DEFAULT_CHUNK_SIZE, planChunks, SMALL_TENSOR, SMALL_TENSOR_WITH_BASES, type ChunkPlan } from './chunks/plan.js';
+import { RunningChecksum } from './checksum.js';
+import { hasContainerMagic, HEADER_SIZE } from './container/format.js';
+import { MAX_CHUNK_BYTES, MIN_CHUNK_BYTES } from './limits.js';
 import { MithrilError } from './errors.js';
 import { ContainerWriter } from './container/writer.js';
-import type { BaseCheckpoint } from './delta/base.js';
-import { isDeltaDtype } from './delta/delta-chunk.js';
-import { elementSize } from './dtypes.js';
 import { detectLayout } from './formats/detect.js';
 import type { ByteSink } from './io/sink.js';
 import type { ByteSource } from './io/source.js';
@@ -14,7 +15,6 @@ import { yieldNow } from './io/yield.js';
 import { BufferPool } from './parallel/buffers.js';
 import { createExecutor, workersFor, WORKER_MIN_BYTES, WORKER_MIN_BYTES_SLOW, type EncodeReply } from './parallel/executor.js';
 import { InOrder } from './parallel/in-order.js';
-import { encodeRoom, type PairedBytes } from './parallel/tasks.js';
 export interface CompressOptions {
   /** Target chunk size in bytes (default 1 MiB). */
   chunkSize?: number;
@@ -52,7 +52,7 @@ export interface CompressResult {
 /** Compresses a checkpoint from `source` into a container written to `sink`. */
 export async function compressStream(source: ByteSource, sink: ByteSink, options: CompressOptions = {}): Promise<CompressResult> {
   const chunkSize = options.chunkSize ?? DEFAULT_CHUNK_SIZE;
-  if (!(chunkSize >= 4096 && chunkSize <= MAX_CHUNK_BYTES)) throw new RangeError(`chunk size ${chunkSize}: expected 4 KiB to ${MAX_CHUNK_BYTES} bytes`);
+  if (!(chunkSize >= MIN_CHUNK_BYTES && chunkSize <= MAX_CHUNK_BYTES)) throw new RangeError(`chunk size ${chunkSize}: expected ${MIN_CHUNK_BYTES} to ${MAX_CHUNK_BYTES} bytes`);
   if (source.size === 0) throw new MithrilError(source.name, 'is empty (0 bytes), not a checkpoint', 'EMPTY');
   if (hasContainerMagic(source.read(0, Math.min(HEADER_SIZE, source.size)))) {
     throw new MithrilError(source.name, 'is already a mithril container (a renamed .mth?): decompress it instead', 'NOT_CHECKPOINT');
@@ -61,7 +61,7 @@ export async function compressStream(source: ByteSource, sink: ByteSink, options
   const bases = options.bases ?? [];
   const chunks = planChunks(layout, chunkSize, bases.length ? SMALL_TENSOR_WITH_BASES : SMALL_TENSOR);
   const writer = await ContainerWriter.open(sink);
-  const fileHash = new Xxh64();
+  const fileHash = new RunningChecksum();
   const minBytes = options.workerMinBytes ?? (options.best ? WORKER_MIN_BYTES_SLOW : WORKER_MIN_BYTES);
   const executor = createExecutor(workersFor(options.threads ?? 1, chunks.length, source.size, minBytes));
   const paired = bases.map(() => false);
@@ -84,8 +84,7 @@ export async function compressStream(source: ByteSource, sink: ByteSink, options
       const raw = source.read(chunk.offset, chunk.length, rawBuffers.take(chunk.length));
       const out = outBuffers.take(encodeRoom(chunk.length));
       fileHash.update(raw);
-      const base = chunk.tensor && isDeltaDtype(chunk.dtype) ? pairedBytes(chunk, bases, 0, refBuffers) : undefined;
-      const prev = base ? pairedBytes(chunk, bases, 1, refBuffers) : undefined;
+      const { base, prev } = pairChunk(chunk, bases, refBuffers);
       if (base) paired[0] = true;
       if (prev) paired[1] = true;
       const strong = (options.strong || options.best) ?? false;
@@ -102,27 +101,10 @@ export async function compressStream(source: ByteSource, sink: ByteSink, options
   const recorded = bases.slice(0, used.lastIndexOf(true) + 1);
   await writer.finish({
     format: layout.format,
-    source: { name: options.originalName ?? basename(source.name), size: source.size, xxh64: hex64(fileHash.digest()) },
+    source: { name: options.originalName ?? basename(source.name), size: source.size, xxh64: fileHash.hex() },
     ...(recorded.length ? { bases: recorded.map((base) => base.identity) } : {}),
     segments: layout.segments,
   });
   const unusedBases = bases.flatMap((_, i): UnusedBase[] => (used[i] ? [] : [{ base: i, reason: paired[i] ? 'no-gain' : 'unmatched' }]));
   return { originalSize: source.size, compressedSize: writer.bytesWritten, unusedBases };
-}
-
-/** Elements per row when the chunk is whole rows of a tensor with two or more dimensions. */
-function rowLengthOf(chunk: ChunkPlan): number | undefined {
-  const tensor = chunk.tensor!;
-  const size = elementSize(tensor.dtype);
-  const row = size === undefined ? undefined : rowBytes(tensor, size);
-  return row !== undefined && row > 0 && (chunk.offset - tensor.offset) % row === 0 && chunk.length % row === 0 ? row / size! : undefined;
-}
-
-/** The same bytes of the same tensor (name, dtype, shape) in a base checkpoint, if it has them. */
-function pairedBytes(chunk: ChunkPlan, bases: readonly BaseCheckpoint[], which: number, buffers: BufferPool): PairedBytes | undefined {
-  const tensor = chunk.tensor!;
-  const paired = bases[which]?.tensors.get(tensor.name);
-  if (!paired || paired.dtype !== tensor.dtype || paired.length !== tensor.length || paired.shape.join() !== tensor.shape.join()) return undefined;
-  const ref = { base: which, offset: paired.offset + (chunk.offset - tensor.offset) };
-  return { ref, bytes: bases[which]!.read(ref.offset, chunk.length, buffers.take(chunk.length)) };
 }

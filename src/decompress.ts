@@ -1,7 +1,6 @@
-import { Xxh64 } from '@node-rs/xxhash';
-import { hex64 } from './container/format.js';
+import { RunningChecksum } from './checksum.js';
 import { ContainerReader } from './container/reader.js';
-import type { BaseCheckpoint } from './delta/base.js';
+import { matchBases, refBytes, type BaseCheckpoint } from './chunks/bases.js';
 import { MithrilError } from './errors.js';
 import type { ByteSink } from './io/sink.js';
 import type { ByteSource } from './io/source.js';
@@ -27,9 +26,9 @@ export interface DecompressOptions {
  */
 export async function decompressStream(container: ByteSource | ContainerReader, sink: ByteSink | null, options: DecompressOptions = {}): Promise<ContainerReader> {
   const reader = container instanceof ContainerReader ? container : new ContainerReader(container);
-  reader.useBases(options.bases ?? []);
+  const bases = matchBases(reader, options.bases ?? []);
   const { chunks, source: original } = reader.index;
-  const fileHash = new Xxh64();
+  const fileHash = new RunningChecksum();
   const executor = createExecutor(workersFor(options.threads ?? 1, chunks.length, original.size, options.workerMinBytes));
   const rawBuffers = new BufferPool(executor.sharesMemory);
   const codedBuffers = new BufferPool(executor.sharesMemory);
@@ -52,7 +51,7 @@ export async function decompressStream(container: ByteSource | ContainerReader, 
     for (const [number, chunk] of chunks.entries()) {
       const codedLength = chunk.streams.reduce((sum, s) => sum + s.codedLength, 0);
       const coded = reader.readCoded(number, codedBuffers.take(codedLength));
-      const refs = reader.refBytes(number, refBuffers);
+      const refs = refBytes(chunk, bases, refBuffers);
       const output = fd === undefined ? {} : { output: { fd, position: chunk.rawOffset } };
       await inFlight.add(executor.decode({ chunk, coded, raw: rawBuffers.take(chunk.rawLength), refs, ...output }), number);
       await yieldNow();
@@ -61,7 +60,7 @@ export async function decompressStream(container: ByteSource | ContainerReader, 
   } finally {
     await executor.close();
   }
-  if (hex64(fileHash.digest()) !== original.xxh64) {
+  if (fileHash.hex() !== original.xxh64) {
     throw new MithrilError(reader.name, 'restored data does not match the original file checksum', 'CHECKSUM');
   }
   return reader;

@@ -1,3 +1,5 @@
+import { refBytes, type BaseCheckpoint } from './chunks/bases.js';
+import { readChunk } from './chunks/decode.js';
 import type { ContainerReader } from './container/reader.js';
 import { MithrilError } from './errors.js';
 import type { TensorSegment } from './formats/layout.js';
@@ -6,7 +8,7 @@ import type { TensorSegment } from './formats/layout.js';
  * The original bytes of one tensor, decoding only the chunks that hold it (random access through
  * the index). Every chunk read is checked against its checksum.
  */
-export function extractTensor(reader: ReaderLike, name: string): { tensor: TensorSegment; bytes: Uint8Array } {
+export function extractTensor(reader: ContainerReader, bases: readonly BaseCheckpoint[], name: string): { tensor: TensorSegment; bytes: Uint8Array } {
   const { segments, chunks } = reader.index;
   const tensor = segments.find((s): s is TensorSegment => s.kind === 'tensor' && s.name === name);
   if (!tensor) throw new MithrilError(reader.name, `has no tensor named ${JSON.stringify(name)} (mithril info --tensors lists them)`, 'NO_TENSOR');
@@ -16,11 +18,9 @@ export function extractTensor(reader: ReaderLike, name: string): { tensor: Tenso
     const chunkEnd = chunk.rawOffset + chunk.rawLength;
     if (chunkEnd <= tensor.offset || chunk.rawOffset >= end) continue;
     const raw = new Uint8Array(chunk.rawLength);
-    reader.readChunk(number, raw);
+    readChunk(reader, number, raw, refBytes(chunk, bases));
     const from = Math.max(tensor.offset, chunk.rawOffset);
     bytes.set(raw.subarray(from - chunk.rawOffset, Math.min(end, chunkEnd) - chunk.rawOffset), from - tensor.offset);
   }
   return { tensor, bytes };
 }
-
-type ReaderLike = Pick<ContainerReader, 'index' | 'readChunk'> & { name: string };

@@ -9,7 +9,7 @@ import { openOutput, STDOUT, type Output } from './io/output.js';
 import { FileSource } from './io/source.js';
 import { ContainerReader } from './container/reader.js';
 import type { ContainerIndex } from './container/format.js';
-import { openBase, type BaseCheckpoint } from './delta/base.js';
+import { matchBases, openBase, type BaseCheckpoint } from './chunks/bases.js';
 import { extractTensor } from './extract.js';
 import { npyDtype, npyHeader } from './formats/npy.js';
 
@@ -260,8 +260,7 @@ export async function extractTensorFile(
     const source = await open(input);
     return writeOutput(source, output, options.force ?? false, async (file) => {
       const reader = new ContainerReader(source);
-      reader.useBases(bases);
-      const { tensor, bytes } = extractTensor(reader, name);
+      const { tensor, bytes } = extractTensor(reader, matchBases(reader, bases), name);
       if (npy) {
         if (!npyDtype(tensor.dtype)) throw new MithrilError(input, `tensor ${JSON.stringify(name)} is ${tensor.dtype}, which .npy cannot represent (extract it raw)`, 'UNSUPPORTED');
         await file.sink.write(npyHeader(tensor));

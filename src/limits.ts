@@ -13,6 +13,8 @@ export const MAX_MARK_DEPTH = 10_000;
 export const MAX_WALK_DEPTH = 1_000;
 /** The JSON index of a .mth container. */
 export const MAX_INDEX_BYTES = 1024 * 1024 * 1024;
+/** The least `--chunk-size` allows: smaller chunks would cost more in the index than they save. */
+export const MIN_CHUNK_BYTES = 4096;
 /** One chunk's original bytes in a .mth container (the most `--chunk-size` allows). */
 export const MAX_CHUNK_BYTES = 64 * 1024 * 1024;
 /**

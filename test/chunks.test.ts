@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { planChunks } from '../src/chunks.js';
+import { planChunks } from '../src/chunks/plan.js';
 import type { Layout, TensorSegment } from '../src/formats/layout.js';
 
 function layoutOf(tensors: Array<Omit<TensorSegment, 'kind' | 'offset'>>): Layout {

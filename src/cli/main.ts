@@ -4,6 +4,7 @@ import { mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { UnusedBase } from '../compress.js';
 import { MithrilError } from '../errors.js';
+import { MAX_CHUNK_BYTES, MIN_CHUNK_BYTES } from '../limits.js';
 import { asFileError, compressFile, decompressFile, extractTensorFile, readIndex, STDIN, STDOUT, verifyFile } from '../files.js';
 import type { Summary } from '../summary.js';
 import { expandInputs, type Input } from './walk.js';
@@ -39,7 +40,7 @@ function parseSize(text: string): number {
   const match = /^(\d+)([kKmM]i?[bB]?)?$/.exec(text);
   const unit = match?.[2]?.[0]?.toLowerCase();
   const bytes = match ? Number(match[1]) * (unit === 'k' ? 1024 : unit === 'm' ? 1048576 : 1) : NaN;
-  if (!(bytes >= 4096 && bytes <= 64 * 1048576)) throw new InvalidArgumentError('expected a size from 4K to 64M, e.g. 1M or 256K');
+  if (!(bytes >= MIN_CHUNK_BYTES && bytes <= MAX_CHUNK_BYTES)) throw new InvalidArgumentError(`expected a size from ${MIN_CHUNK_BYTES >> 10}K to ${MAX_CHUNK_BYTES >> 20}M, e.g. 1M or 256K`);
   return bytes;
 }
 

@@ -71,10 +71,6 @@ export interface Footer {
   indexXxh64: bigint;
 }
 
-export function hex64(value: bigint): string {
-  return value.toString(16).padStart(16, '0');
-}
-
 export function encodeHeader(): Uint8Array {
   const header = new Uint8Array(HEADER_SIZE);
   header.set(MAGIC, 0);

@@ -1,8 +1,5 @@
 import { xxh64 } from '@node-rs/xxhash';
 import { decodeWith } from '../codec/coders.js';
-import type { BaseCheckpoint } from '../delta/base.js';
-import type { BufferPool } from '../parallel/buffers.js';
-import { runDecode, type DecodeOutcome } from '../parallel/tasks.js';
 import { MithrilError, type ErrorCode } from '../errors.js';
 import type { ByteSource } from '../io/source.js';
 import { decodeFooter, decodeHeader, hasContainerMagic, FOOTER_SIZE, HEADER_SIZE, MAX_INDEX_BYTES, MAX_ZSTD_RATIO, type ContainerIndex, type SourceRecord } from './format.js';
@@ -14,8 +11,6 @@ export const describeSource = (s: SourceRecord): string => `${JSON.stringify(s.n
 /** An opened container: its validated index, ready for random access to any chunk. */
 export class ContainerReader {
   readonly index: ContainerIndex;
-  /** The base checkpoints, in the order of `index.bases`, once given with `useBases`. */
-  private bases: BaseCheckpoint[] = [];
   /** Coded bytes of the chunk being read in this thread, reused (fresh memory is slow to touch). */
   private coded = new Uint8Array(0);
 
@@ -60,28 +55,6 @@ export class ContainerReader {
     this.index = parsed as ContainerIndex;
   }
 
-  /**
-   * Gives the base checkpoints a delta-coded container needs, matched by the identity of their
-   * original bytes (in any order); a base that is not one of them, or a missing one, is an error.
-   */
-  useBases(given: readonly { path: string; base: BaseCheckpoint }[]): void {
-    const expected = this.index.bases ?? [];
-    const matched: (BaseCheckpoint | undefined)[] = expected.map(() => undefined);
-    for (const { path, base } of given) {
-      const at = expected.findIndex((e) => e.size === base.identity.size && e.xxh64 === base.identity.xxh64);
-      if (at < 0) {
-        const wanted = expected.length ? `expected ${expected.map(describeSource).join(' or ')}` : `${this.source.name} was compressed without a base`;
-        throw new MithrilError(path, `is not a base of ${this.source.name} (${wanted})`, 'WRONG_BASE');
-      }
-      matched[at] = base;
-    }
-    const missing = expected.filter((_, i) => !matched[i]);
-    if (missing.length) {
-      throw new MithrilError(this.source.name, `needs base ${missing.map(describeSource).join(' and ')}: give it with --base`, 'NEEDS_BASE');
-    }
-    this.bases = matched as BaseCheckpoint[];
-  }
-
   /** The tensor (or opaque role) whose bytes a chunk starts in, for error messages. */
   describeChunk(chunkNumber: number): string {
     const chunk = this.index.chunks[chunkNumber]!;
@@ -101,24 +74,11 @@ export class ContainerReader {
     return this.source.read(chunk.offset, codedLength, into);
   }
 
-  /** For a delta chunk, the base bytes each of its refs names (in buffers from `pool` when given); none otherwise. */
-  refBytes(chunkNumber: number, pool?: BufferPool): Uint8Array[] {
-    const chunk = this.index.chunks[chunkNumber]!;
-    return (chunk.delta?.refs ?? []).map((ref) => this.bases[ref.base]!.read(ref.offset, chunk.rawLength, pool?.take(chunk.rawLength)));
-  }
-
   /** The error for a chunk that failed to decode or to match its checksum. */
-  failure(chunkNumber: number, outcome: Exclude<DecodeOutcome, 'ok'>): MithrilError {
+  failure(chunkNumber: number, outcome: 'corrupt' | 'checksum'): MithrilError {
     const what = this.describeChunk(chunkNumber);
     return outcome === 'corrupt'
       ? new MithrilError(this.source.name, `corrupted ${what}: cannot be decoded`, 'CORRUPT')
       : new MithrilError(this.source.name, `checksum mismatch in ${what}`, 'CHECKSUM');
-  }
-
-  /** Decodes one chunk into `dst` (exactly rawLength bytes) and checks its checksum. */
-  readChunk(chunkNumber: number, dst: Uint8Array): void {
-    const chunk = this.index.chunks[chunkNumber]!;
-    const outcome = runDecode({ chunk, coded: this.readCoded(chunkNumber), raw: dst, refs: this.refBytes(chunkNumber) });
-    if (outcome !== 'ok') throw this.failure(chunkNumber, outcome);
   }
 }

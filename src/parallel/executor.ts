@@ -1,7 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { SharedViewSender } from './shared-views.js';
-import { encodeRefs, runDecode, runEncode, type DecodeOutcome, type DecodeTask, type EncodeResult, type EncodeTask } from './tasks.js';
+import { encodeRefs, runDecode, runEncode, type DecodeOutcome, type DecodeTask, type EncodeResult, type EncodeTask } from '../chunks/code.js';
 import type { WorkerRequest } from './worker.js';
 
 /**

@@ -1,6 +1,6 @@
 import { parentPort } from 'node:worker_threads';
 import { SharedViewReceiver } from './shared-views.js';
-import { runDecode, runEncode, type DecodeTask, type EncodeTask } from './tasks.js';
+import { runDecode, runEncode, type DecodeTask, type EncodeTask } from '../chunks/code.js';
 
 /**
  * A worker thread: runs chunk tasks on buffers shared with the main thread (see shared-views.ts)

@@ -4,9 +4,9 @@
  */
 import { decodeWith } from '../../src/codec/coders.js';
 import { FOOTER_SIZE } from '../../src/container/format.js';
-import { openBase } from '../../src/delta/base.js';
+import { openBase } from '../../src/chunks/bases.js';
 import { elementSize } from '../../src/dtypes.js';
-import { readTorchPickle } from '../../src/formats/pickle.js';
+import { readTorchPickle } from '../../src/formats/torch-pickle.js';
 import { readZipArchive } from '../../src/formats/zip.js';
 import { compressBuffer, type ContainerIndex, type DecompressOptions } from '../../src/index.js';
 import { BufferSource } from '../../src/io/source.js';

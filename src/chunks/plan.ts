@@ -1,5 +1,5 @@
-import { elementSize } from './dtypes.js';
-import type { Layout, TensorSegment } from './formats/layout.js';
+import { elementSize } from '../dtypes.js';
+import type { Layout, TensorSegment } from '../formats/layout.js';
 
 /** A contiguous byte range of the original file, coded independently of every other chunk. */
 export interface ChunkPlan {

@@ -1,7 +1,9 @@
-import { Xxh64 } from '@node-rs/xxhash';
 import { basename } from 'node:path';
-import { hasContainerMagic, hex64, type SourceRecord } from '../container/format.js';
-import { ContainerReader } from '../container/reader.js';
+import { RunningChecksum } from '../checksum.js';
+import { hasContainerMagic, type SourceRecord } from '../container/format.js';
+import { ContainerReader, describeSource } from '../container/reader.js';
+import type { ChunkRecord } from '../container/format.js';
+import { readChunk } from './decode.js';
 import { MithrilError } from '../errors.js';
 import { detectLayout } from '../formats/detect.js';
 import type { TensorSegment } from '../formats/layout.js';
@@ -40,12 +42,12 @@ class RawBase implements BaseCheckpoint {
 
   constructor(private readonly source: ByteSource) {
     this.tensors = tensorsByName(detectLayout(source).segments);
-    const hash = new Xxh64();
+    const hash = new RunningChecksum();
     const buffer = new Uint8Array(Math.min(HASH_READ, source.size));
     for (let at = 0; at < source.size; at += buffer.length) {
       hash.update(source.read(at, Math.min(buffer.length, source.size - at), buffer));
     }
-    this.identity = { name: basename(source.name), size: source.size, xxh64: hex64(hash.digest()) };
+    this.identity = { name: basename(source.name), size: source.size, xxh64: hash.hex() };
   }
 
   read(offset: number, length: number, into?: Uint8Array): Uint8Array {
@@ -116,7 +118,7 @@ class ContainerBase implements BaseCheckpoint {
   private decoded(number: number): Uint8Array {
     if (this.cached?.number !== number) {
       const bytes = new Uint8Array(this.reader.index.chunks[number]!.rawLength);
-      this.reader.readChunk(number, bytes);
+      readChunk(this.reader, number, bytes, []);
       this.cached = { number, bytes };
     }
     return this.cached.bytes;
@@ -125,4 +127,30 @@ class ContainerBase implements BaseCheckpoint {
 
 export function openBase(source: ByteSource): BaseCheckpoint {
   return hasContainerMagic(source.read(0, Math.min(16, source.size))) ? new ContainerBase(source) : new RawBase(source);
+}
+
+/**
+ * The bases a delta-coded container needs, in the order of its index, from those given (in any
+ * order, matched by the identity of their original bytes); a base that is not one of them, or a
+ * missing one, is an error.
+ */
+export function matchBases(reader: ContainerReader, given: readonly { path: string; base: BaseCheckpoint }[]): BaseCheckpoint[] {
+  const expected = reader.index.bases ?? [];
+  const matched: (BaseCheckpoint | undefined)[] = expected.map(() => undefined);
+  for (const { path, base } of given) {
+    const at = expected.findIndex((e) => e.size === base.identity.size && e.xxh64 === base.identity.xxh64);
+    if (at < 0) {
+      const wanted = expected.length ? `expected ${expected.map(describeSource).join(' or ')}` : `${reader.name} was compressed without a base`;
+      throw new MithrilError(path, `is not a base of ${reader.name} (${wanted})`, 'WRONG_BASE');
+    }
+    matched[at] = base;
+  }
+  const missing = expected.filter((_, i) => !matched[i]);
+  if (missing.length) throw new MithrilError(reader.name, `needs base ${missing.map(describeSource).join(' and ')}: give it with --base`, 'NEEDS_BASE');
+  return matched as BaseCheckpoint[];
+}
+
+/** For a delta chunk, the base bytes each of its refs names (in buffers from `pool` when given); none otherwise. */
+export function refBytes(chunk: ChunkRecord, bases: readonly BaseCheckpoint[], pool?: { take(size: number): Uint8Array }): Uint8Array[] {
+  return (chunk.delta?.refs ?? []).map((ref) => bases[ref.base]!.read(ref.offset, chunk.rawLength, pool?.take(chunk.rawLength)));
 }

@@ -1,8 +1,8 @@
-import { xxh64 } from '@node-rs/xxhash';
 import { splitForDtype } from '../codec/dtypes.js';
 import { BEST_TENSOR_CODERS, decodeChunk, encodeChunk, opaqueCoders, TENSOR_CODERS, type EncodedChunk, type EncodeOptions, type StreamRecord } from '../codec/pipeline.js';
 import { splitByName } from '../codec/splits.js';
-import { hex64, type BaseRef, type ChunkRecord, type DeltaRecord } from '../container/format.js';
+import { checksumOf } from '../checksum.js';
+import type { BaseRef, ChunkRecord, DeltaRecord } from '../container/format.js';
 import { decodeDeltaChunk, encodeDeltaChunk, isDeltaDtype } from '../delta/delta-chunk.js';
 import { writeAll } from '../io/sink.js';
 
@@ -80,7 +80,7 @@ export function runEncode(task: EncodeTask): EncodeResult {
     at += part.length;
   }
   const { split, streams, delta } = coded;
-  return { xxh64: hex64(xxh64(task.raw)), split, streams, ...(delta ? { delta } : {}), codedLength: at };
+  return { xxh64: checksumOf(task.raw), split, streams, ...(delta ? { delta } : {}), codedLength: at };
 }
 
 export interface DecodeTask {
@@ -106,7 +106,7 @@ export function runDecode(task: DecodeTask): DecodeOutcome {
   } catch {
     return 'corrupt';
   }
-  if (hex64(xxh64(raw)) !== chunk.xxh64) return 'checksum';
+  if (checksumOf(raw) !== chunk.xxh64) return 'checksum';
   if (task.output) writeAll(task.output.fd, raw, task.output.position);
   return 'ok';
 }

@@ -1,0 +1,31 @@
+import { elementSize } from '../dtypes.js';
+import { isDeltaDtype } from '../delta/delta-chunk.js';
+import type { BaseCheckpoint } from './bases.js';
+import type { PairedBytes } from './code.js';
+import { rowBytes, type ChunkPlan } from './plan.js';
+
+/**
+ * A chunk's counterpart in the base checkpoints, for coding it as a delta: the same bytes of the
+ * same tensor (name, dtype, shape) in the base and, if that has them, in the older base.
+ */
+export function pairChunk(chunk: ChunkPlan, bases: readonly BaseCheckpoint[], buffers: { take(size: number): Uint8Array }): { base?: PairedBytes; prev?: PairedBytes } {
+  if (!chunk.tensor || !isDeltaDtype(chunk.dtype)) return {};
+  const base = pairedBytes(chunk, bases, 0, buffers);
+  return base ? { base, prev: pairedBytes(chunk, bases, 1, buffers) } : {};
+}
+
+function pairedBytes(chunk: ChunkPlan, bases: readonly BaseCheckpoint[], which: number, buffers: { take(size: number): Uint8Array }): PairedBytes | undefined {
+  const tensor = chunk.tensor!;
+  const paired = bases[which]?.tensors.get(tensor.name);
+  if (!paired || paired.dtype !== tensor.dtype || paired.length !== tensor.length || paired.shape.join() !== tensor.shape.join()) return undefined;
+  const ref = { base: which, offset: paired.offset + (chunk.offset - tensor.offset) };
+  return { ref, bytes: bases[which]!.read(ref.offset, chunk.length, buffers.take(chunk.length)) };
+}
+
+/** Elements per row when the chunk is whole rows of a tensor with two or more dimensions. */
+export function rowLengthOf(chunk: ChunkPlan): number | undefined {
+  const tensor = chunk.tensor!;
+  const size = elementSize(tensor.dtype);
+  const row = size === undefined ? undefined : rowBytes(tensor, size);
+  return row !== undefined && row > 0 && (chunk.offset - tensor.offset) % row === 0 && chunk.length % row === 0 ? row / size! : undefined;
+}
