@@ -4,7 +4,9 @@ import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { MithrilError } from '../src/errors.js';
 import type { Layout, TensorSegment } from '../src/formats/layout.js';
-import { parsePickle, readTorchPickle, type PickleValue } from '../src/formats/pickle.js';
+import { parsePickle } from '../src/formats/pickle/machine.js';
+import type { PickleValue } from '../src/formats/pickle/values.js';
+import { readTorchPickle } from '../src/formats/torch-pickle.js';
 import {
   LEGACY_TORCH_PROBLEM,
   looksLikeLegacyTorch,

@@ -17,7 +17,8 @@ import type { ByteSource } from '../io/source.js';
 import { elementSize } from '../dtypes.js';
 import type { Layout, Segment } from './layout.js';
 import { readZipArchive, type ZipArchive, type ZipEntry } from './zip.js';
-import { PickleError, readTorchPickle, type TorchStorage, type TorchTensorView } from './pickle.js';
+import { PickleError } from './pickle/values.js';
+import { readTorchPickle, type TorchStorage, type TorchTensorView } from './torch-pickle.js';
 import { MAX_PICKLE_BYTES } from '../limits.js';
 export { MAX_PICKLE_BYTES };
 

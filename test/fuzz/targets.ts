@@ -9,7 +9,8 @@
  *   pickle as the data.pkl of a torch archive → compressBuffer → decompressBuffer round trip.
  */
 import { xxh64 } from '@node-rs/xxhash';
-import { PickleError, readTorchPickle } from '../../src/formats/pickle.js';
+import { PickleError } from '../../src/formats/pickle/values.js';
+import { readTorchPickle } from '../../src/formats/torch-pickle.js';
 import { compressBuffer, decompressBuffer, MithrilError } from '../../src/index.js';
 import { torchZip } from './builders.js';
 import { corpus, fixtureBase, type Corpus, type FileSeed, type MthSeed, type PickleSeed } from './corpus.js';
