@@ -64,10 +64,54 @@ export function readZipEntries(source: ByteSource): ZipEntry[] {
  * and must not overlap one another.
  */
 export function readZipArchive(source: ByteSource): ZipArchive {
-  const size = source.size;
-  function fail(problem: string): never {
+  const fail: Fail = (problem) => {
     throw new MithrilError(source.name, `invalid zip archive: ${problem}`, 'INVALID_CHECKPOINT');
+  };
+  const end = readEndRecords(source, fail);
+  const { directoryOffset, directorySize, count } = directoryRange(end, source.size, fail);
+  const records = readCentralDirectory(source.read(directoryOffset, directorySize), directoryOffset, count, end.cdOffset, fail);
+  for (const r of records) r.entry.dataOffset = readLocalHeader(source, r, directoryOffset, fail);
+  const entries = records.map((r) => r.entry);
+  checkNoOverlap(entries, fail);
+  return { entries, directoryOffset, directorySize, zip64: end.zip64 };
+}
+
+/** Throws the one-line error for a malformed archive. */
+type Fail = (problem: string) => never;
+
+/** The end records' fields, as wide as ZIP64 makes them. */
+interface EndRecord {
+  diskNumber: bigint;
+  cdDiskNumber: bigint;
+  entriesOnDisk: bigint;
+  entryCount: bigint;
+  cdSize: bigint;
+  cdOffset: bigint;
+  /** Where the end records begin; the central directory must end by then. */
+  recordsStart: number;
+  zip64: boolean;
+}
+
+/** A central directory record: its entry (dataOffset still 0) and the name's bytes as stored. */
+interface CentralRecord {
+  entry: ZipEntry;
+  rawName: Uint8Array;
+}
+
+/** The end record, replaced by the ZIP64 record when a locator points to one. */
+function readEndRecords(source: ByteSource, fail: Fail): EndRecord {
+  const classic = readEndOfCentralDirectory(source, fail);
+  const end = readZip64EndRecord(source, classic.recordsStart, fail) ?? classic;
+  if (!end.zip64) {
+    // 0xFFFF entries can be a true count; saturated 32-bit fields cannot be, without ZIP64 records.
+    if (end.cdSize === BigInt(U32_MAX) || end.cdOffset === BigInt(U32_MAX)) fail('end record needs ZIP64 records, which are missing');
   }
+  return end;
+}
+
+/** The end of central directory record, found from the end of the file. */
+function readEndOfCentralDirectory(source: ByteSource, fail: Fail): EndRecord {
+  const size = source.size;
   if (size < EOCD_SIZE) fail(`file is ${size} bytes, too short for an end of central directory record (22 bytes)`);
 
   // The end record is the last 22 bytes plus a comment of up to 65535 bytes: the comment length
@@ -84,162 +128,198 @@ export function readZipArchive(source: ByteSource): ZipArchive {
     }
   }
   if (eocd < 0) fail('no end of central directory record (is the file truncated?)');
-  const eocdOffset = tailStart + eocd;
-  const disk = tv.getUint16(eocd + 4, true);
-  const cdDisk = tv.getUint16(eocd + 6, true);
-  let entriesOnDisk: bigint = BigInt(tv.getUint16(eocd + 8, true));
-  let entryCount: bigint = BigInt(tv.getUint16(eocd + 10, true));
-  let cdSize: bigint = BigInt(tv.getUint32(eocd + 12, true));
-  let cdOffset: bigint = BigInt(tv.getUint32(eocd + 16, true));
-  let diskNumber: bigint = BigInt(disk);
-  let cdDiskNumber: bigint = BigInt(cdDisk);
+  return {
+    diskNumber: BigInt(tv.getUint16(eocd + 4, true)),
+    cdDiskNumber: BigInt(tv.getUint16(eocd + 6, true)),
+    entriesOnDisk: BigInt(tv.getUint16(eocd + 8, true)),
+    entryCount: BigInt(tv.getUint16(eocd + 10, true)),
+    cdSize: BigInt(tv.getUint32(eocd + 12, true)),
+    cdOffset: BigInt(tv.getUint32(eocd + 16, true)),
+    recordsStart: tailStart + eocd,
+    zip64: false,
+  };
+}
 
-  // ZIP64: a locator immediately before the end record points to the ZIP64 end record, whose
-  // fields replace the 16- and 32-bit ones (as Python's zipfile and miniz read them).
-  let recordsStart = eocdOffset; // where the end records begin; the central directory must end by then
-  let zip64 = false;
-  if (eocdOffset >= ZIP64_LOCATOR_SIZE) {
-    const loc = source.read(eocdOffset - ZIP64_LOCATOR_SIZE, ZIP64_LOCATOR_SIZE);
-    const lv = view(loc);
-    if (lv.getUint32(0, true) === SIG_ZIP64_LOCATOR) {
-      zip64 = true;
-      const locatorOffset = eocdOffset - ZIP64_LOCATOR_SIZE;
-      const recordOffset64 = lv.getBigUint64(8, true);
-      const totalDisks = lv.getUint32(16, true);
-      if (lv.getUint32(4, true) !== 0 || totalDisks > 1) fail('multi-disk (split) archives are not supported');
-      if (recordOffset64 + BigInt(ZIP64_EOCD_MIN_SIZE) > BigInt(locatorOffset)) {
-        fail(`ZIP64 end record offset ${recordOffset64} is outside the file (it must end by ${locatorOffset})`);
-      }
-      const recordOffset = Number(recordOffset64);
-      const rec = source.read(recordOffset, ZIP64_EOCD_MIN_SIZE);
-      const rv = view(rec);
-      if (rv.getUint32(0, true) !== SIG_ZIP64_EOCD) fail(`no ZIP64 end of central directory record at offset ${recordOffset}`);
-      const recordSize = rv.getBigUint64(4, true) + 12n;
-      if (recordSize < BigInt(ZIP64_EOCD_MIN_SIZE) || BigInt(recordOffset) + recordSize > BigInt(locatorOffset)) {
-        fail(`ZIP64 end record at ${recordOffset} claims ${recordSize} bytes, which does not fit before its locator at ${locatorOffset}`);
-      }
-      diskNumber = BigInt(rv.getUint32(16, true));
-      cdDiskNumber = BigInt(rv.getUint32(20, true));
-      entriesOnDisk = rv.getBigUint64(24, true);
-      entryCount = rv.getBigUint64(32, true);
-      cdSize = rv.getBigUint64(40, true);
-      cdOffset = rv.getBigUint64(48, true);
-      recordsStart = recordOffset;
-    }
+/**
+ * ZIP64: a locator immediately before the end record points to the ZIP64 end record, whose
+ * fields replace the 16- and 32-bit ones (as Python's zipfile and miniz read them).
+ */
+function readZip64EndRecord(source: ByteSource, eocdOffset: number, fail: Fail): EndRecord | undefined {
+  if (eocdOffset < ZIP64_LOCATOR_SIZE) return undefined;
+  const locatorOffset = eocdOffset - ZIP64_LOCATOR_SIZE;
+  const lv = view(source.read(locatorOffset, ZIP64_LOCATOR_SIZE));
+  if (lv.getUint32(0, true) !== SIG_ZIP64_LOCATOR) return undefined;
+  const recordOffset64 = lv.getBigUint64(8, true);
+  const totalDisks = lv.getUint32(16, true);
+  if (lv.getUint32(4, true) !== 0 || totalDisks > 1) fail('multi-disk (split) archives are not supported');
+  if (recordOffset64 + BigInt(ZIP64_EOCD_MIN_SIZE) > BigInt(locatorOffset)) {
+    fail(`ZIP64 end record offset ${recordOffset64} is outside the file (it must end by ${locatorOffset})`);
   }
-  if (!zip64) {
-    // 0xFFFF entries can be a true count; saturated 32-bit fields cannot be, without ZIP64 records.
-    if (cdSize === BigInt(U32_MAX) || cdOffset === BigInt(U32_MAX)) fail('end record needs ZIP64 records, which are missing');
+  const recordOffset = Number(recordOffset64);
+  const rv = view(source.read(recordOffset, ZIP64_EOCD_MIN_SIZE));
+  if (rv.getUint32(0, true) !== SIG_ZIP64_EOCD) fail(`no ZIP64 end of central directory record at offset ${recordOffset}`);
+  const recordSize = rv.getBigUint64(4, true) + 12n;
+  if (recordSize < BigInt(ZIP64_EOCD_MIN_SIZE) || BigInt(recordOffset) + recordSize > BigInt(locatorOffset)) {
+    fail(`ZIP64 end record at ${recordOffset} claims ${recordSize} bytes, which does not fit before its locator at ${locatorOffset}`);
   }
-  if (diskNumber !== 0n || cdDiskNumber !== 0n || entriesOnDisk !== entryCount) {
+  return {
+    diskNumber: BigInt(rv.getUint32(16, true)),
+    cdDiskNumber: BigInt(rv.getUint32(20, true)),
+    entriesOnDisk: rv.getBigUint64(24, true),
+    entryCount: rv.getBigUint64(32, true),
+    cdSize: rv.getBigUint64(40, true),
+    cdOffset: rv.getBigUint64(48, true),
+    recordsStart: recordOffset,
+    zip64: true,
+  };
+}
+
+/** Where the central directory is and how many records it holds, checked against the end records. */
+function directoryRange(end: EndRecord, size: number, fail: Fail): { directoryOffset: number; directorySize: number; count: number } {
+  if (end.diskNumber !== 0n || end.cdDiskNumber !== 0n || end.entriesOnDisk !== end.entryCount) {
     fail('multi-disk (split) archives are not supported');
   }
-  if (cdOffset + cdSize > BigInt(recordsStart)) {
-    fail(`central directory [${cdOffset}, +${cdSize}) runs past the end records at offset ${recordsStart} (file is ${size} bytes)`);
+  if (end.cdOffset + end.cdSize > BigInt(end.recordsStart)) {
+    fail(`central directory [${end.cdOffset}, +${end.cdSize}) runs past the end records at offset ${end.recordsStart} (file is ${size} bytes)`);
   }
-  if (entryCount * BigInt(CENTRAL_MIN_SIZE) > cdSize) {
-    fail(`end record claims ${entryCount} entries, but the central directory is only ${cdSize} bytes (at least 46 per entry)`);
+  if (end.entryCount * BigInt(CENTRAL_MIN_SIZE) > end.cdSize) {
+    fail(`end record claims ${end.entryCount} entries, but the central directory is only ${end.cdSize} bytes (at least 46 per entry)`);
   }
-  const directoryOffset = Number(cdOffset);
-  const directorySize = Number(cdSize);
-  const count = Number(entryCount);
+  return { directoryOffset: Number(end.cdOffset), directorySize: Number(end.cdSize), count: Number(end.entryCount) };
+}
 
-  const cd = source.read(directoryOffset, directorySize);
+/** The central directory's records in order; `cd` is the whole directory, read at `directoryOffset`. */
+function readCentralDirectory(cd: Uint8Array, directoryOffset: number, count: number, cdOffset: bigint, fail: Fail): CentralRecord[] {
   const cv = view(cd);
-  const entries: ZipEntry[] = [];
-  const rawNames: Uint8Array[] = [];
+  const records: CentralRecord[] = [];
   let p = 0;
   for (let i = 0; i < count; i++) {
     const where = `central directory record ${i} (offset ${directoryOffset + p})`;
-    if (p + CENTRAL_MIN_SIZE > directorySize) fail(`${where} runs past the end of the central directory`);
-    if (cv.getUint32(p, true) !== SIG_CENTRAL) fail(`${where} has a bad signature`);
-    const flags = cv.getUint16(p + 8, true);
-    const method = cv.getUint16(p + 10, true);
-    let compressed = BigInt(cv.getUint32(p + 20, true));
-    let uncompressed = BigInt(cv.getUint32(p + 24, true));
-    const nameLength = cv.getUint16(p + 28, true);
-    const extraLength = cv.getUint16(p + 30, true);
-    const commentLength = cv.getUint16(p + 32, true);
-    let startDisk = cv.getUint16(p + 34, true);
-    let localOffset = BigInt(cv.getUint32(p + 42, true));
-    const recordEnd = p + CENTRAL_MIN_SIZE + nameLength + extraLength + commentLength;
-    if (recordEnd > directorySize) fail(`${where} runs past the end of the central directory`);
-    const rawName = cd.subarray(p + CENTRAL_MIN_SIZE, p + CENTRAL_MIN_SIZE + nameLength);
-    const name = decodeName(rawName);
-    const extra = cd.subarray(p + CENTRAL_MIN_SIZE + nameLength, p + CENTRAL_MIN_SIZE + nameLength + extraLength);
-    const z64 = findExtra(extra, ZIP64_EXTRA_ID);
-    if (z64) {
-      // The ZIP64 extra field holds, in this order, only the fields saturated in the record.
-      const zv = view(z64);
-      let q = 0;
-      const next = (what: string): bigint => {
-        if (q + 8 > z64.length) fail(`entry ${JSON.stringify(name)}: ZIP64 extra field is too short for the ${what}`);
-        const v = zv.getBigUint64(q, true);
-        q += 8;
-        return v;
-      };
-      if (uncompressed === BigInt(U32_MAX)) uncompressed = next('size');
-      if (compressed === BigInt(U32_MAX)) compressed = next('compressed size');
-      if (localOffset === BigInt(U32_MAX)) localOffset = next('local header offset');
-      if (startDisk === U16_MAX) {
-        if (q + 4 > z64.length) fail(`entry ${JSON.stringify(name)}: ZIP64 extra field is too short for the disk number`);
-        startDisk = zv.getUint32(q, true);
-      }
-    } else if (compressed === BigInt(U32_MAX) || uncompressed === BigInt(U32_MAX) || localOffset === BigInt(U32_MAX)) {
+    const { record, end } = readCentralRecord(cd, cv, p, where, cdOffset, fail);
+    records.push(record);
+    p = end;
+  }
+  return records;
+}
+
+/** The central directory record at `p`, and where the next one starts. */
+function readCentralRecord(
+  cd: Uint8Array,
+  cv: DataView,
+  p: number,
+  where: string,
+  cdOffset: bigint,
+  fail: Fail,
+): { record: CentralRecord; end: number } {
+  if (p + CENTRAL_MIN_SIZE > cd.length) fail(`${where} runs past the end of the central directory`);
+  if (cv.getUint32(p, true) !== SIG_CENTRAL) fail(`${where} has a bad signature`);
+  const flags = cv.getUint16(p + 8, true);
+  const method = cv.getUint16(p + 10, true);
+  const place: EntryPlace = {
+    compressed: BigInt(cv.getUint32(p + 20, true)),
+    uncompressed: BigInt(cv.getUint32(p + 24, true)),
+    startDisk: cv.getUint16(p + 34, true),
+    localOffset: BigInt(cv.getUint32(p + 42, true)),
+  };
+  const nameLength = cv.getUint16(p + 28, true);
+  const extraLength = cv.getUint16(p + 30, true);
+  const commentLength = cv.getUint16(p + 32, true);
+  const end = p + CENTRAL_MIN_SIZE + nameLength + extraLength + commentLength;
+  if (end > cd.length) fail(`${where} runs past the end of the central directory`);
+  const rawName = cd.subarray(p + CENTRAL_MIN_SIZE, p + CENTRAL_MIN_SIZE + nameLength);
+  const name = decodeName(rawName);
+  const extra = cd.subarray(p + CENTRAL_MIN_SIZE + nameLength, p + CENTRAL_MIN_SIZE + nameLength + extraLength);
+  widenZip64(place, findExtra(extra, ZIP64_EXTRA_ID), name, fail);
+  checkPlace(place, method, flags, name, cdOffset, fail);
+  const entry: ZipEntry = {
+    name,
+    localHeaderOffset: Number(place.localOffset),
+    dataOffset: 0,
+    size: Number(place.compressed),
+    uncompressedSize: Number(place.uncompressed),
+    method,
+    flags,
+  };
+  return { record: { entry, rawName }, end };
+}
+
+/** An entry's sizes, local header offset and disk, as wide as ZIP64 makes them. */
+interface EntryPlace {
+  compressed: bigint;
+  uncompressed: bigint;
+  localOffset: bigint;
+  startDisk: number;
+}
+
+/** Replaces the saturated fields of `place` with those of its ZIP64 extra field (`z64`). */
+function widenZip64(place: EntryPlace, z64: Uint8Array | undefined, name: string, fail: Fail): void {
+  if (!z64) {
+    if (place.compressed === BigInt(U32_MAX) || place.uncompressed === BigInt(U32_MAX) || place.localOffset === BigInt(U32_MAX)) {
       fail(`entry ${JSON.stringify(name)} needs a ZIP64 extra field, which is missing`);
     }
-    if (startDisk !== 0) fail('multi-disk (split) archives are not supported');
-    if (localOffset + BigInt(LOCAL_SIZE) > cdOffset) {
-      fail(`entry ${JSON.stringify(name)}: local header offset ${localOffset} is not before the central directory (offset ${cdOffset})`);
-    }
-    if (compressed > cdOffset) {
-      fail(`entry ${JSON.stringify(name)}: size ${compressed} exceeds the space before the central directory (${cdOffset} bytes)`);
-    }
-    if (method === 0 && (flags & 1) === 0 && compressed !== uncompressed) {
-      fail(`stored entry ${JSON.stringify(name)} has compressed size ${compressed} but size ${uncompressed}`);
-    }
-    if (uncompressed > BigInt(Number.MAX_SAFE_INTEGER)) fail(`entry ${JSON.stringify(name)}: size ${uncompressed} is absurd`);
-    entries.push({
-      name,
-      localHeaderOffset: Number(localOffset),
-      dataOffset: 0,
-      size: Number(compressed),
-      uncompressedSize: Number(uncompressed),
-      method,
-      flags,
-    });
-    rawNames.push(rawName);
-    p = recordEnd;
+    return;
   }
-
-  // Local headers: signature, the same name, and the data inside the space before the directory.
-  for (let i = 0; i < entries.length; i++) {
-    const e = entries[i];
-    const quoted = JSON.stringify(e.name);
-    const lh = source.read(e.localHeaderOffset, LOCAL_SIZE);
-    const lv = view(lh);
-    if (lv.getUint32(0, true) !== SIG_LOCAL) fail(`entry ${quoted}: no local file header at offset ${e.localHeaderOffset}`);
-    const localFlags = lv.getUint16(6, true);
-    const localMethod = lv.getUint16(8, true);
-    const localCompressed = lv.getUint32(18, true);
-    const nameLength = lv.getUint16(26, true);
-    const extraLength = lv.getUint16(28, true);
-    if (localMethod !== e.method) fail(`entry ${quoted}: local header says method ${localMethod}, central directory ${e.method}`);
-    const dataOffset = e.localHeaderOffset + LOCAL_SIZE + nameLength + extraLength;
-    if (dataOffset + e.size > directoryOffset) {
-      fail(`entry ${quoted}: data [${dataOffset}, +${e.size}) runs into the central directory at offset ${directoryOffset}`);
-    }
-    const rawName = rawNames[i];
-    if (nameLength !== rawName.length || !sameBytes(source.read(e.localHeaderOffset + LOCAL_SIZE, nameLength), rawName)) {
-      fail(`entry ${quoted}: local header name differs from the central directory's`);
-    }
-    // Without a data descriptor (bit 3) the local header carries the sizes too; they must agree.
-    if ((localFlags & 8) === 0 && localCompressed !== U32_MAX && localCompressed !== e.size % 2 ** 32) {
-      fail(`entry ${quoted}: local header says ${localCompressed} bytes, central directory ${e.size}`);
-    }
-    e.dataOffset = dataOffset;
+  // The ZIP64 extra field holds, in this order, only the fields saturated in the record.
+  const zv = view(z64);
+  let q = 0;
+  const next = (what: string): bigint => {
+    if (q + 8 > z64.length) fail(`entry ${JSON.stringify(name)}: ZIP64 extra field is too short for the ${what}`);
+    const v = zv.getBigUint64(q, true);
+    q += 8;
+    return v;
+  };
+  if (place.uncompressed === BigInt(U32_MAX)) place.uncompressed = next('size');
+  if (place.compressed === BigInt(U32_MAX)) place.compressed = next('compressed size');
+  if (place.localOffset === BigInt(U32_MAX)) place.localOffset = next('local header offset');
+  if (place.startDisk === U16_MAX) {
+    if (q + 4 > z64.length) fail(`entry ${JSON.stringify(name)}: ZIP64 extra field is too short for the disk number`);
+    place.startDisk = zv.getUint32(q, true);
   }
+}
 
+/** An entry's place must be on this disk, before the central directory, and its sizes must agree. */
+function checkPlace(place: EntryPlace, method: number, flags: number, name: string, cdOffset: bigint, fail: Fail): void {
+  const { compressed, uncompressed, localOffset } = place;
+  if (place.startDisk !== 0) fail('multi-disk (split) archives are not supported');
+  if (localOffset + BigInt(LOCAL_SIZE) > cdOffset) {
+    fail(`entry ${JSON.stringify(name)}: local header offset ${localOffset} is not before the central directory (offset ${cdOffset})`);
+  }
+  if (compressed > cdOffset) {
+    fail(`entry ${JSON.stringify(name)}: size ${compressed} exceeds the space before the central directory (${cdOffset} bytes)`);
+  }
+  if (method === 0 && (flags & 1) === 0 && compressed !== uncompressed) {
+    fail(`stored entry ${JSON.stringify(name)} has compressed size ${compressed} but size ${uncompressed}`);
+  }
+  if (uncompressed > BigInt(Number.MAX_SAFE_INTEGER)) fail(`entry ${JSON.stringify(name)}: size ${uncompressed} is absurd`);
+}
+
+/** The offset of an entry's data: its local header has the signature, the same name, and the data fits before the directory. */
+function readLocalHeader(source: ByteSource, { entry: e, rawName }: CentralRecord, directoryOffset: number, fail: Fail): number {
+  const quoted = JSON.stringify(e.name);
+  const lv = view(source.read(e.localHeaderOffset, LOCAL_SIZE));
+  if (lv.getUint32(0, true) !== SIG_LOCAL) fail(`entry ${quoted}: no local file header at offset ${e.localHeaderOffset}`);
+  const localFlags = lv.getUint16(6, true);
+  const localMethod = lv.getUint16(8, true);
+  const localCompressed = lv.getUint32(18, true);
+  const nameLength = lv.getUint16(26, true);
+  const extraLength = lv.getUint16(28, true);
+  if (localMethod !== e.method) fail(`entry ${quoted}: local header says method ${localMethod}, central directory ${e.method}`);
+  const dataOffset = e.localHeaderOffset + LOCAL_SIZE + nameLength + extraLength;
+  if (dataOffset + e.size > directoryOffset) {
+    fail(`entry ${quoted}: data [${dataOffset}, +${e.size}) runs into the central directory at offset ${directoryOffset}`);
+  }
+  if (nameLength !== rawName.length || !sameBytes(source.read(e.localHeaderOffset + LOCAL_SIZE, nameLength), rawName)) {
+    fail(`entry ${quoted}: local header name differs from the central directory's`);
+  }
+  // Without a data descriptor (bit 3) the local header carries the sizes too; they must agree.
+  if ((localFlags & 8) === 0 && localCompressed !== U32_MAX && localCompressed !== e.size % 2 ** 32) {
+    fail(`entry ${quoted}: local header says ${localCompressed} bytes, central directory ${e.size}`);
+  }
+  return dataOffset;
+}
+
+/** Entries, taken in file order, must not overlap. */
+function checkNoOverlap(entries: ZipEntry[], fail: Fail): void {
   const byOffset = [...entries].sort((a, b) => a.localHeaderOffset - b.localHeaderOffset);
   for (let i = 1; i < byOffset.length; i++) {
     const prev = byOffset[i - 1];
@@ -248,7 +328,6 @@ export function readZipArchive(source: ByteSource): ZipArchive {
       fail(`entries ${JSON.stringify(prev.name)} and ${JSON.stringify(cur.name)} overlap`);
     }
   }
-  return { entries, directoryOffset, directorySize, zip64 };
 }
 
 function view(bytes: Uint8Array): DataView {
