@@ -9,3 +9,10 @@ const ELEMENT_SIZES = new Map<string, number>([
 export function elementSize(dtype: string): number | undefined {
   return ELEMENT_SIZES.get(dtype);
 }
+
+/** The float dtypes chunks can be coded as deltas of. */
+export type DeltaDtype = 'BF16' | 'F16' | 'F32';
+
+export function isDeltaDtype(dtype: string | null): dtype is DeltaDtype {
+  return dtype === 'BF16' || dtype === 'F16' || dtype === 'F32';
+}

@@ -1,5 +1,6 @@
 import type { Segment } from '../formats/layout.js';
 import type { StreamRecord } from '../codec/pipeline.js';
+import type { DeltaDtype } from '../dtypes.js';
 import { MAX_INDEX_BYTES, MAX_CHUNK_BYTES, MAX_ZSTD_RATIO } from '../limits.js';
 export { MAX_INDEX_BYTES, MAX_CHUNK_BYTES, MAX_ZSTD_RATIO };
 
@@ -21,7 +22,7 @@ export interface BaseRef {
 
 /** How a chunk was coded against earlier checkpoints (see docs/FORMAT.md, "Delta chunks"). */
 export interface DeltaRecord {
-  dtype: 'BF16' | 'F16' | 'F32';
+  dtype: DeltaDtype;
   /** `planes`: ULP residuals in byte planes, each plane coded like any other; `rans`: one residual stream. */
   coding: 'planes' | 'rans';
   /** The base, then optionally an older one for prediction; each `rawLength` bytes at `offset`. */
