@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { rng } from './helpers.js';
-import { BitReader, BitWriter, buildModel, PRECISION, ransDecode, ransEncode, readModel, reciprocal, writeModel, type RansModel } from '../src/codec/rans.js';
+import { BitReader, BitWriter } from '../src/codec/bits.js';
+import { buildModel, PRECISION, ransDecode, ransEncode, readModel, reciprocal, writeModel, type RansModel } from '../src/codec/rans.js';
 
 /** Symbols from a per-context geometric-like distribution: skewed, different in every context. */
 function skewedStream(n: number, contexts: number, alphabet: number, seed: number): { symbols: Uint8Array; ctx: Uint16Array } {

@@ -13,7 +13,7 @@
  * complement, per column those of V in V_BITS bits, then the bucket thresholds as gamma(t1),
  * gamma(t2 - t1), gamma(t3 - t2).
  */
-import type { BitReader, BitWriter } from './rans.js';
+import type { BitReader, BitWriter } from './bits.js';
 import { align16, kernels, wasmMemory } from './simd-planes.js';
 
 /** The loops here and in wasm/planes.wat are written out for this rank. */

@@ -20,6 +20,7 @@
  * malformed table or stream throws an Error.
  */
 
+import type { BitReader, BitWriter } from './bits.js';
 import { align16, kernels, wasmMemory } from './simd-planes.js';
 
 export const PRECISION_BITS = 12;
@@ -33,98 +34,12 @@ const XMAX_SHIFT = 31 - PRECISION_BITS;
 /** Significant bits kept in transmitted frequencies (other than each context's remainder symbol). */
 const FREQ_SIGNIFICANT_BITS = 4;
 
-const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
-
 /** A frequency table per context: freq and cumulative freq of symbol s in context c at c * alphabet + s. */
 export interface RansModel {
   readonly contexts: number;
   readonly alphabet: number;
   readonly freq: Uint16Array;
   readonly cum: Uint16Array;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Bit I/O (LSB first) for tables and other side information.
-
-/** Appends bits LSB first into a growing byte buffer. */
-export class BitWriter {
-  private buf = new Uint8Array(256);
-  private pos = 0;
-  private acc = 0;
-  private bits = 0;
-
-  /** Writes the low `n` bits of `value` (0 ≤ n ≤ 24). */
-  write(value: number, n: number): void {
-    this.acc |= (value & ((1 << n) - 1)) << this.bits;
-    this.bits += n;
-    while (this.bits >= 8) {
-      if (this.pos === this.buf.length) this.grow();
-      this.buf[this.pos++] = this.acc & 0xff;
-      this.acc >>>= 8;
-      this.bits -= 8;
-    }
-  }
-
-  /** Elias-gamma code of value ≥ 0 (as value + 1): small numbers in few bits, any size up to 2^24 - 2. */
-  writeGamma(value: number): void {
-    const v = value + 1;
-    const n = 31 - Math.clz32(v);
-    this.write(0, n);
-    this.write(1, 1);
-    this.write(v, n);
-  }
-
-  /** The bytes written so far, the last byte zero-padded. */
-  finish(): Uint8Array {
-    if (this.bits > 0) this.write(0, 8 - this.bits);
-    return this.buf.slice(0, this.pos);
-  }
-
-  private grow(): void {
-    const next = new Uint8Array(this.buf.length * 2);
-    next.set(this.buf);
-    this.buf = next;
-  }
-}
-
-/** Reads what BitWriter wrote; reading past the end throws. */
-export class BitReader {
-  private pos: number;
-  private acc = 0;
-  private bits = 0;
-
-  constructor(
-    private readonly bytes: Uint8Array,
-    offset = 0,
-    private readonly end = bytes.length,
-  ) {
-    this.pos = offset;
-  }
-
-  read(n: number): number {
-    while (this.bits < n) {
-      if (this.pos >= this.end) throw new Error('rans: side information is truncated');
-      this.acc |= this.bytes[this.pos++]! << this.bits;
-      this.bits += 8;
-    }
-    const v = this.acc & ((1 << n) - 1);
-    this.acc >>>= n;
-    this.bits -= n;
-    return v;
-  }
-
-  readGamma(): number {
-    let n = 0;
-    while (this.read(1) === 0) {
-      if (++n > 24) throw new Error('rans: invalid gamma code');
-    }
-    return ((1 << n) | this.read(n)) - 1;
-  }
-
-  /** Byte position after the last byte touched. */
-  get offset(): number {
-    return this.pos;
-  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -445,23 +360,3 @@ export function ransDecode(model: RansModel, bytes: Uint8Array, contexts: Uint16
   if (states.subarray(0, STATES).some((x) => x !== L)) throw new Error('rans: stream is corrupt (final state mismatch)');
   out.set(memory.subarray(outAt, outAt + n));
 }
-
-/** A Uint16Array of the little-endian words in `bytes` (a view when aligned on a little-endian host). */
-export function wordsOf(bytes: Uint8Array): Uint16Array {
-  const count = bytes.length >>> 1;
-  if (LITTLE_ENDIAN && (bytes.byteOffset & 1) === 0) return new Uint16Array(bytes.buffer, bytes.byteOffset, count);
-  const words = new Uint16Array(count);
-  new Uint8Array(words.buffer).set(bytes.subarray(0, count * 2));
-  if (!LITTLE_ENDIAN) swap16(words);
-  return words;
-}
-
-/** Byte-swaps 16-bit words in place (only used on big-endian hosts). */
-export function swap16(words: Uint16Array): void {
-  for (let i = 0; i < words.length; i++) {
-    const w = words[i]!;
-    words[i] = ((w & 0xff) << 8) | (w >>> 8);
-  }
-}
-
-export { LITTLE_ENDIAN };

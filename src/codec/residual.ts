@@ -32,7 +32,9 @@
 import { BUCKETS, fitLowRank, FLIP_SHIFT, lowRankContexts, lowRankShape, readLowRank, writeLowRank, type LowRank } from './lowrank.js';
 import { align16, kernels, wasmMemory } from './simd-planes.js';
 import { trend32, ulp16, ulp32 } from './ulp-bits.js';
-import { BitReader, BitWriter, buildModel, estimateTableBits, LITTLE_ENDIAN, ransDecode, ransEncode, readModel, swap16, wordsOf, writeModel } from './rans.js';
+import { BitReader, BitWriter } from './bits.js';
+import { LITTLE_ENDIAN, swap16, words16 as wordsOf } from './bytes.js';
+import { buildModel, estimateTableBits, ransDecode, ransEncode, readModel, writeModel } from './rans.js';
 
 export type ResidualDtype = 'BF16' | 'F16' | 'F32';
 
