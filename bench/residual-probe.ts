@@ -1,5 +1,5 @@
 /**
- * Measures the residual codec (src/codec/residual.ts) on real checkpoint pairs and chains:
+ * Measures the residual codec (src/delta/residual-encode.ts) on real checkpoint pairs and chains:
  * `node dist/bench/residual-probe.js [fixtures dir] [--low-rank]` (default ../shared/fixtures;
  * --low-rank: chunks of whole matrix rows may get a low-rank sign model, as with `--best`).
  *
@@ -13,7 +13,11 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
-import { decodeResidual, encodeResidual, fitBeta, type ResidualDtype } from '../src/codec/residual.js';
+import { fitBeta } from '../src/delta/beta.js';
+import { decodeResidual } from '../src/delta/residual-decode.js';
+import { encodeResidual } from '../src/delta/residual-encode.js';
+import { warmUpResidualCoder } from '../src/delta/warm-up.js';
+import type { DeltaDtype } from '../src/dtypes.js';
 import { readSafetensorsLayout } from '../src/formats/safetensors.js';
 import { BufferSource } from '../src/io/source.js';
 
@@ -22,12 +26,15 @@ const CHUNK = MiB;
 const RUNS = 5;
 const FLOAT = new Set(['BF16', 'F16', 'F32']);
 
+// As the product does before its first chunk (see src/delta/warm-up.ts).
+warmUpResidualCoder();
+
 const args = process.argv.slice(2);
 const lowRank = args.includes('--low-rank');
 const root = resolve(args.find((a) => !a.startsWith('--')) ?? fileURLToPath(new URL('../../../shared/fixtures/', import.meta.url)));
 
 interface Tensor {
-  dtype: ResidualDtype;
+  dtype: DeltaDtype;
   shape: string;
   /** Elements per row: the product of all dimensions but the first. */
   rowLength: number;
@@ -43,14 +50,14 @@ function tensors(file: string): Map<string, Tensor> {
   found = new Map();
   for (const seg of layout.segments) {
     if (seg.kind !== 'tensor' || !FLOAT.has(seg.dtype)) continue;
-    found.set(seg.name, { dtype: seg.dtype as ResidualDtype, shape: seg.shape.join('x'), rowLength: seg.shape.slice(1).reduce((a, d) => a * d, 1), bytes: bytes.subarray(seg.offset, seg.offset + seg.length) });
+    found.set(seg.name, { dtype: seg.dtype as DeltaDtype, shape: seg.shape.join('x'), rowLength: seg.shape.slice(1).reduce((a, d) => a * d, 1), bytes: bytes.subarray(seg.offset, seg.offset + seg.length) });
   }
   cache.set(file, found);
   return found;
 }
 
 interface Chunk {
-  dtype: ResidualDtype;
+  dtype: DeltaDtype;
   base: Uint8Array;
   next: Uint8Array;
   prev?: Uint8Array;

@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { decodeResidual, encodeResidual, fitBeta, type ResidualDtype, type ResidualOptions } from '../src/codec/residual.js';
+import { fitBeta } from '../src/delta/beta.js';
+import { decodeResidual } from '../src/delta/residual-decode.js';
+import { encodeResidual, type ResidualOptions } from '../src/delta/residual-encode.js';
+import type { DeltaDtype } from '../src/dtypes.js';
 import { readSafetensorsLayout } from '../src/formats/safetensors.js';
 import { BufferSource } from '../src/io/source.js';
 import { readFixture, rng } from './helpers.js';
@@ -66,7 +69,7 @@ function toF16(f32: Uint8Array): Uint8Array {
   return out;
 }
 
-function roundTrip(dtype: ResidualDtype, base: Uint8Array, next: Uint8Array, options?: ResidualOptions): Uint8Array {
+function roundTrip(dtype: DeltaDtype, base: Uint8Array, next: Uint8Array, options?: ResidualOptions): Uint8Array {
   const coded = encodeResidual(dtype, base, next, options);
   const dst = new Uint8Array(next.length);
   decodeResidual(dtype, base, coded, dst, options);
@@ -88,7 +91,7 @@ const FLAG_LOWRANK = 0x20;
  * A rows × cols matrix of weights and its next version (and an older one, not predicting it) where
  * the residuals' signs are those of a rank-2 matrix 95% of the time, as after fine-tuning steps.
  */
-function lowRankPair(dtype: ResidualDtype, rows: number, cols: number, seed: number): { base: Uint8Array; next: Uint8Array; prev: Uint8Array } {
+function lowRankPair(dtype: DeltaDtype, rows: number, cols: number, seed: number): { base: Uint8Array; next: Uint8Array; prev: Uint8Array } {
   const random = rng(seed);
   const size = dtype === 'F32' ? 4 : 2;
   const n = rows * cols;
@@ -390,7 +393,7 @@ describe('residual coding', () => {
     const [, base, next] = all.find(([name]) => name === 'layer2.conv2.weight')!;
     const [, base32, next32] = pairs('fp32').find(([name]) => name === 'layer1.conv1.weight')!;
     const low = lowRankPair('BF16', 256, 128, 13);
-    const cases: Array<[ResidualDtype, Uint8Array, Uint8Array, { prev?: Uint8Array; beta?: number; rowLength?: number } | undefined]> = [
+    const cases: Array<[DeltaDtype, Uint8Array, Uint8Array, { prev?: Uint8Array; beta?: number; rowLength?: number } | undefined]> = [
       ['BF16', base, next, undefined],
       ['BF16', base, next, { prev: next, beta: 100 }],
       ['F32', base32, next32, undefined],

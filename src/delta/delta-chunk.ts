@@ -1,15 +1,18 @@
-import { decodeResidual, encodeResidual, fitBeta } from '../codec/residual.js';
 import { decodeChunk, decodePlanes, encodeChunk, encodePlanes, type EncodedChunk, type EncodeOptions, type StreamRecord } from '../codec/pipeline.js';
 import { splitByName } from '../codec/splits.js';
 import { residualSplit, type BaseRef, type DeltaRecord } from '../container/format.js';
 import { DELTA_SPLIT, RESIDUAL_CODER } from '../container/validate.js';
+import type { DeltaDtype } from '../dtypes.js';
+import { fitBeta } from './beta.js';
+import { decodeResidual } from './residual-decode.js';
+import { encodeResidual } from './residual-encode.js';
 import { reserveRestore16, ulpPlanes16, ulpResiduals, ulpRestore, ulpRestorePlanes16, type Prediction } from './ulp.js';
+import { warmUpResidualCoder } from './warm-up.js';
 
-export type DeltaDtype = DeltaRecord['dtype'];
+export { isDeltaDtype, type DeltaDtype } from '../dtypes.js';
 
-export function isDeltaDtype(dtype: string | null): dtype is DeltaDtype {
-  return dtype === 'BF16' || dtype === 'F16' || dtype === 'F32';
-}
+// Before the first chunk, so V8 optimizes the residual coder with complete type feedback (see warm-up.ts).
+warmUpResidualCoder();
 
 export interface Paired {
   ref: BaseRef;

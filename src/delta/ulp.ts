@@ -6,7 +6,7 @@
  */
 import { aligned } from '../codec/planes.js';
 import { align16, kernels, wasmMemory } from '../codec/simd-planes.js';
-import { trend16, trend32, ulp16, ulp32 } from '../codec/ulp-bits.js';
+import { trend16, trend32, ulp16, ulp32 } from './ulp-map.js';
 
 export type UlpDtype = 'BF16' | 'F16' | 'F32';
 

@@ -1,5 +1,5 @@
 ;; The codec's WebAssembly kernels, called from src/codec/simd-planes.ts, src/delta/ulp.ts,
-;; src/codec/residual.ts, src/codec/rans.ts and src/codec/lowrank.ts, which copy inputs into this
+;; src/delta/passes16.ts, beta.ts and lowrank.ts, and src/codec/rans.ts, which copy inputs into this
 ;; memory and results out:
 ;; - SIMD plane splits and merges, 16 elements per step. Callers pass element counts that are
 ;;   multiples of 16 (as `groups` of 16) and finish any remainder with the plain-TS code. Layouts
@@ -220,7 +220,7 @@
         (local.set $halves (i32.sub (local.get $halves) (i32.const 1)))
         (br $step))))
 
-  ;; The cost fitBeta (src/codec/residual.ts) minimizes, for 16-bit floats: the total bit length of
+  ;; The cost fitBeta (src/delta/beta.ts) minimizes, for 16-bit floats: the total bit length of
   ;; r = int16(d1 - ((beta * d0 + 128) >> 8)) over $n int32 pairs ($n a multiple of 4; zero pairs
   ;; cost nothing, so callers pad with them). Bit length via the exponent of float(|r|), exact below 2^24.
   (func (export "betaCost16") (param $d0 i32) (param $d1 i32) (param $n i32) (param $beta i32) (result i32)
@@ -382,7 +382,7 @@
         (local.set $rows (i32.sub (local.get $rows) (i32.const 1)))
         (br $row))))
 
-  ;; The strong delta's first pass for 16-bit floats (src/codec/residual.ts documents the tokens),
+  ;; The strong delta's first pass for 16-bit floats (src/delta/residual-encode.ts documents the tokens),
   ;; given the context keys at $keys (keys16) and the residuals z at $residuals (residual16): per
   ;; element z, negated where the low-rank context value at $low says so (zeros without a model; z
   ;; is rewritten in place), its hybrid-uint token (bytes at $tokens; $signed = 1: the signed tokens
@@ -814,7 +814,7 @@
     (i32.store offset=16 (local.get $states) (local.get $pos))
     (i32.sub (local.get $outAt) (local.get $out)))
 
-  ;; The strong delta's decoder for 16-bit floats (rebuild16 in src/codec/residual.ts): tokens
+  ;; The strong delta's decoder for 16-bit floats (rebuild16 in src/delta/passes16.ts): tokens
   ;; ($signed = 1: a low-rank model's signed tokens) and raw bits back to z values (serial, u16 at
   ;; $z), then the elements in SIMD, in place at $z: v = pred + unzigzag(z), negated where the
   ;; context value at $low says so (zeros without a model), element = ulp(v). Stops early once the raw bits run out ($rawBits; the
@@ -888,7 +888,7 @@
         (local.set $steps (i32.sub (local.get $steps) (i32.const 1)))
         (br $step))))
 
-  ;; The low-rank model's context value per element (src/codec/lowrank.ts): for row r and column c,
+  ;; The low-rank model's context value per element (src/delta/lowrank.ts): for row r and column c,
   ;; P = sum over k of U[r][k] V[c][k] (U as 4 i16 per row at $u, V as 4 planes of $stride i16 at
   ;; $v, zero past the last column), value = [|P| > t1] + [|P| > t2] + [|P| > t3] + 4 [P < 0], as
   ;; bytes at $out, row after row ($cols a row; 8 columns a step, so up to 7 bytes past the end are
@@ -950,7 +950,7 @@
     (local.set $m (i8x16.max_u (local.get $m) (i8x16.shuffle 1 0 1 0 1 0 1 0 1 0 1 0 1 0 1 0 (local.get $m) (local.get $m))))
     (i8x16.extract_lane_u 0 (local.get $m)))
 
-  ;; Fitting the low-rank model (src/codec/lowrank.ts), on the m sampled rows of signs (i8, cols a
+  ;; Fitting the low-rank model (src/delta/lowrank.ts), on the m sampled rows of signs (i8, cols a
   ;; row, at $signs), in f64 with the same order of operations as plain code would use.
   ;; w (m x 4) = S v (v: cols x 4), two components a step.
   (func (export "subspaceMultiply") (param $signs i32) (param $m i32) (param $cols i32) (param $v i32) (param $w i32)

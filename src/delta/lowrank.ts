@@ -1,5 +1,5 @@
 /**
- * A low-rank model of the signs of a residual matrix, for the residual coder (./residual.ts).
+ * A low-rank model of the signs of a residual matrix, for the residual coder (./residual-encode.ts).
  *
  * Fine-tuning with Adam moves each weight by about lr · sign(gradient) per step, and a layer's
  * gradient is a sum of a few outer products, so the signs of a chunk's residuals (rows × cols,
@@ -7,16 +7,16 @@
  * weights moved consistently and far. The encoder fits P = U·Vᵀ (rank RANK) to the sign matrix and
  * sends U and V as small integers; both sides then get, per element, the sign of P (the residual
  * is negated where P < 0, so its sign becomes predictable) and a confidence bucket of |P| (a
- * context). Measured on ft_step10 → 20 (codec only): ratio 4.58 → 5.25 with one base.
+ * context).
  *
  * Side information (bits, LSB first): per row the RANK entries of U as U_BITS-bit two's
  * complement, per column those of V in V_BITS bits, then the bucket thresholds as gamma(t1),
  * gamma(t2 - t1), gamma(t3 - t2).
  */
-import type { BitReader, BitWriter } from './bits.js';
-import { align16, kernels, wasmMemory } from './simd-planes.js';
+import type { BitReader, BitWriter } from '../codec/bits.js';
+import { align16, kernels, wasmMemory } from '../codec/simd-planes.js';
 
-/** The loops here and in wasm/planes.wat are written out for this rank. */
+/** The loops here and in codec/wasm/planes.wat are written out for this rank. */
 const RANK = 4;
 const U_BITS = 5;
 const V_BITS = 4;
@@ -26,8 +26,7 @@ const V_MAX = (1 << (V_BITS - 1)) - 1;
 export const P_MAX = RANK << (U_BITS - 1 + V_BITS - 1);
 /**
  * V is fitted to every ROW_STEP-th row only, by ITERATIONS rounds of subspace iteration; U is then
- * computed for every row (measured on ft_step10 → 20: ratio 5.09; every 4th row 5.13, 5 rounds
- * 5.11, both about 15% slower to encode).
+ * computed for every row (denser sampling or more rounds gain little and cost encoding time).
  */
 const ROW_STEP = 8;
 const ITERATIONS = 3;
