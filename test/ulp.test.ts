@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { bytePlanes } from '../src/codec/planes.js';
-import { ulpPlanes16, ulpResiduals, ulpRestore, ulpRestorePlanes16, type UlpDtype } from '../src/delta/ulp.js';
+import { ulpPlanes16, ulpResiduals, ulpRestore, ulpRestorePlanes16 } from '../src/delta/ulp.js';
+import type { DeltaDtype } from '../src/dtypes.js';
 import { readFixture, rng } from './helpers.js';
 
 /** Bit patterns that must survive any delta: ±0, smallest/largest subnormals and normals, ±inf, NaNs with payloads. */
@@ -25,7 +26,7 @@ function pairs(width: 2 | 4): { base: Uint8Array; next: Uint8Array; prev: Uint8A
 }
 
 describe('ULP residuals (the fast delta)', () => {
-  for (const dtype of ['BF16', 'F16', 'F32'] as UlpDtype[]) {
+  for (const dtype of ['BF16', 'F16', 'F32'] as DeltaDtype[]) {
     it(`${dtype}: special values, sign flips and wrap-around round-trip, with and without prediction`, () => {
       const { base, next, prev } = pairs(dtype === 'F32' ? 4 : 2);
       for (const prediction of [undefined, { prev, beta: 0 }, { prev, beta: 77 }, { prev, beta: 256 }]) {

@@ -4,6 +4,8 @@
  * Every split handles any input length: whole elements are split, a tail shorter than one element
  * (only possible for unknown-size data) goes into a last plane as it is.
  */
+import { storeWords, words16, words32 } from './bytes.js';
+
 export interface PlaneSplit {
   readonly name: string;
   /** Bytes per element. */
@@ -45,11 +47,6 @@ function copyTail(planes: Uint8Array[], planeCount: number, dst: Uint8Array, wid
   if (tail > 0) dst.set(planes[planeCount]!.subarray(0, tail), count * width);
 }
 
-/** Typed-array views need aligned offsets; copy when the caller's bytes are not aligned. */
-export function aligned(bytes: Uint8Array, width: number): Uint8Array {
-  return bytes.byteOffset % width === 0 ? bytes : new Uint8Array(bytes); // (Buffer#slice would not copy)
-}
-
 /** The identity: one plane, the bytes as they are (1-byte types, unknown dtypes, opaque data). */
 export const identity: PlaneSplit = {
   name: 'bytes',
@@ -71,8 +68,7 @@ export const bitSplit16: PlaneSplit = {
   buffers: pooledBuffers,
   split(src) {
     const { count } = shape(src.length, 2);
-    const source = aligned(src, 2);
-    const words = new Uint16Array(source.buffer, source.byteOffset, count);
+    const words = words16(src);
     const exp = new Uint8Array(count);
     const rest = new Uint8Array(count);
     for (let i = 0; i < count; i++) {
@@ -86,13 +82,12 @@ export const bitSplit16: PlaneSplit = {
     const { count } = shape(dst.length, 2);
     const exp = planes[0]!;
     const rest = planes[1]!;
-    const target = aligned(dst, 2);
-    const words = new Uint16Array(target.buffer, target.byteOffset, count);
+    const words = words16(dst);
     for (let i = 0; i < count; i++) {
       const r = rest[i]!;
       words[i] = ((r & 0x80) << 8) | (exp[i]! << 7) | (r & 0x7f);
     }
-    if (target !== dst) dst.set(target.subarray(0, count * 2));
+    storeWords(words, dst);
     copyTail(planes, 2, dst, 2);
   },
 };
@@ -105,8 +100,7 @@ export const bitSplit32: PlaneSplit = {
   buffers: pooledBuffers,
   split(src) {
     const { count } = shape(src.length, 4);
-    const source = aligned(src, 4);
-    const words = new Uint32Array(source.buffer, source.byteOffset, count);
+    const words = words32(src);
     const exp = new Uint8Array(count);
     const high = new Uint8Array(count);
     const mid = new Uint8Array(count);
@@ -123,13 +117,12 @@ export const bitSplit32: PlaneSplit = {
   merge(planes, dst) {
     const { count } = shape(dst.length, 4);
     const [exp, high, mid, low] = planes as [Uint8Array, Uint8Array, Uint8Array, Uint8Array];
-    const target = aligned(dst, 4);
-    const words = new Uint32Array(target.buffer, target.byteOffset, count);
+    const words = words32(dst);
     for (let i = 0; i < count; i++) {
       const h = high[i]!;
-      words[i] = (((h & 0x80) << 24) | (exp[i]! << 23) | ((h & 0x7f) << 16) | (mid[i]! << 8) | low[i]!) >>> 0;
+      words[i] = ((h & 0x80) << 24) | (exp[i]! << 23) | ((h & 0x7f) << 16) | (mid[i]! << 8) | low[i]!;
     }
-    if (target !== dst) dst.set(target.subarray(0, count * 4));
+    storeWords(words, dst);
     copyTail(planes, 4, dst, 4);
   },
 };

@@ -28,7 +28,7 @@ interface Kernels {
 }
 
 /** Elements per SIMD step. */
-const GROUP = 16;
+export const GROUP = 16;
 const PAGE = 65536;
 
 export const kernels = new WebAssembly.Instance(

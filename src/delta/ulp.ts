@@ -4,14 +4,10 @@
  * prediction (the base's, or base + beta/256 · (base − older base)), modulo 2^bits, zigzagged.
  * A small change in value is a small number even across a power of two, unlike XOR.
  */
-import { aligned } from '../codec/planes.js';
-import { align16, kernels, wasmMemory } from '../codec/simd-planes.js';
-import { trend16, trend32, ulp16, ulp32 } from './ulp-map.js';
-
-export type UlpDtype = 'BF16' | 'F16' | 'F32';
-
-const words16 = (bytes: Uint8Array): Uint16Array => new Uint16Array(bytes.buffer, bytes.byteOffset, bytes.length >> 1);
-const words32 = (bytes: Uint8Array): Int32Array => new Int32Array(bytes.buffer, bytes.byteOffset, bytes.length >> 2);
+import { storeWords, words16, words32 } from '../codec/bytes.js';
+import { align16, GROUP, kernels, wasmMemory } from '../codec/simd-planes.js';
+import type { DeltaDtype } from '../dtypes.js';
+import { predict16, predict32, ulp16, ulp32 } from './ulp-map.js';
 
 export interface Prediction {
   /** The older base, same length, and the weight of the trend (numerator over 256). */
@@ -20,64 +16,62 @@ export interface Prediction {
 }
 
 /** Writes the zigzagged residuals of `next` (little-endian, same width) into `out`. */
-export function ulpResiduals(dtype: UlpDtype, base: Uint8Array, next: Uint8Array, out: Uint8Array, prediction?: Prediction): void {
+export function ulpResiduals(dtype: DeltaDtype, base: Uint8Array, next: Uint8Array, out: Uint8Array, prediction?: Prediction): void {
+  const beta = prediction?.beta ?? 0;
   if (dtype === 'F32') {
-    const b = words32(aligned(base, 4));
-    const x = words32(aligned(next, 4));
-    const p = prediction ? words32(aligned(prediction.prev, 4)) : undefined;
+    const b = words32(base);
+    const x = words32(next);
+    const p = prediction ? words32(prediction.prev) : undefined;
     const z = words32(out);
-    const beta = prediction?.beta ?? 0;
     for (let i = 0; i < x.length; i++) {
       const vb = ulp32(b[i]!);
-      const pred = p ? (vb + trend32(beta, (vb - ulp32(p[i]!)) | 0)) | 0 : vb;
+      const pred = p ? predict32(beta, vb, ulp32(p[i]!)) : vb;
       const r = (ulp32(x[i]!) - pred) | 0;
       z[i] = (r << 1) ^ (r >> 31);
     }
+    storeWords(z, out);
     return;
   }
-  const b = words16(aligned(base, 2));
-  const x = words16(aligned(next, 2));
-  const p = prediction ? words16(aligned(prediction.prev, 2)) : undefined;
+  const b = words16(base);
+  const x = words16(next);
+  const p = prediction ? words16(prediction.prev) : undefined;
   const z = words16(out);
-  const beta = prediction?.beta ?? 0;
   for (let i = 0; i < x.length; i++) {
     const vb = ulp16(b[i]!);
-    const pred = p ? vb + trend16(beta, vb, ulp16(p[i]!)) : vb;
+    const pred = p ? predict16(beta, vb, ulp16(p[i]!)) : vb;
     const r = ((ulp16(x[i]!) - pred) << 16) >> 16;
     z[i] = (r << 1) ^ (r >> 31);
   }
+  storeWords(z, out);
 }
 
 /** Inverse of ulpResiduals: rebuilds the values into `dst` from the base and the residuals. */
-export function ulpRestore(dtype: UlpDtype, base: Uint8Array, residuals: Uint8Array, dst: Uint8Array, prediction?: Prediction): void {
-  const target = aligned(dst, dtype === 'F32' ? 4 : 2);
+export function ulpRestore(dtype: DeltaDtype, base: Uint8Array, residuals: Uint8Array, dst: Uint8Array, prediction?: Prediction): void {
   const beta = prediction?.beta ?? 0;
   if (dtype === 'F32') {
-    const b = words32(aligned(base, 4));
-    const z = words32(aligned(residuals, 4));
-    const p = prediction ? words32(aligned(prediction.prev, 4)) : undefined;
-    const x = words32(target);
+    const b = words32(base);
+    const z = words32(residuals);
+    const p = prediction ? words32(prediction.prev) : undefined;
+    const x = words32(dst);
     for (let i = 0; i < x.length; i++) {
       const vb = ulp32(b[i]!);
-      const pred = p ? (vb + trend32(beta, (vb - ulp32(p[i]!)) | 0)) | 0 : vb;
+      const pred = p ? predict32(beta, vb, ulp32(p[i]!)) : vb;
       x[i] = ulp32((pred + ((z[i]! >>> 1) ^ -(z[i]! & 1))) | 0);
     }
+    storeWords(x, dst);
   } else {
-    const b = words16(aligned(base, 2));
-    const z = words16(aligned(residuals, 2));
-    const p = prediction ? words16(aligned(prediction.prev, 2)) : undefined;
-    const x = words16(target);
+    const b = words16(base);
+    const z = words16(residuals);
+    const p = prediction ? words16(prediction.prev) : undefined;
+    const x = words16(dst);
     for (let i = 0; i < x.length; i++) {
       const vb = ulp16(b[i]!);
-      const pred = p ? vb + trend16(beta, vb, ulp16(p[i]!)) : vb;
+      const pred = p ? predict16(beta, vb, ulp16(p[i]!)) : vb;
       x[i] = ulp16((pred + ((z[i]! >>> 1) ^ -(z[i]! & 1))) & 0xffff);
     }
+    storeWords(x, dst);
   }
-  if (target !== dst) dst.set(target);
 }
-
-/** Elements per SIMD step. */
-const GROUP = 16;
 
 /**
  * Where ulpPlanes16 and ulpRestorePlanes16 keep things in wasm memory for a chunk of `length`
