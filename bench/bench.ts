@@ -125,7 +125,7 @@ async function main(args: string[]): Promise<void> {
       : [join(repo, 'fixtures/cnn_epoch6.bf16.safetensors'), join(repo, 'fixtures/cnn_epoch6.fp32.safetensors')];
     process.stdout.write(`node ${process.version} · ${cpus()[0]?.model ?? 'unknown CPU'} · ${cpus().length} cores · ${new Date().toISOString()}\n`);
     for (const source of sources) {
-      const file = bigFile(source, gib);
+      const file = (await bigFile(source, gib));
       process.stdout.write('\n' + bigMarkdown(file, measureBig(file, fileURLToPath(import.meta.url), defaultThreads())) + '\n');
     }
     return;

@@ -12,12 +12,12 @@ import { MiB } from './measure.js';
 const CACHE = join(tmpdir(), 'mithril-bench-big');
 
 /** A safetensors file of about `gib` GiB: the real tensors of `source`, repeated under new names. */
-export function bigFile(source: string, gib: number): string {
+export async function bigFile(source: string, gib: number): Promise<string> {
   const path = join(CACHE, `${source.split('/').pop()!.replace(/\.safetensors$/, '')}.x${gib}GiB.safetensors`);
   if (existsSync(path)) return path;
   mkdirSync(CACHE, { recursive: true });
   const file = readFileSync(source);
-  const tensors = readSafetensorsLayout(new BufferSource(file)).segments.flatMap((s) => (s.kind === 'tensor' ? [s] : []));
+  const tensors = (await readSafetensorsLayout(new BufferSource(file))).segments.flatMap((s) => (s.kind === 'tensor' ? [s] : []));
   const perCopy = tensors.reduce((sum, t) => sum + t.length, 0);
   const copies = Math.ceil((gib * 1024 * MiB) / perCopy);
   const header: Record<string, unknown> = {};

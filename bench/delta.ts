@@ -49,9 +49,9 @@ export function deltaCases(root: string): DeltaCase[] {
 }
 
 /** The baseline every delta tool starts from: XOR with the base, byte planes, zstd -1. */
-function xorZstd1Size(file: Uint8Array, base: Uint8Array): number {
-  const layout = detectLayout(new BufferSource(file));
-  const baseTensors = new Map(detectLayout(new BufferSource(base)).segments.flatMap((s) => (s.kind === 'tensor' ? [[s.name, s] as const] : [])));
+async function xorZstd1Size(file: Uint8Array, base: Uint8Array): Promise<number> {
+  const layout = (await detectLayout(new BufferSource(file)));
+  const baseTensors = new Map((await detectLayout(new BufferSource(base))).segments.flatMap((s) => (s.kind === 'tensor' ? [[s.name, s] as const] : [])));
   let total = 0;
   for (const segment of layout.segments) {
     let bytes = file.subarray(segment.offset, segment.offset + segment.length);
@@ -78,7 +78,7 @@ export async function measureDelta(c: DeltaCase): Promise<DeltaResult> {
   const file = readFileSync(c.file);
   const mithrilInMemory = await measureMithrilInMemory(file, c.bases);
   const strongInMemory = await measureMithrilInMemory(file, c.bases, 'strong');
-  const xorZstd1Ratio = size / xorZstd1Size(file, readFileSync(c.bases[0]!));
+  const xorZstd1Ratio = size / (await xorZstd1Size(file, readFileSync(c.bases[0]!)));
   return { title: `${c.title} (${basename(c.file)})`, size, mithril, mithrilInMemory, strong, strongInMemory, best, xorZstd1Ratio };
 }
 

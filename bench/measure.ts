@@ -63,7 +63,7 @@ export async function measureMithril(path: string, size: number, bases: string[]
 
 /** The codec alone, buffer to buffer (bases read into memory and hashed before timing). */
 export async function measureMithrilInMemory(input: Uint8Array, basePaths: readonly string[] = [], level: Level = 'default'): Promise<Codec> {
-  const bases = basePaths.map((path) => ({ path, base: openBase(new BufferSource(readFileSync(path), path)) }));
+  const bases = await Promise.all(basePaths.map(async (path) => ({ path, base: await openBase(new BufferSource(readFileSync(path), path)) })));
   let packed: Uint8Array = new Uint8Array(0);
   const compressSeconds = await bestTime(async () => (packed = await compressBuffer(input, { bases: bases.map((b) => b.base), ...levelOptions(level) })));
   let restored: Uint8Array = new Uint8Array(0);

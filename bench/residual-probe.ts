@@ -42,11 +42,11 @@ interface Tensor {
 }
 
 const cache = new Map<string, Map<string, Tensor>>();
-function tensors(file: string): Map<string, Tensor> {
+async function tensors(file: string): Promise<Map<string, Tensor>> {
   let found = cache.get(file);
   if (found) return found;
   const bytes = readFileSync(join(root, file));
-  const layout = readSafetensorsLayout(new BufferSource(bytes, file));
+  const layout = (await readSafetensorsLayout(new BufferSource(bytes, file)));
   found = new Map();
   for (const seg of layout.segments) {
     if (seg.kind !== 'tensor' || !FLOAT.has(seg.dtype)) continue;
@@ -75,11 +75,11 @@ interface Row {
   fit: number;
 }
 
-function chunksOf(baseFile: string, nextFile: string, prevFile?: string): Chunk[] {
-  const base = tensors(baseFile);
-  const prev = prevFile ? tensors(prevFile) : undefined;
+async function chunksOf(baseFile: string, nextFile: string, prevFile?: string): Promise<Chunk[]> {
+  const base = (await tensors(baseFile));
+  const prev = prevFile ? (await tensors(prevFile)) : undefined;
   const out: Chunk[] = [];
-  for (const [name, t] of tensors(nextFile)) {
+  for (const [name, t] of (await tensors(nextFile))) {
     const b = base.get(name);
     const p = prev?.get(name);
     if (!b || b.dtype !== t.dtype || b.shape !== t.shape) continue;
@@ -112,8 +112,8 @@ function best(fn: () => void): number {
   return t / 1000;
 }
 
-function measure(label: string, baseFile: string, nextFile: string, prevFile?: string): Row {
-  const chunks = chunksOf(baseFile, nextFile, prevFile);
+async function measure(label: string, baseFile: string, nextFile: string, prevFile?: string): Promise<Row> {
+  const chunks = (await chunksOf(baseFile, nextFile, prevFile));
   const fit = prevFile
     ? best(() => {
         for (const c of chunks) c.beta = fitBeta(c.dtype, c.base, c.prev!, c.next);
@@ -172,22 +172,22 @@ const ft = (s: number) => `finetune/ft_step${s}.bf16.safetensors`;
 const cnn = (e: number, dt: string) => `cnn/cnn_epoch${e}.${dt}.safetensors`;
 
 const pairs: Row[] = [
-  measure('gpt 400→500 bf16', gpt(400), gpt(500)),
-  measure('gpt 400→500 fp32', gpt(400, 'fp32'), gpt(500, 'fp32')),
-  measure('cnn 5→6 bf16', cnn(5, 'bf16'), cnn(6, 'bf16')),
-  measure('cnn 5→6 fp32', cnn(5, 'fp32'), cnn(6, 'fp32')),
-  measure('cnn (4)→5→6 bf16, two bases', cnn(5, 'bf16'), cnn(6, 'bf16'), cnn(4, 'bf16')),
-  measure('cnn (4)→5→6 fp32, two bases', cnn(5, 'fp32'), cnn(6, 'fp32'), cnn(4, 'fp32')),
+  await measure('gpt 400→500 bf16', gpt(400), gpt(500)),
+  await measure('gpt 400→500 fp32', gpt(400, 'fp32'), gpt(500, 'fp32')),
+  await measure('cnn 5→6 bf16', cnn(5, 'bf16'), cnn(6, 'bf16')),
+  await measure('cnn 5→6 fp32', cnn(5, 'fp32'), cnn(6, 'fp32')),
+  await measure('cnn (4)→5→6 bf16, two bases', cnn(5, 'bf16'), cnn(6, 'bf16'), cnn(4, 'bf16')),
+  await measure('cnn (4)→5→6 fp32, two bases', cnn(5, 'fp32'), cnn(6, 'fp32'), cnn(4, 'fp32')),
 ];
 print(pairs, 'Pairs');
 
-const pt1 = [measure('gpt500→pt510', gpt(500), pt(510)), measure('pt510→pt520', pt(510), pt(520))];
-const pt2 = [measure('(400)→gpt500→pt510, two bases', gpt(500), pt(510), gpt(400)), measure('(500)→pt510→pt520, two bases', pt(510), pt(520), gpt(500))];
-const ft1 = [measure('gpt500→ft10', gpt(500), ft(10)), measure('ft10→ft20', ft(10), ft(20)), measure('ft20→ft30', ft(20), ft(30))];
+const pt1 = [await measure('gpt500→pt510', gpt(500), pt(510)), await measure('pt510→pt520', pt(510), pt(520))];
+const pt2 = [await measure('(400)→gpt500→pt510, two bases', gpt(500), pt(510), gpt(400)), await measure('(500)→pt510→pt520, two bases', pt(510), pt(520), gpt(500))];
+const ft1 = [await measure('gpt500→ft10', gpt(500), ft(10)), await measure('ft10→ft20', ft(10), ft(20)), await measure('ft20→ft30', ft(20), ft(30))];
 const ft2 = [
-  measure('(400)→gpt500→ft10, two bases', gpt(500), ft(10), gpt(400)),
-  measure('(500)→ft10→ft20, two bases', ft(10), ft(20), gpt(500)),
-  measure('(ft10)→ft20→ft30, two bases', ft(20), ft(30), ft(10)),
+  await measure('(400)→gpt500→ft10, two bases', gpt(500), ft(10), gpt(400)),
+  await measure('(500)→ft10→ft20, two bases', ft(10), ft(20), gpt(500)),
+  await measure('(ft10)→ft20→ft30, two bases', ft(20), ft(30), ft(10)),
 ];
 print(
   [...pt1, ...pt2, chain('chain 500→pt510→pt520, one base', pt1), chain('chain 500→pt510→pt520, two bases', pt2)],

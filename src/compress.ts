@@ -54,10 +54,10 @@ export async function compressStream(source: ByteSource, sink: ByteSink, options
   const chunkSize = options.chunkSize ?? DEFAULT_CHUNK_SIZE;
   if (!(chunkSize >= MIN_CHUNK_BYTES && chunkSize <= MAX_CHUNK_BYTES)) throw new RangeError(`chunk size ${chunkSize}: expected ${MIN_CHUNK_BYTES} to ${MAX_CHUNK_BYTES} bytes`);
   if (source.size === 0) throw new MithrilError(source.name, 'is empty (0 bytes), not a checkpoint', 'EMPTY');
-  if (hasContainerMagic(source.read(0, Math.min(HEADER_SIZE, source.size)))) {
+  if (hasContainerMagic(await source.read(0, Math.min(HEADER_SIZE, source.size)))) {
     throw new MithrilError(source.name, 'is already a mithril container (a renamed .mth?): decompress it instead', 'NOT_CHECKPOINT');
   }
-  const layout = detectLayout(source);
+  const layout = await detectLayout(source);
   const bases = options.bases ?? [];
   const chunks = planChunks(layout, chunkSize, bases.length ? SMALL_TENSOR_WITH_BASES : SMALL_TENSOR);
   const writer = await ContainerWriter.open(sink);
@@ -81,10 +81,10 @@ export async function compressStream(source: ByteSource, sink: ByteSink, options
 
   try {
     for (const chunk of chunks) {
-      const raw = source.read(chunk.offset, chunk.length, rawBuffers.take(chunk.length));
+      const raw = await source.read(chunk.offset, chunk.length, rawBuffers.take(chunk.length));
       const out = outBuffers.take(encodeRoom(chunk.length));
       fileHash.update(raw);
-      const { base, prev } = pairChunk(chunk, bases, refBuffers);
+      const { base, prev } = await pairChunk(chunk, bases, refBuffers);
       if (base) paired[0] = true;
       if (prev) paired[1] = true;
       const strong = (options.strong || options.best) ?? false;

@@ -25,7 +25,7 @@ export interface DecompressOptions {
  * verifying every chunk's checksum and then the whole file's.
  */
 export async function decompressStream(container: ByteSource | ContainerReader, sink: ByteSink | null, options: DecompressOptions = {}): Promise<ContainerReader> {
-  const reader = container instanceof ContainerReader ? container : new ContainerReader(container);
+  const reader = container instanceof ContainerReader ? container : await ContainerReader.open(container);
   const bases = matchBases(reader, options.bases ?? []);
   const { chunks, source: original } = reader.index;
   const fileHash = new RunningChecksum();
@@ -50,8 +50,8 @@ export async function decompressStream(container: ByteSource | ContainerReader, 
   try {
     for (const [number, chunk] of chunks.entries()) {
       const codedLength = chunk.streams.reduce((sum, s) => sum + s.codedLength, 0);
-      const coded = reader.readCoded(number, codedBuffers.take(codedLength));
-      const refs = refBytes(chunk, bases, refBuffers);
+      const coded = await reader.readCoded(number, codedBuffers.take(codedLength));
+      const refs = await refBytes(chunk, bases, refBuffers);
       const output = fd === undefined ? {} : { output: { fd, position: chunk.rawOffset } };
       await inFlight.add(executor.decode({ chunk, coded, raw: rawBuffers.take(chunk.rawLength), refs, ...output }), number);
       await yieldNow();

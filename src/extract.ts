@@ -8,7 +8,7 @@ import type { TensorSegment } from './formats/layout.js';
  * The original bytes of one tensor, decoding only the chunks that hold it (random access through
  * the index). Every chunk read is checked against its checksum.
  */
-export function extractTensor(reader: ContainerReader, bases: readonly BaseCheckpoint[], name: string): { tensor: TensorSegment; bytes: Uint8Array } {
+export async function extractTensor(reader: ContainerReader, bases: readonly BaseCheckpoint[], name: string): Promise<{ tensor: TensorSegment; bytes: Uint8Array }> {
   const { segments, chunks } = reader.index;
   const tensor = segments.find((s): s is TensorSegment => s.kind === 'tensor' && s.name === name);
   if (!tensor) throw new MithrilError(reader.name, `has no tensor named ${JSON.stringify(name)} (mithril info --tensors lists them)`, 'NO_TENSOR');
@@ -18,7 +18,7 @@ export function extractTensor(reader: ContainerReader, bases: readonly BaseCheck
     const chunkEnd = chunk.rawOffset + chunk.rawLength;
     if (chunkEnd <= tensor.offset || chunk.rawOffset >= end) continue;
     const raw = new Uint8Array(chunk.rawLength);
-    readChunk(reader, number, raw, refBytes(chunk, bases));
+    await readChunk(reader, number, raw, await refBytes(chunk, bases));
     const from = Math.max(tensor.offset, chunk.rawOffset);
     bytes.set(raw.subarray(from - chunk.rawOffset, Math.min(end, chunkEnd) - chunk.rawOffset), from - tensor.offset);
   }

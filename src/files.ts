@@ -96,7 +96,7 @@ async function withBases<T>(paths: readonly string[], use: (bases: { path: strin
       const source = await open(path);
       let base: BaseCheckpoint;
       try {
-        base = openBase(source);
+        base = await openBase(source);
       } catch (error) {
         source.close();
         throw asFileError(path, error);
@@ -133,8 +133,8 @@ async function writeOutput<T>(
   try {
     output = openOutput(path, force);
     const result = await write(output);
-    input.checkUnchanged();
-    for (const { base } of bases) base.checkUnchanged();
+    await input.checkUnchanged();
+    for (const { base } of bases) await base.checkUnchanged();
     await output.commit();
     return result;
   } catch (error) {
@@ -205,7 +205,7 @@ export async function decompressFile(input: string, options: OutputOptions & Bas
     let output: string;
     let reader: ContainerReader;
     try {
-      reader = new ContainerReader(source);
+      reader = await ContainerReader.open(source);
       output = decompressTarget(input, options.output, reader.index.source.name);
       checkNotInput(input, output);
     } catch (error) {
@@ -231,7 +231,7 @@ export async function verifyFile(input: string, options: BaseOptions & Omit<Deco
 }
 
 /** Reads a container's index without decoding any chunk. */
-export function readIndex(input: string): ContainerInfo {
+export async function readIndex(input: string): Promise<ContainerInfo> {
   let source: FileSource;
   try {
     source = new FileSource(input);
@@ -239,7 +239,7 @@ export function readIndex(input: string): ContainerInfo {
     throw asFileError(input, error);
   }
   try {
-    return { index: new ContainerReader(source).index, compressedSize: source.size };
+    return { index: (await ContainerReader.open(source)).index, compressedSize: source.size };
   } catch (error) {
     throw asFileError(input, error);
   } finally {
@@ -259,8 +259,8 @@ export async function extractTensorFile(
   return withBases(options.bases ?? [], async (bases) => {
     const source = await open(input);
     return writeOutput(source, output, options.force ?? false, async (file) => {
-      const reader = new ContainerReader(source);
-      const { tensor, bytes } = extractTensor(reader, matchBases(reader, bases), name);
+      const reader = await ContainerReader.open(source);
+      const { tensor, bytes } = await extractTensor(reader, matchBases(reader, bases), name);
       if (npy) {
         if (!npyDtype(tensor.dtype)) throw new MithrilError(input, `tensor ${JSON.stringify(name)} is ${tensor.dtype}, which .npy cannot represent (extract it raw)`, 'UNSUPPORTED');
         await file.sink.write(npyHeader(tensor));

@@ -29,7 +29,8 @@ export async function compressBuffer(checkpoint: Uint8Array, options: CompressOp
 /** Restores the original bytes of a container held in memory, checking every checksum. */
 export async function decompressBuffer(container: Uint8Array, options: DecompressOptions & { name?: string } = {}): Promise<Uint8Array> {
   const source = new BufferSource(container, options.name ?? 'container');
-  const sink = new MemorySink(new ContainerReader(source).index.source.size);
-  await decompressStream(source, sink, options);
+  const reader = await ContainerReader.open(source);
+  const sink = new MemorySink(reader.index.source.size);
+  await decompressStream(reader, sink, options);
   return sink.bytes();
 }

@@ -23,9 +23,9 @@ async function roundTrip(input: string, bases: string[], decodeBases = bases): P
 }
 
 /** The real tensors of a fixture, to build checkpoints whose tensors change between versions. */
-function tensors(name: string): Map<string, { segment: TensorSegment; bytes: Uint8Array }> {
+async function tensors(name: string): Promise<Map<string, { segment: TensorSegment; bytes: Uint8Array }>> {
   const file = readFixture(name);
-  const layout = readSafetensorsLayout(new BufferSource(file));
+  const layout = (await readSafetensorsLayout(new BufferSource(file)));
   const out = new Map<string, { segment: TensorSegment; bytes: Uint8Array }>();
   for (const s of layout.segments) if (s.kind === 'tensor') out.set(s.name, { segment: s, bytes: file.subarray(s.offset, s.offset + s.length) });
   return out;
@@ -49,7 +49,7 @@ describe('delta against earlier checkpoints', () => {
   it('cnn epoch 5 -> 6 (bf16) round-trips and beats single-checkpoint coding by far', async () => {
     const { ratio, packed } = await roundTrip(epoch6, [epoch5]);
     assert.ok(ratio > 2.3, `ratio ${ratio.toFixed(3)}`);
-    const { index } = readIndex(packed);
+    const { index } = (await readIndex(packed));
     assert.deepEqual(index.bases?.map((b) => b.name), ['cnn_epoch5.bf16.safetensors']);
     assert.ok(index.chunks.some((c) => c.delta), 'some chunks are delta-coded');
   });
@@ -61,7 +61,7 @@ describe('delta against earlier checkpoints', () => {
 
   it('two bases (epoch 4 and 5) round-trip, and are needed in any order', async () => {
     const { packed } = await roundTrip(epoch6, [epoch5, epoch4], [epoch4, epoch5]);
-    assert.ok(readIndex(packed).index.chunks.some((c) => c.delta?.refs.length === 2));
+    assert.ok((await readIndex(packed)).index.chunks.some((c) => c.delta?.refs.length === 2));
     await assert.rejects(verifyFile(packed, { bases: [epoch5] }), /needs base "cnn_epoch4\.bf16\.safetensors"/);
   });
 
@@ -87,9 +87,9 @@ describe('delta against earlier checkpoints', () => {
   });
 
   it('tensors that appear, vanish, or change shape or dtype fall back to single coding', async () => {
-    const base = tensors('cnn_epoch5.bf16.safetensors');
-    const next = tensors('cnn_epoch6.bf16.safetensors');
-    const fp32 = tensors('cnn_epoch6.fp32.safetensors');
+    const base = (await tensors('cnn_epoch5.bf16.safetensors'));
+    const next = (await tensors('cnn_epoch6.bf16.safetensors'));
+    const fp32 = (await tensors('cnn_epoch6.fp32.safetensors'));
     const names = [...next.keys()];
     const dir = tempDir();
     const baseFile = join(dir, 'base.safetensors');
@@ -110,7 +110,7 @@ describe('delta against earlier checkpoints', () => {
   it('torch .pt: cnn training checkpoint 5 -> 6, optimizer state included, paired by tensor names', async () => {
     const { ratio, packed } = await roundTrip(fixture('cnn_train_epoch6.pt'), [fixture('cnn_train_epoch5.pt')]);
     assert.ok(ratio > 1.3, `ratio ${ratio.toFixed(3)}`);
-    const { index } = readIndex(packed);
+    const { index } = (await readIndex(packed));
     const conv = index.segments.find((s) => s.kind === 'tensor' && s.name === 'model.layer3.conv2.weight')!;
     assert.ok(index.chunks.some((c) => c.rawOffset === conv.offset && c.delta), 'model.layer3.conv2.weight is delta-coded');
   });
@@ -121,7 +121,7 @@ describe('delta against earlier checkpoints', () => {
     await compressFile(epoch6, { output: fast, bases: [epoch5] });
     await compressFile(epoch6, { output: strong, bases: [epoch5], strong: true });
     assert.ok(size(strong) < size(fast), `strong ${size(strong)} vs fast ${size(fast)}`);
-    assert.ok(readIndex(strong).index.chunks.some((c) => c.delta?.coding === 'rans'));
+    assert.ok((await readIndex(strong)).index.chunks.some((c) => c.delta?.coding === 'rans'));
     const restored = join(dir, 'restored');
     await decompressFile(strong, { output: restored, bases: [epoch5] });
     assert.equal(sha256(readFileSync(restored)), sha256(readFileSync(epoch6)));

@@ -136,7 +136,7 @@ describe('pipes', () => {
     assert.deepEqual(readdirSync(spool), []);
   });
 
-  it('compress - < file and -c / -o - write the same container to stdout, recording no name for stdin', () => {
+  it('compress - < file and -c / -o - write the same container to stdout, recording no name for stdin', async () => {
     const { dir } = workspace();
     const fromRedirect = mithril(dir, [], { shell: '$MITHRIL compress -q - < m.safetensors' }).stdout;
     const fromPipe = mithril(dir, ['compress', '-q', '-c', '-'], { input: readFileSync(join(dir, 'm.safetensors')) }).stdout;
@@ -144,7 +144,7 @@ describe('pipes', () => {
     assert.deepEqual(fromRedirect, fromPipe);
     assert.deepEqual(named, readFileSync(join(dir, 'm.safetensors.mth')));
     writeFileSync(join(dir, 'piped.mth'), fromPipe);
-    assert.equal(readIndex(join(dir, 'piped.mth')).index.source.name, '');
+    assert.equal((await readIndex(join(dir, 'piped.mth'))).index.source.name, '');
   });
 
   it('decompress -c and extract -c / -o - stream to stdout', () => {
@@ -179,9 +179,9 @@ describe('pipes', () => {
     assert.ok(run.stdout.length < 400, 'compressed bytes reached the terminal');
   });
 
-  it('a damaged chunk while streaming to stdout: the bytes before it, then a one-line error and exit 1', () => {
+  it('a damaged chunk while streaming to stdout: the bytes before it, then a one-line error and exit 1', async () => {
     const { dir, original } = workspace();
-    const { index } = readIndex(join(dir, 'm.safetensors.mth'));
+    const { index } = (await readIndex(join(dir, 'm.safetensors.mth')));
     const victim = index.chunks[2]!;
     const damaged = readFileSync(join(dir, 'm.safetensors.mth'));
     damaged[victim.offset + 10] ^= 0xff;
@@ -193,13 +193,13 @@ describe('pipes', () => {
 });
 
 describe('bases that do not help are not recorded', () => {
-  it('an unrelated base is reported on stderr and not needed to decompress or verify', () => {
+  it('an unrelated base is reported on stderr and not needed to decompress or verify', async () => {
     const { dir, original } = workspace();
     copyFileSync(fixture('gpt_step500_layer0.fp16.safetensors'), join(dir, 'other.safetensors'));
     const run = mithril(dir, ['compress', '-f', 'm.safetensors', '--base', 'other.safetensors']);
     assert.equal(run.code, 0, run.stderr);
     assert.match(run.stderr, /^mithril: base other\.safetensors: no tensor matched \(same name, dtype and shape\); coded alone/m);
-    assert.equal(readIndex(join(dir, 'm.safetensors.mth')).index.bases, undefined);
+    assert.equal((await readIndex(join(dir, 'm.safetensors.mth'))).index.bases, undefined);
     assert.equal(mithril(dir, ['verify', 'm.safetensors.mth']).code, 0);
     assert.equal(mithril(dir, ['decompress', '-q', '-c', 'm.safetensors.mth']).stdout.equals(original), true);
   });
@@ -213,17 +213,17 @@ describe('bases that do not help are not recorded', () => {
     writeFileSync(join(dir, 'noise.safetensors'), tensor(new Uint8Array(smooth.length).map(() => random() * 256)));
     const result = await compressFile(join(dir, 'new.safetensors'), { bases: [join(dir, 'noise.safetensors')] });
     assert.deepEqual(result.unusedBases, [{ path: join(dir, 'noise.safetensors'), reason: 'no-gain' }]);
-    assert.equal(readIndex(result.output).index.bases, undefined);
+    assert.equal((await readIndex(result.output)).index.bases, undefined);
   });
 
-  it('the same base given twice (original and .mth) is one base', () => {
+  it('the same base given twice (original and .mth) is one base', async () => {
     const dir = tempDir();
     copyFileSync(fixture('cnn_epoch6.bf16.safetensors'), join(dir, 'e6.safetensors'));
     copyFileSync(fixture('cnn_epoch5.bf16.safetensors'), join(dir, 'e5.safetensors'));
     assert.equal(mithril(dir, ['compress', '-q', 'e5.safetensors']).code, 0);
     const run = mithril(dir, ['compress', 'e6.safetensors', '--base', 'e5.safetensors', '--base', 'e5.safetensors.mth']);
     assert.equal(run.code, 0, run.stderr);
-    assert.equal(readIndex(join(dir, 'e6.safetensors.mth')).index.bases?.length, 1);
+    assert.equal((await readIndex(join(dir, 'e6.safetensors.mth'))).index.bases?.length, 1);
     assert.equal(mithril(dir, ['decompress', '-q', '-c', 'e6.safetensors.mth', '--base', 'e5.safetensors.mth']).code, 0);
   });
 

@@ -13,9 +13,9 @@ function mithril(cwd: string, ...args: string[]): { code: number | null; stdout:
 }
 
 /** A Hugging Face style sharded model: the real cnn tensors in two shards, an index and a README. */
-function shardedModel(dir: string): void {
+async function shardedModel(dir: string): Promise<void> {
   const file = readFixture('cnn_epoch6.bf16.safetensors');
-  const tensors = readSafetensorsLayout(new BufferSource(file)).segments.flatMap((s) => (s.kind === 'tensor' ? [s] : []));
+  const tensors = (await readSafetensorsLayout(new BufferSource(file))).segments.flatMap((s) => (s.kind === 'tensor' ? [s] : []));
   const half = tensors.length >> 1;
   const weightMap: Record<string, string> = {};
   for (const [k, shard] of [tensors.slice(0, half), tensors.slice(half)].entries()) {
@@ -43,11 +43,11 @@ const snapshot = (dir: string): Record<string, string> =>
   }));
 
 describe('folders and tensors', () => {
-  it('compress -r / decompress -r round-trip a sharded model folder exactly, other files untouched', () => {
+  it('compress -r / decompress -r round-trip a sharded model folder exactly, other files untouched', async () => {
     const dir = tempDir();
     const model = join(dir, 'model');
     mkdirSync(join(model, 'sub'), { recursive: true });
-    shardedModel(model);
+    (await shardedModel(model));
     copyFileSync(fixture('cnn_train_epoch6.pt'), join(model, 'sub', 'training.pt'));
     const before = snapshot(model);
 
@@ -68,12 +68,12 @@ describe('folders and tensors', () => {
     assert.deepEqual(snapshot(model), before);
   });
 
-  it('extract writes one tensor, raw or as .npy, decoding only its chunks', () => {
+  it('extract writes one tensor, raw or as .npy, decoding only its chunks', async () => {
     const dir = tempDir();
     copyFileSync(fixture('cnn_epoch6.fp32.safetensors'), join(dir, 'm.safetensors'));
     assert.equal(mithril(dir, 'compress', '-q', 'm.safetensors').code, 0);
     const file = readFileSync(join(dir, 'm.safetensors'));
-    const fc = readSafetensorsLayout(new BufferSource(file)).segments.find((s) => s.kind === 'tensor' && s.name === 'fc.weight')!;
+    const fc = (await readSafetensorsLayout(new BufferSource(file))).segments.find((s) => s.kind === 'tensor' && s.name === 'fc.weight')!;
 
     assert.equal(mithril(dir, 'extract', 'm.safetensors.mth', 'fc.weight').code, 0);
     assert.deepEqual(readFileSync(join(dir, 'fc.weight.raw')), file.subarray(fc.offset, fc.offset + fc.length));

@@ -11,9 +11,9 @@ import { SharedViewReceiver, SharedViewSender } from '../src/parallel/shared-vie
 import { CLI, fixture, readFixture, safetensors, tempDir } from './helpers.js';
 
 /** A larger checkpoint made of the real tensors of a fixture, repeated under new names. */
-function tiled(name: string, times: number): Buffer {
+async function tiled(name: string, times: number): Promise<Buffer> {
   const file = readFixture(name);
-  const tensors = readSafetensorsLayout(new BufferSource(file)).segments.flatMap((s) => (s.kind === 'tensor' ? [s] : []));
+  const tensors = (await readSafetensorsLayout(new BufferSource(file))).segments.flatMap((s) => (s.kind === 'tensor' ? [s] : []));
   const header: Record<string, unknown> = {};
   const parts: Uint8Array[] = [];
   let at = 0;
@@ -47,7 +47,7 @@ describe('worker threads', () => {
   });
 
   it('give the same container as one thread, and decode it the same', async () => {
-    const original = tiled('cnn_epoch6.bf16.safetensors', 8);
+    const original = (await tiled('cnn_epoch6.bf16.safetensors', 8));
     const one = await compressBuffer(original, { threads: 1 });
     const two = await compressBuffer(original, { threads: 2, workerMinBytes: 1 });
     assert.deepEqual(two, one);
@@ -73,7 +73,7 @@ describe('worker threads', () => {
 
   it('report a corrupted chunk decoded on a worker as one clear error, leaving no output', async () => {
     const dir = tempDir();
-    const packed = await compressBuffer(tiled('cnn_epoch6.fp32.safetensors', 4));
+    const packed = await compressBuffer((await tiled('cnn_epoch6.fp32.safetensors', 4)));
     packed[packed.length >> 1]! ^= 0x20;
     writeFileSync(join(dir, 'bad.safetensors.mth'), packed);
     await assert.rejects(decompressFile(join(dir, 'bad.safetensors.mth'), { threads: 2, workerMinBytes: 1 }), (e: unknown) => {
@@ -93,7 +93,7 @@ describe('worker threads', () => {
 
   it('an interrupted run (SIGINT) leaves no partial file', async () => {
     const dir = tempDir();
-    writeFileSync(join(dir, 'big.safetensors'), tiled('cnn_epoch6.fp32.safetensors', 60));
+    writeFileSync(join(dir, 'big.safetensors'), (await tiled('cnn_epoch6.fp32.safetensors', 60)));
     const child = spawn(process.execPath, [CLI, 'compress', '-q', '-T', '2', 'big.safetensors'], { cwd: dir, stdio: 'ignore' });
     let running = true;
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => ((running = false), resolve(code))));

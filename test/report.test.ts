@@ -20,8 +20,8 @@ const header = heading.split('\n')[0]!;
 const rows = (table: string): string[] => table.split('\n').slice(1);
 
 describe('mithril info', () => {
-  it('summarize(readIndex(file)) works through the library entry', () => {
-    const summary = summarize(readIndex(packed));
+  it('summarize((await readIndex(file))) works through the library entry', async () => {
+    const summary = summarize((await readIndex(packed)));
     assert.equal(summary.format, 'safetensors');
     assert.equal(summary.source.size, 625022);
     assert.equal(summary.compressedSize, statSync(packed).size);

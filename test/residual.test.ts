@@ -14,10 +14,10 @@ interface Tensor {
 }
 
 /** The float tensors of a fixture checkpoint by name. */
-function floatTensors(file: string): Map<string, Tensor> {
+async function floatTensors(file: string): Promise<Map<string, Tensor>> {
   const bytes = readFixture(file);
   const out = new Map<string, Tensor>();
-  for (const seg of readSafetensorsLayout(new BufferSource(bytes, file)).segments) {
+  for (const seg of (await readSafetensorsLayout(new BufferSource(bytes, file))).segments) {
     if (seg.kind === 'tensor' && ['BF16', 'F16', 'F32'].includes(seg.dtype)) {
       out.set(seg.name, { dtype: seg.dtype, bytes: bytes.subarray(seg.offset, seg.offset + seg.length) });
     }
@@ -26,9 +26,9 @@ function floatTensors(file: string): Map<string, Tensor> {
 }
 
 /** Real pairs: the same tensor at CNN epochs 5 and 6. */
-function pairs(precision: 'bf16' | 'fp32'): Array<[string, Uint8Array, Uint8Array]> {
-  const base = floatTensors(`cnn_epoch5.${precision}.safetensors`);
-  const next = floatTensors(`cnn_epoch6.${precision}.safetensors`);
+async function pairs(precision: 'bf16' | 'fp32'): Promise<Array<[string, Uint8Array, Uint8Array]>> {
+  const base = (await floatTensors(`cnn_epoch5.${precision}.safetensors`));
+  const next = (await floatTensors(`cnn_epoch6.${precision}.safetensors`));
   return [...next].map(([name, t]) => [name, base.get(name)!.bytes, t.bytes]);
 }
 
@@ -116,25 +116,25 @@ function lowRankPair(dtype: DeltaDtype, rows: number, cols: number, seed: number
 }
 
 describe('residual coding', () => {
-  it('round-trips real bf16 pairs (cnn epoch 5 → 6), every tensor', () => {
-    for (const [name, base, next] of pairs('bf16')) {
+  it('round-trips real bf16 pairs (cnn epoch 5 → 6), every tensor', async () => {
+    for (const [name, base, next] of (await pairs('bf16'))) {
       assert.doesNotThrow(() => roundTrip('BF16', base, next), name);
     }
   });
 
-  it('round-trips real fp32 pairs, and the same weights as fp16', () => {
-    for (const [, base, next] of pairs('fp32')) {
+  it('round-trips real fp32 pairs, and the same weights as fp16', async () => {
+    for (const [, base, next] of (await pairs('fp32'))) {
       roundTrip('F32', base, next);
       roundTrip('F16', toF16(base), toF16(next));
     }
   });
 
-  it('codes the real cnn bf16 epoch 5 → 6 pair far smaller than the checkpoint alone', () => {
+  it('codes the real cnn bf16 epoch 5 → 6 pair far smaller than the checkpoint alone', async () => {
     let original = 0;
     let coded = 0;
     const exponents = new Float64Array(256);
     const rest = new Float64Array(256);
-    for (const [, base, next] of pairs('bf16')) {
+    for (const [, base, next] of (await pairs('bf16'))) {
       original += next.length;
       coded += encodeResidual('BF16', base, next).length;
       for (let i = 0; i < next.length; i += 2) {
@@ -222,17 +222,17 @@ describe('residual coding', () => {
     }
   });
 
-  it('codes identical base and next in a few dozen bytes', () => {
-    const [, base] = pairs('bf16').find(([name]) => name === 'layer3.conv2.weight')!;
+  it('codes identical base and next in a few dozen bytes', async () => {
+    const [, base] = (await pairs('bf16')).find(([name]) => name === 'layer3.conv2.weight')!;
     const coded = roundTrip('BF16', base, base);
     assert.ok(coded.length < 64, `${coded.length} bytes for ${base.length} identical bytes`);
-    const [, base32] = pairs('fp32').find(([name]) => name === 'layer3.conv2.weight')!;
+    const [, base32] = (await pairs('fp32')).find(([name]) => name === 'layer3.conv2.weight')!;
     assert.ok(roundTrip('F32', base32, base32).length < 64);
   });
 
-  it('round-trips empty input and odd element counts', () => {
-    const [, base, next] = pairs('bf16').find(([name]) => name === 'layer3.conv2.weight')!;
-    const [, base32, next32] = pairs('fp32').find(([name]) => name === 'layer3.conv2.weight')!;
+  it('round-trips empty input and odd element counts', async () => {
+    const [, base, next] = (await pairs('bf16')).find(([name]) => name === 'layer3.conv2.weight')!;
+    const [, base32, next32] = (await pairs('fp32')).find(([name]) => name === 'layer3.conv2.weight')!;
     for (const count of [0, 1, 2, 3, 5, 7, 9, 15, 33, 1001, 4097, 65535, 65536, 65537]) {
       roundTrip('BF16', base.subarray(0, count * 2), next.subarray(0, count * 2));
       roundTrip('F16', base.subarray(0, count * 2), next.subarray(0, count * 2));
@@ -240,8 +240,8 @@ describe('residual coding', () => {
     }
   });
 
-  it('round-trips unaligned views', () => {
-    const [, base, next] = pairs('bf16').find(([name]) => name === 'layer2.conv1.weight')!;
+  it('round-trips unaligned views', async () => {
+    const [, base, next] = (await pairs('bf16')).find(([name]) => name === 'layer2.conv1.weight')!;
     const b = new Uint8Array(base.length + 1);
     b.set(base, 1);
     const x = new Uint8Array(next.length + 3);
@@ -254,9 +254,9 @@ describe('residual coding', () => {
     assert.deepEqual(dst.subarray(1), new Uint8Array(next));
   });
 
-  it('predicts from two bases: fitBeta finds a trend, which then codes smaller', () => {
+  it('predicts from two bases: fitBeta finds a trend, which then codes smaller', async () => {
     // A synthetic trend on real weights: prev → base → next move by the same ±ULP steps (+ noise).
-    const [, real] = pairs('bf16').find(([name]) => name === 'layer3.conv2.weight')!;
+    const [, real] = (await pairs('bf16')).find(([name]) => name === 'layer3.conv2.weight')!;
     const random = rng(4);
     const n = real.length / 2;
     const prev = new Uint16Array(n);
@@ -281,11 +281,11 @@ describe('residual coding', () => {
     assert.equal(flat, 0);
   });
 
-  it('round-trips a real two-base chain (cnn bf16 epoch 4 → 5 → 6) with fitted beta', () => {
-    const prev = floatTensors('cnn_epoch4.bf16.safetensors');
+  it('round-trips a real two-base chain (cnn bf16 epoch 4 → 5 → 6) with fitted beta', async () => {
+    const prev = (await floatTensors('cnn_epoch4.bf16.safetensors'));
     let one = 0;
     let two = 0;
-    for (const [name, base, next] of pairs('bf16')) {
+    for (const [name, base, next] of (await pairs('bf16'))) {
       const p = prev.get(name)!.bytes;
       const beta = fitBeta('BF16', base, p, next);
       assert.ok(Number.isInteger(beta) && beta >= 0 && beta <= 256);
@@ -296,9 +296,9 @@ describe('residual coding', () => {
     assert.ok(two <= one * 1.01, `two bases ${two} bytes, one base ${one}`);
   });
 
-  it('round-trips two-base coding on real data for every dtype and beta, including wrap-around', () => {
-    const b16 = pairs('bf16');
-    const b32 = pairs('fp32');
+  it('round-trips two-base coding on real data for every dtype and beta, including wrap-around', async () => {
+    const b16 = (await pairs('bf16'));
+    const b32 = (await pairs('fp32'));
     for (let t = 0; t < b16.length; t += 5) {
       const [, prev, base] = b16[t]!;
       const [, , next] = b16[t]!;
@@ -357,19 +357,19 @@ describe('residual coding', () => {
     }
   });
 
-  it('fits no low-rank model to chunks that are not whole rows, too small, or without sign structure', () => {
+  it('fits no low-rank model to chunks that are not whole rows, too small, or without sign structure', async () => {
     const { base, next } = lowRankPair('BF16', 256, 128, 12);
     for (const rowLength of [127, 8, 128 * 128]) {
       const coded = encodeResidual('BF16', base, next, { rowLength });
       assert.equal(coded[1]! & FLAG_LOWRANK, 0, `rows of ${rowLength}`);
       roundTrip('BF16', base, next, { rowLength });
     }
-    const [, cnnBase, cnnNext] = pairs('bf16').find(([name]) => name === 'layer1.conv2.weight')!;
+    const [, cnnBase, cnnNext] = (await pairs('bf16')).find(([name]) => name === 'layer1.conv2.weight')!;
     assert.equal(encodeResidual('BF16', cnnBase, cnnNext, { rowLength: 144 })[1]! & FLAG_LOWRANK, 0);
   });
 
-  it('refuses mismatched inputs and options', () => {
-    const [, base, next] = pairs('bf16').find(([name]) => name === 'layer3.conv2.weight')!;
+  it('refuses mismatched inputs and options', async () => {
+    const [, base, next] = (await pairs('bf16')).find(([name]) => name === 'layer3.conv2.weight')!;
     const coded = encodeResidual('BF16', base, next);
     const dst = new Uint8Array(next.length);
     assert.throws(() => encodeResidual('BF16', base, next.subarray(2)), /bytes/);
@@ -388,10 +388,10 @@ describe('residual coding', () => {
     assert.throws(() => decodeResidual('BF16', base, withPrev, dst, { prev: base, beta: 64 }), /checksum|corrupt/);
   });
 
-  it('survives a seeded mini-fuzz: every mutation throws or decodes correctly, never hangs', () => {
-    const all = pairs('bf16');
+  it('survives a seeded mini-fuzz: every mutation throws or decodes correctly, never hangs', async () => {
+    const all = (await pairs('bf16'));
     const [, base, next] = all.find(([name]) => name === 'layer2.conv2.weight')!;
-    const [, base32, next32] = pairs('fp32').find(([name]) => name === 'layer1.conv1.weight')!;
+    const [, base32, next32] = (await pairs('fp32')).find(([name]) => name === 'layer1.conv1.weight')!;
     const low = lowRankPair('BF16', 256, 128, 13);
     const cases: Array<[DeltaDtype, Uint8Array, Uint8Array, { prev?: Uint8Array; beta?: number; rowLength?: number } | undefined]> = [
       ['BF16', base, next, undefined],

@@ -53,7 +53,7 @@ describe('real checkpoints round-trip bit-exactly', () => {
     assert.equal(sha256(readFileSync(restored)), sha256(readFileSync(input)));
     await verifyFile(packed);
 
-    const summary = summarize(readIndex(packed));
+    const summary = summarize((await readIndex(packed)));
     assert.equal(summary.tensors.length, 56);
     assert.deepEqual(summary.dtypes.map((d) => d.dtype).sort(), ['F32', 'I64', 'opaque']);
     const exponent = summary.planes.find((p) => p.dtype === 'F32' && p.plane === 'exponent')!;

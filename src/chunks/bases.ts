@@ -23,9 +23,9 @@ export interface BaseCheckpoint {
    * Original bytes [offset, offset + length) of the base, into `into` when given, else into a new
    * array of their own (either may be transferred to a worker).
    */
-  read(offset: number, length: number, into?: Uint8Array): Uint8Array;
+  read(offset: number, length: number, into?: Uint8Array): Promise<Uint8Array>;
   /** Throws if the base file changed since it was opened. */
-  checkUnchanged(): void;
+  checkUnchanged(): Promise<void>;
   close(): void;
 }
 
@@ -37,25 +37,28 @@ function tensorsByName(segments: readonly { kind: string }[]): Map<string, Tenso
 
 /** A base given as the original checkpoint file: hashed once to establish its identity. */
 class RawBase implements BaseCheckpoint {
-  readonly identity: SourceRecord;
-  readonly tensors: Map<string, TensorSegment>;
+  private constructor(
+    private readonly source: ByteSource,
+    readonly identity: SourceRecord,
+    readonly tensors: Map<string, TensorSegment>,
+  ) {}
 
-  constructor(private readonly source: ByteSource) {
-    this.tensors = tensorsByName(detectLayout(source).segments);
+  static async open(source: ByteSource): Promise<RawBase> {
+    const tensors = tensorsByName((await detectLayout(source)).segments);
     const hash = new RunningChecksum();
     const buffer = new Uint8Array(Math.min(HASH_READ, source.size));
     for (let at = 0; at < source.size; at += buffer.length) {
-      hash.update(source.read(at, Math.min(buffer.length, source.size - at), buffer));
+      hash.update(await source.read(at, Math.min(buffer.length, source.size - at), buffer));
     }
-    this.identity = { name: basename(source.name), size: source.size, xxh64: hash.hex() };
+    return new RawBase(source, { name: basename(source.name), size: source.size, xxh64: hash.hex() }, tensors);
   }
 
-  read(offset: number, length: number, into?: Uint8Array): Uint8Array {
+  read(offset: number, length: number, into?: Uint8Array): Promise<Uint8Array> {
     return this.source.read(offset, length, into ?? new Uint8Array(length));
   }
 
-  checkUnchanged(): void {
-    this.source.checkUnchanged();
+  checkUnchanged(): Promise<void> {
+    return this.source.checkUnchanged();
   }
 
   close(): void {
@@ -67,26 +70,31 @@ class RawBase implements BaseCheckpoint {
 class ContainerBase implements BaseCheckpoint {
   readonly identity: SourceRecord;
   readonly tensors: Map<string, TensorSegment>;
-  private readonly reader: ContainerReader;
   private cached: { number: number; bytes: Uint8Array } | undefined;
 
-  constructor(private readonly source: ByteSource) {
-    this.reader = new ContainerReader(source);
-    const { index } = this.reader;
-    if (index.bases?.length) {
-      throw new MithrilError(source.name, 'a base given as .mth must not itself be delta-coded; give its original file instead', 'UNSUPPORTED');
-    }
-    this.identity = index.source;
-    this.tensors = tensorsByName(index.segments);
+  private constructor(
+    private readonly source: ByteSource,
+    private readonly reader: ContainerReader,
+  ) {
+    this.identity = reader.index.source;
+    this.tensors = tensorsByName(reader.index.segments);
   }
 
-  read(offset: number, length: number, into?: Uint8Array): Uint8Array {
+  static async open(source: ByteSource): Promise<ContainerBase> {
+    const reader = await ContainerReader.open(source);
+    if (reader.index.bases?.length) {
+      throw new MithrilError(source.name, 'a base given as .mth must not itself be delta-coded; give its original file instead', 'UNSUPPORTED');
+    }
+    return new ContainerBase(source, reader);
+  }
+
+  async read(offset: number, length: number, into?: Uint8Array): Promise<Uint8Array> {
     const out = into ? into.subarray(0, length) : new Uint8Array(length);
     const chunks = this.reader.index.chunks;
     let number = this.chunkAt(offset);
     for (let done = 0; done < length; number++) {
       const chunk = chunks[number]!;
-      const bytes = this.decoded(number);
+      const bytes = await this.decoded(number);
       const from = offset + done - chunk.rawOffset;
       const take = Math.min(length - done, chunk.rawLength - from);
       out.set(bytes.subarray(from, from + take), done);
@@ -95,8 +103,8 @@ class ContainerBase implements BaseCheckpoint {
     return out;
   }
 
-  checkUnchanged(): void {
-    this.source.checkUnchanged();
+  checkUnchanged(): Promise<void> {
+    return this.source.checkUnchanged();
   }
 
   close(): void {
@@ -115,18 +123,18 @@ class ContainerBase implements BaseCheckpoint {
     return low;
   }
 
-  private decoded(number: number): Uint8Array {
+  private async decoded(number: number): Promise<Uint8Array> {
     if (this.cached?.number !== number) {
       const bytes = new Uint8Array(this.reader.index.chunks[number]!.rawLength);
-      readChunk(this.reader, number, bytes, []);
+      await readChunk(this.reader, number, bytes, []);
       this.cached = { number, bytes };
     }
     return this.cached.bytes;
   }
 }
 
-export function openBase(source: ByteSource): BaseCheckpoint {
-  return hasContainerMagic(source.read(0, Math.min(16, source.size))) ? new ContainerBase(source) : new RawBase(source);
+export async function openBase(source: ByteSource): Promise<BaseCheckpoint> {
+  return hasContainerMagic(await source.read(0, Math.min(16, source.size))) ? ContainerBase.open(source) : RawBase.open(source);
 }
 
 /**
@@ -151,6 +159,6 @@ export function matchBases(reader: ContainerReader, given: readonly { path: stri
 }
 
 /** For a delta chunk, the base bytes each of its refs names (in buffers from `pool` when given); none otherwise. */
-export function refBytes(chunk: ChunkRecord, bases: readonly BaseCheckpoint[], pool?: { take(size: number): Uint8Array }): Uint8Array[] {
-  return (chunk.delta?.refs ?? []).map((ref) => bases[ref.base]!.read(ref.offset, chunk.rawLength, pool?.take(chunk.rawLength)));
+export function refBytes(chunk: ChunkRecord, bases: readonly BaseCheckpoint[], pool?: { take(size: number): Uint8Array }): Promise<Uint8Array[]> {
+  return Promise.all((chunk.delta?.refs ?? []).map((ref) => bases[ref.base]!.read(ref.offset, chunk.rawLength, pool?.take(chunk.rawLength))));
 }

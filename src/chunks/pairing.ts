@@ -8,18 +8,18 @@ import { rowBytes, type ChunkPlan } from './plan.js';
  * A chunk's counterpart in the base checkpoints, for coding it as a delta: the same bytes of the
  * same tensor (name, dtype, shape) in the base and, if that has them, in the older base.
  */
-export function pairChunk(chunk: ChunkPlan, bases: readonly BaseCheckpoint[], buffers: { take(size: number): Uint8Array }): { base?: PairedBytes; prev?: PairedBytes } {
+export async function pairChunk(chunk: ChunkPlan, bases: readonly BaseCheckpoint[], buffers: { take(size: number): Uint8Array }): Promise<{ base?: PairedBytes; prev?: PairedBytes }> {
   if (!chunk.tensor || !isDeltaDtype(chunk.dtype)) return {};
-  const base = pairedBytes(chunk, bases, 0, buffers);
-  return base ? { base, prev: pairedBytes(chunk, bases, 1, buffers) } : {};
+  const base = await pairedBytes(chunk, bases, 0, buffers);
+  return base ? { base, prev: await pairedBytes(chunk, bases, 1, buffers) } : {};
 }
 
-function pairedBytes(chunk: ChunkPlan, bases: readonly BaseCheckpoint[], which: number, buffers: { take(size: number): Uint8Array }): PairedBytes | undefined {
+async function pairedBytes(chunk: ChunkPlan, bases: readonly BaseCheckpoint[], which: number, buffers: { take(size: number): Uint8Array }): Promise<PairedBytes | undefined> {
   const tensor = chunk.tensor!;
   const paired = bases[which]?.tensors.get(tensor.name);
   if (!paired || paired.dtype !== tensor.dtype || paired.length !== tensor.length || paired.shape.join() !== tensor.shape.join()) return undefined;
   const ref = { base: which, offset: paired.offset + (chunk.offset - tensor.offset) };
-  return { ref, bytes: bases[which]!.read(ref.offset, chunk.length, buffers.take(chunk.length)) };
+  return { ref, bytes: await bases[which]!.read(ref.offset, chunk.length, buffers.take(chunk.length)) };
 }
 
 /** Elements per row when the chunk is whole rows of a tensor with two or more dimensions. */

@@ -131,7 +131,7 @@ program
   .option('-r, --recursive', 'compress every checkpoint in the folders given (other files are left alone)')
   .option('--rm', 'remove each input once its output is complete')
   .action(async (inputs: string[], opts: OutputFlags & { force?: boolean; quiet?: boolean; best?: boolean; strong?: boolean; chunkSize: number; base: string[]; threads: number; recursive?: boolean }) => {
-    const files = expandInputs(inputs, opts.recursive ?? false, false);
+    const files = await expandInputs(inputs, opts.recursive ?? false, false);
     const outputOf = outputFor(files, opts);
     if (opts.base.length > 2) throw usage('at most two --base files (the base and an older one)');
     if (opts.strong && !opts.best && !opts.base.length && !opts.quiet) console.error('mithril: note: --strong changes only coding against a --base; without one the output is the same as without it');
@@ -158,7 +158,7 @@ program
   .option('-r, --recursive', 'decompress every .mth in the folders given')
   .option('--rm', 'remove each .mth once its original is restored')
   .action(async (inputs: string[], opts: OutputFlags & { force?: boolean; quiet?: boolean; base: string[]; threads: number; recursive?: boolean }) => {
-    const files = expandInputs(inputs, opts.recursive ?? false, true);
+    const files = await expandInputs(inputs, opts.recursive ?? false, true);
     const outputOf = outputFor(files, opts);
     await forEachFile(files, async (file) => {
       const options = { ...opts, output: outputOf(file), bases: opts.base };
@@ -176,10 +176,10 @@ program
   .option('--tensors', 'list every tensor')
   .option('-r, --recursive', 'every .mth in the folders given, as one summary table')
   .action(async (inputs: string[], opts: { json?: boolean; tensors?: boolean; recursive?: boolean }) => {
-    const files = expandInputs(inputs, opts.recursive ?? false, true);
+    const files = await expandInputs(inputs, opts.recursive ?? false, true);
     const rows: [string, Summary][] = [];
     await forEachFile(files, async ({ path }) => {
-      const summary = summarize(readIndex(path));
+      const summary = summarize(await readIndex(path));
       if (opts.json) console.log(JSON.stringify({ file: path, ...summary }));
       else if (opts.recursive) rows.push([path, summary]);
       else console.log(formatSummary(path, summary, opts.tensors ?? false));
@@ -197,7 +197,7 @@ program
   .addOption(threadsOption())
   .option('-r, --recursive', 'verify every .mth in the folders given')
   .action(async (inputs: string[], opts: { json?: boolean; quiet?: boolean; base: string[]; threads: number; recursive?: boolean }) => {
-    await forEachFile(expandInputs(inputs, opts.recursive ?? false, true), async ({ path }) => {
+    await forEachFile(await expandInputs(inputs, opts.recursive ?? false, true), async ({ path }) => {
       try {
         const result = await withProgress(`verify ${path}`, opts.quiet, (onProgress) => verifyFile(path, { bases: opts.base, threads: opts.threads, onProgress }));
         if (opts.json) console.log(JSON.stringify({ file: path, ok: true, size: result.originalSize, xxh64: result.xxh64 }));

@@ -5,22 +5,22 @@ import { SUFFIX } from '../files.js';
 import { FileSource } from '../io/source.js';
 
 /** Every file below `dir` (sorted, symbolic links not followed) for which `wanted` holds. */
-function walk(dir: string, wanted: (path: string) => boolean): string[] {
+async function walk(dir: string, wanted: (path: string) => Promise<boolean>): Promise<string[]> {
   const found: string[] = [];
   for (const entry of readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
     const path = join(dir, entry.name);
-    if (entry.isDirectory()) found.push(...walk(path, wanted));
-    else if (entry.isFile() && wanted(path)) found.push(path);
+    if (entry.isDirectory()) found.push(...(await walk(path, wanted)));
+    else if (entry.isFile() && (await wanted(path))) found.push(path);
   }
   return found;
 }
 
-function isCheckpointFile(path: string): boolean {
+async function isCheckpointFile(path: string): Promise<boolean> {
   if (path.endsWith(SUFFIX)) return false;
   let source: FileSource | undefined;
   try {
     source = new FileSource(path);
-    return looksLikeCheckpoint(source);
+    return await looksLikeCheckpoint(source);
   } catch {
     return false;
   } finally {
@@ -38,12 +38,13 @@ export interface Input {
  * The files a command works on: as given, or with -r, every checkpoint (for compress) or every
  * .mth (otherwise) in the folder trees given; other files are left alone.
  */
-export function expandInputs(inputs: string[], recursive: boolean, containers: boolean): Input[] {
+export async function expandInputs(inputs: string[], recursive: boolean, containers: boolean): Promise<Input[]> {
   if (!recursive) return inputs.map((path) => ({ path, folder: '' }));
-  const wanted = containers ? (path: string) => path.endsWith(SUFFIX) : isCheckpointFile;
-  return inputs.flatMap((input) =>
-    statSync(input, { throwIfNoEntry: false })?.isDirectory()
-      ? walk(input, wanted).map((path) => ({ path, folder: relative(input, dirname(path)) }))
-      : [{ path: input, folder: '' }],
-  );
+  const wanted = containers ? async (path: string) => path.endsWith(SUFFIX) : isCheckpointFile;
+  const found: Input[] = [];
+  for (const input of inputs) {
+    if (!statSync(input, { throwIfNoEntry: false })?.isDirectory()) found.push({ path: input, folder: '' });
+    else for (const path of await walk(input, wanted)) found.push({ path, folder: relative(input, dirname(path)) });
+  }
+  return found;
 }

@@ -10,25 +10,31 @@ export const describeSource = (s: SourceRecord): string => `${JSON.stringify(s.n
 
 /** An opened container: its validated index, ready for random access to any chunk. */
 export class ContainerReader {
-  readonly index: ContainerIndex;
   /** Coded bytes of the chunk being read in this thread, reused (fresh memory is slow to touch). */
   private coded = new Uint8Array(0);
 
   /** The container's file name, for messages. */
   readonly name: string;
 
-  constructor(private readonly source: ByteSource) {
+  private constructor(
+    private readonly source: ByteSource,
+    readonly index: ContainerIndex,
+  ) {
     this.name = source.name;
+  }
+
+  /** Reads and checks the header, footer and index: everything but the chunks. */
+  static async open(source: ByteSource): Promise<ContainerReader> {
     const fail: (problem: string, code?: ErrorCode) => never = (problem, code = 'CORRUPT') => {
       throw new MithrilError(source.name, problem, code);
     };
     if (source.size === 0) fail('is empty (0 bytes), not a mithril file', 'EMPTY');
-    const magic = hasContainerMagic(source.read(0, Math.min(HEADER_SIZE, source.size)));
+    const magic = hasContainerMagic(await source.read(0, Math.min(HEADER_SIZE, source.size)));
     if (!magic) fail('not a mithril file (no .mth header at the start)', 'NOT_CONTAINER');
     if (source.size < HEADER_SIZE + FOOTER_SIZE) fail(`truncated: only ${source.size} bytes, less than an empty container`, 'TRUNCATED');
-    const header = decodeHeader(source.read(0, HEADER_SIZE));
+    const header = decodeHeader(await source.read(0, HEADER_SIZE));
     if (typeof header === 'string') fail(header, 'UNSUPPORTED');
-    const footer = decodeFooter(source.read(source.size - FOOTER_SIZE, FOOTER_SIZE));
+    const footer = decodeFooter(await source.read(source.size - FOOTER_SIZE, FOOTER_SIZE));
     // The header is ours, so a missing footer means the end is missing (or was overwritten).
     if (typeof footer === 'string') fail(`truncated or damaged at the end: no index footer in its last ${FOOTER_SIZE} bytes (${source.size} bytes in all)`, 'TRUNCATED');
     const indexEnd = footer.indexOffset + footer.indexCodedLength;
@@ -36,7 +42,7 @@ export class ContainerReader {
     if (footer.indexOffset < HEADER_SIZE || indexEnd !== source.size - FOOTER_SIZE || !plausible) {
       fail('corrupted footer (index position out of range)');
     }
-    const coded = source.read(footer.indexOffset, footer.indexCodedLength);
+    const coded = await source.read(footer.indexOffset, footer.indexCodedLength);
     const json = new Uint8Array(footer.indexLength);
     try {
       decodeWith('zstd1', coded, json);
@@ -52,7 +58,7 @@ export class ContainerReader {
     }
     const problem = validateIndex(parsed, footer.indexOffset);
     if (problem) fail(`invalid index: ${problem}`);
-    this.index = parsed as ContainerIndex;
+    return new ContainerReader(source, parsed as ContainerIndex);
   }
 
   /** The tensor (or opaque role) whose bytes a chunk starts in, for error messages. */
@@ -64,7 +70,7 @@ export class ContainerReader {
   }
 
   /** Reads a chunk's coded bytes (into `into` when given). */
-  readCoded(chunkNumber: number, into?: Uint8Array): Uint8Array {
+  readCoded(chunkNumber: number, into?: Uint8Array): Promise<Uint8Array> {
     const chunk = this.index.chunks[chunkNumber]!;
     const codedLength = chunk.streams.reduce((sum, s) => sum + s.codedLength, 0);
     if (!into) {

@@ -9,20 +9,20 @@ import { readZipEntries } from './zip.js';
 const SNIFF_BYTES = 32;
 
 /** Whether a file is in a checkpoint format mithril reads (for -r): by its first bytes, and for a zip, torch's data.pkl record. */
-export function looksLikeCheckpoint(source: ByteSource): boolean {
-  const first = source.read(0, Math.min(SNIFF_BYTES, source.size));
+export async function looksLikeCheckpoint(source: ByteSource): Promise<boolean> {
+  const first = await source.read(0, Math.min(SNIFF_BYTES, source.size));
   if (looksLikeSafetensors(first, source.size)) return true;
   if (!looksLikeTorchZip(first)) return false;
   try {
-    return torchPickleEntry(readZipEntries(source)) !== undefined;
+    return torchPickleEntry(await readZipEntries(source)) !== undefined;
   } catch {
     return true; // a damaged archive is still picked, for compress to say what is wrong with it
   }
 }
 
 /** Recognises the checkpoint format from the file's first bytes and returns its layout. */
-export function detectLayout(source: ByteSource): Layout {
-  const first = source.read(0, Math.min(SNIFF_BYTES, source.size));
+export async function detectLayout(source: ByteSource): Promise<Layout> {
+  const first = await source.read(0, Math.min(SNIFF_BYTES, source.size));
   if (looksLikeSafetensors(first, source.size)) return readSafetensorsLayout(source);
   if (looksLikeTorchZip(first)) return readTorchLayout(source);
   if (looksLikeLegacyTorch(first)) throw new MithrilError(source.name, LEGACY_TORCH_PROBLEM, 'UNSUPPORTED');

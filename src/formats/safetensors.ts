@@ -22,14 +22,14 @@ export function looksLikeSafetensors(first16: Uint8Array, size: number): boolean
   return n >= 2n && n <= BigInt(size - 8) && n <= BigInt(SAFETENSORS_MAX_HEADER) && first16[8] === OPEN_BRACE;
 }
 
-export function readSafetensorsLayout(source: ByteSource): Layout {
+export async function readSafetensorsLayout(source: ByteSource): Promise<Layout> {
   function fail(problem: string, code: ErrorCode = 'INVALID_CHECKPOINT'): never {
     throw new MithrilError(source.name, problem, code);
   }
   const size = source.size;
   if (size < 8) fail(`file is ${size} bytes, too short for a safetensors header (needs at least 8)`);
 
-  const prefix = source.read(0, 8);
+  const prefix = await source.read(0, 8);
   const n64 = new DataView(prefix.buffer, prefix.byteOffset, 8).getBigUint64(0, true);
   if (n64 > BigInt(size - 8)) fail(`header length ${n64} exceeds file size (${size} bytes)`);
   if (n64 > BigInt(SAFETENSORS_MAX_HEADER)) {
@@ -39,7 +39,7 @@ export function readSafetensorsLayout(source: ByteSource): Layout {
   const dataStart = 8 + headerLength;
   const dataSize = size - dataStart;
 
-  const headerBytes = source.read(8, headerLength);
+  const headerBytes = await source.read(8, headerLength);
   if (headerBytes[0] !== OPEN_BRACE) fail(`invalid JSON header: does not start with '{'`);
   let header: unknown;
   try {

@@ -58,15 +58,15 @@ export interface TorchCheckpoint {
   pickleProblem?: string;
 }
 
-export function readTorchLayout(source: ByteSource): Layout {
-  return readTorchCheckpoint(source).layout;
+export async function readTorchLayout(source: ByteSource): Promise<Layout> {
+  return (await readTorchCheckpoint(source)).layout;
 }
 
-export function readTorchCheckpoint(source: ByteSource): TorchCheckpoint {
-  const first = source.read(0, Math.min(32, source.size));
+export async function readTorchCheckpoint(source: ByteSource): Promise<TorchCheckpoint> {
+  const first = await source.read(0, Math.min(32, source.size));
   if (looksLikeLegacyTorch(first)) throw new MithrilError(source.name, LEGACY_TORCH_PROBLEM, 'UNSUPPORTED');
   if (!looksLikeTorchZip(first)) throw new MithrilError(source.name, 'not a torch.save checkpoint (no zip local header at the start)', 'NOT_CHECKPOINT');
-  const archive = readZipArchive(source);
+  const archive = await readZipArchive(source);
   const { entries } = archive;
 
   const pickle = torchPickleEntry(entries);
@@ -82,11 +82,11 @@ export function readTorchCheckpoint(source: ByteSource): TorchCheckpoint {
     pickleProblem = 'data.pkl is compressed or encrypted';
   } else if (pickleEntry.size > MAX_PICKLE_BYTES) {
     pickleProblem = `data.pkl is ${pickleEntry.size} bytes, over the ${MAX_PICKLE_BYTES}-byte limit`;
-  } else if (!littleEndian(source, prefix, byName)) {
+  } else if (!(await littleEndian(source, prefix, byName))) {
     pickleProblem = 'storages are big-endian';
   } else {
     try {
-      storages = readTorchPickle(source.read(pickleEntry.dataOffset, pickleEntry.size)).storages;
+      storages = readTorchPickle(await source.read(pickleEntry.dataOffset, pickleEntry.size)).storages;
     } catch (e) {
       if (!(e instanceof PickleError || e instanceof RangeError)) throw e;
       pickleProblem = e.message;
@@ -163,9 +163,9 @@ function isPlain(e: ZipEntry): boolean {
 }
 
 /** torch >= 2.1 records the byte order of the storages; older archives are little-endian. */
-function littleEndian(source: ByteSource, prefix: string, byName: Map<string, ZipEntry>): boolean {
+async function littleEndian(source: ByteSource, prefix: string, byName: Map<string, ZipEntry>): Promise<boolean> {
   const e = byName.get(`${prefix}/byteorder`);
   if (!e || !isPlain(e) || e.size > 16) return true;
-  const text = new TextDecoder('latin1').decode(source.read(e.dataOffset, e.size)).trim();
+  const text = new TextDecoder('latin1').decode(await source.read(e.dataOffset, e.size)).trim();
   return text !== 'big';
 }

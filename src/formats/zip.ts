@@ -54,8 +54,8 @@ const U32_MAX = 0xffffffff;
 const ZIP64_EXTRA_ID = 0x0001;
 
 /** Reads the archive's entries; see readZipArchive. */
-export function readZipEntries(source: ByteSource): ZipEntry[] {
-  return readZipArchive(source).entries;
+export async function readZipEntries(source: ByteSource): Promise<ZipEntry[]> {
+  return (await readZipArchive(source)).entries;
 }
 
 /**
@@ -63,14 +63,14 @@ export function readZipEntries(source: ByteSource): ZipEntry[] {
  * the central directory and each entry's local header. Entries must lie before the central directory
  * and must not overlap one another.
  */
-export function readZipArchive(source: ByteSource): ZipArchive {
+export async function readZipArchive(source: ByteSource): Promise<ZipArchive> {
   const fail: Fail = (problem) => {
     throw new MithrilError(source.name, `invalid zip archive: ${problem}`, 'INVALID_CHECKPOINT');
   };
-  const end = readEndRecords(source, fail);
+  const end = await readEndRecords(source, fail);
   const { directoryOffset, directorySize, count } = directoryRange(end, source.size, fail);
-  const records = readCentralDirectory(source.read(directoryOffset, directorySize), directoryOffset, count, end.cdOffset, fail);
-  for (const r of records) r.entry.dataOffset = readLocalHeader(source, r, directoryOffset, fail);
+  const records = readCentralDirectory(await source.read(directoryOffset, directorySize), directoryOffset, count, end.cdOffset, fail);
+  for (const r of records) r.entry.dataOffset = await readLocalHeader(source, r, directoryOffset, fail);
   const entries = records.map((r) => r.entry);
   checkNoOverlap(entries, fail);
   return { entries, directoryOffset, directorySize, zip64: end.zip64 };
@@ -99,9 +99,9 @@ interface CentralRecord {
 }
 
 /** The end record, replaced by the ZIP64 record when a locator points to one. */
-function readEndRecords(source: ByteSource, fail: Fail): EndRecord {
-  const classic = readEndOfCentralDirectory(source, fail);
-  const end = readZip64EndRecord(source, classic.recordsStart, fail) ?? classic;
+async function readEndRecords(source: ByteSource, fail: Fail): Promise<EndRecord> {
+  const classic = await readEndOfCentralDirectory(source, fail);
+  const end = (await readZip64EndRecord(source, classic.recordsStart, fail)) ?? classic;
   if (!end.zip64) {
     // 0xFFFF entries can be a true count; saturated 32-bit fields cannot be, without ZIP64 records.
     if (end.cdSize === BigInt(U32_MAX) || end.cdOffset === BigInt(U32_MAX)) fail('end record needs ZIP64 records, which are missing');
@@ -110,7 +110,7 @@ function readEndRecords(source: ByteSource, fail: Fail): EndRecord {
 }
 
 /** The end of central directory record, found from the end of the file. */
-function readEndOfCentralDirectory(source: ByteSource, fail: Fail): EndRecord {
+async function readEndOfCentralDirectory(source: ByteSource, fail: Fail): Promise<EndRecord> {
   const size = source.size;
   if (size < EOCD_SIZE) fail(`file is ${size} bytes, too short for an end of central directory record (22 bytes)`);
 
@@ -118,7 +118,7 @@ function readEndOfCentralDirectory(source: ByteSource, fail: Fail): EndRecord {
   // must reach exactly to the end of the file.
   const tailLength = Math.min(size, EOCD_SIZE + MAX_COMMENT);
   const tailStart = size - tailLength;
-  const tail = source.read(tailStart, tailLength);
+  const tail = await source.read(tailStart, tailLength);
   const tv = view(tail);
   let eocd = -1;
   for (let i = tailLength - EOCD_SIZE; i >= 0; i--) {
@@ -144,10 +144,10 @@ function readEndOfCentralDirectory(source: ByteSource, fail: Fail): EndRecord {
  * ZIP64: a locator immediately before the end record points to the ZIP64 end record, whose
  * fields replace the 16- and 32-bit ones (as Python's zipfile and miniz read them).
  */
-function readZip64EndRecord(source: ByteSource, eocdOffset: number, fail: Fail): EndRecord | undefined {
+async function readZip64EndRecord(source: ByteSource, eocdOffset: number, fail: Fail): Promise<EndRecord | undefined> {
   if (eocdOffset < ZIP64_LOCATOR_SIZE) return undefined;
   const locatorOffset = eocdOffset - ZIP64_LOCATOR_SIZE;
-  const lv = view(source.read(locatorOffset, ZIP64_LOCATOR_SIZE));
+  const lv = view(await source.read(locatorOffset, ZIP64_LOCATOR_SIZE));
   if (lv.getUint32(0, true) !== SIG_ZIP64_LOCATOR) return undefined;
   const recordOffset64 = lv.getBigUint64(8, true);
   const totalDisks = lv.getUint32(16, true);
@@ -156,7 +156,7 @@ function readZip64EndRecord(source: ByteSource, eocdOffset: number, fail: Fail):
     fail(`ZIP64 end record offset ${recordOffset64} is outside the file (it must end by ${locatorOffset})`);
   }
   const recordOffset = Number(recordOffset64);
-  const rv = view(source.read(recordOffset, ZIP64_EOCD_MIN_SIZE));
+  const rv = view(await source.read(recordOffset, ZIP64_EOCD_MIN_SIZE));
   if (rv.getUint32(0, true) !== SIG_ZIP64_EOCD) fail(`no ZIP64 end of central directory record at offset ${recordOffset}`);
   const recordSize = rv.getBigUint64(4, true) + 12n;
   if (recordSize < BigInt(ZIP64_EOCD_MIN_SIZE) || BigInt(recordOffset) + recordSize > BigInt(locatorOffset)) {
@@ -294,9 +294,9 @@ function checkPlace(place: EntryPlace, method: number, flags: number, name: stri
 }
 
 /** The offset of an entry's data: its local header has the signature, the same name, and the data fits before the directory. */
-function readLocalHeader(source: ByteSource, { entry: e, rawName }: CentralRecord, directoryOffset: number, fail: Fail): number {
+async function readLocalHeader(source: ByteSource, { entry: e, rawName }: CentralRecord, directoryOffset: number, fail: Fail): Promise<number> {
   const quoted = JSON.stringify(e.name);
-  const lv = view(source.read(e.localHeaderOffset, LOCAL_SIZE));
+  const lv = view(await source.read(e.localHeaderOffset, LOCAL_SIZE));
   if (lv.getUint32(0, true) !== SIG_LOCAL) fail(`entry ${quoted}: no local file header at offset ${e.localHeaderOffset}`);
   const localFlags = lv.getUint16(6, true);
   const localMethod = lv.getUint16(8, true);
@@ -308,7 +308,7 @@ function readLocalHeader(source: ByteSource, { entry: e, rawName }: CentralRecor
   if (dataOffset + e.size > directoryOffset) {
     fail(`entry ${quoted}: data [${dataOffset}, +${e.size}) runs into the central directory at offset ${directoryOffset}`);
   }
-  if (nameLength !== rawName.length || !sameBytes(source.read(e.localHeaderOffset + LOCAL_SIZE, nameLength), rawName)) {
+  if (nameLength !== rawName.length || !sameBytes(await source.read(e.localHeaderOffset + LOCAL_SIZE, nameLength), rawName)) {
     fail(`entry ${quoted}: local header name differs from the central directory's`);
   }
   // Without a data descriptor (bit 3) the local header carries the sizes too; they must agree.

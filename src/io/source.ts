@@ -1,15 +1,19 @@
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { MithrilError } from '../errors.js';
 
-/** Random-access bytes: a file read with positional reads, or a buffer in memory. */
+/**
+ * Random-access bytes, the one seam every input goes through: a file read with positional reads,
+ * a buffer in memory, and (next) an object read with ranged requests. Asynchronous, so that a
+ * remote source fits; a local file answers at once.
+ */
 export interface ByteSource {
   /** Name used in error messages (the file path, or a label for buffers). */
   readonly name: string;
   readonly size: number;
   /** Reads exactly `length` bytes at `offset` (into `into` when given); a short read is an error. */
-  read(offset: number, length: number, into?: Uint8Array): Uint8Array;
+  read(offset: number, length: number, into?: Uint8Array): Promise<Uint8Array>;
   /** Throws if the bytes changed since the source was opened (a file written to meanwhile). */
-  checkUnchanged(): void;
+  checkUnchanged(): Promise<void>;
   close(): void;
 }
 
@@ -22,7 +26,7 @@ export class BufferSource implements ByteSource {
     this.size = bytes.length;
   }
 
-  read(offset: number, length: number, into?: Uint8Array): Uint8Array {
+  async read(offset: number, length: number, into?: Uint8Array): Promise<Uint8Array> {
     if (offset < 0 || length < 0 || offset + length > this.size) {
       throw new MithrilError(this.name, `unexpected end of data (wanted ${length} bytes at offset ${offset}, size ${this.size})`, 'TRUNCATED');
     }
@@ -32,7 +36,7 @@ export class BufferSource implements ByteSource {
     return into.subarray(0, length);
   }
 
-  checkUnchanged(): void {}
+  async checkUnchanged(): Promise<void> {}
 
   close(): void {}
 }
@@ -58,14 +62,15 @@ export class FileSource implements ByteSource {
   }
 
   /** Throws if the file was changed (size or modification time) since it was opened. */
-  checkUnchanged(): void {
+  async checkUnchanged(): Promise<void> {
     const stat = fstatSync(this.fd);
     if (stat.size !== this.size || stat.mtimeMs !== this.modified) {
       throw new MithrilError(this.name, 'changed while being read; nothing was written', 'CHANGED');
     }
   }
 
-  read(offset: number, length: number, into?: Uint8Array): Uint8Array {
+  // Synchronous positional reads inside: a local file needs no trip through the thread pool.
+  async read(offset: number, length: number, into?: Uint8Array): Promise<Uint8Array> {
     const target = into ? into.subarray(0, length) : new Uint8Array(length);
     let done = 0;
     while (done < length) {

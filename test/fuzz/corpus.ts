@@ -62,10 +62,10 @@ export function readContainerIndex(container: Uint8Array): { index: ContainerInd
 const baseCache = new Map<string, NonNullable<DecompressOptions['bases']>[number]>();
 
 /** A fixture opened as a base checkpoint (hashed once per process). */
-export function fixtureBase(name: string): NonNullable<DecompressOptions['bases']>[number] {
+export async function fixtureBase(name: string): Promise<NonNullable<DecompressOptions['bases']>[number]> {
   let base = baseCache.get(name);
   if (!base) {
-    base = { path: name, base: openBase(new BufferSource(readFixture(name), name)) };
+    base = { path: name, base: (await openBase(new BufferSource(readFixture(name), name))) };
     baseCache.set(name, base);
   }
   return base;
@@ -73,7 +73,7 @@ export function fixtureBase(name: string): NonNullable<DecompressOptions['bases'
 
 /** `level`: with bases, the delta coding: byte planes, `strong` (rANS) or `best` (rANS with low-rank sign models). */
 async function mthSeed(name: string, weight: number, original: Uint8Array, baseNames: string[] = [], level: 'planes' | 'strong' | 'best' = 'planes'): Promise<MthSeed> {
-  const bases = baseNames.map((b) => fixtureBase(b).base);
+  const bases = await Promise.all(baseNames.map(async (b) => (await fixtureBase(b)).base));
   const coding = { strong: level === 'strong', best: level === 'best' };
   const container = await compressBuffer(original, { name, ...(bases.length ? { bases, ...coding } : {}) });
   const { index, indexOffset } = readContainerIndex(container);
@@ -85,9 +85,9 @@ function fileSeed(name: string, weight: number, bytes: Uint8Array, shape: (b: Ui
 }
 
 /** The data.pkl of a real torch checkpoint. */
-function dataPkl(file: Uint8Array): Uint8Array {
+async function dataPkl(file: Uint8Array): Promise<Uint8Array> {
   const source = new BufferSource(file, 'x.pt');
-  const entry = readZipArchive(source).entries.find((e) => e.name.endsWith('/data.pkl'))!;
+  const entry = (await readZipArchive(source)).entries.find((e) => e.name.endsWith('/data.pkl'))!;
   return file.slice(entry.dataOffset, entry.dataOffset + entry.size);
 }
 
@@ -121,7 +121,7 @@ async function build(): Promise<Corpus> {
   const p2 = handCheckpointPickle(2);
   const p4 = handCheckpointPickle(4);
   const text = textOpcodesPickle();
-  const real = dataPkl(pt);
+  const real = (await dataPkl(pt));
   const handZip2 = torchZip(p2, HAND_STORAGES, { prefix: 'hand' });
   const handZip4 = torchZip(p4, HAND_STORAGES, { prefix: 'hand_ckpt', torchStyle: true });
   const handZipComment = torchZip(p2, HAND_STORAGES, { prefix: 'x', torchStyle: true, comment: 'PK\u0005\u0006 a comment that looks like an end record' });

@@ -191,7 +191,7 @@ export async function execute(target: Target, corpusName: string, input: Uint8Ar
   switch (target) {
     case 'mth': {
       const s = mthSeed(c, corpusName);
-      const bases = s.baseNames.map(fixtureBase);
+      const bases = await Promise.all(s.baseNames.map(fixtureBase));
       let out: Uint8Array;
       try {
         out = await decompressBuffer(input, { name: 'fuzz.mth', ...(bases.length ? { bases } : {}) });
