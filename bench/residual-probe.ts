@@ -3,7 +3,8 @@
  * `node dist/bench/residual-probe.js [fixtures dir] [--low-rank]` (default ../shared/fixtures;
  * --low-rank: chunks of whole matrix rows may get a low-rank sign model, as with `--best`).
  *
- * Float tensors are paired by name (same dtype and shape), cut into chunks of up to 1 MiB, coded
+ * Chunks are planned and paired with the product's own code (src/chunks/: name, dtype and shape;
+ * 1 MiB chunks of whole rows; --low-rank uses its row rule), coded
  * with encodeResidual against the base (and, for two-base rows, with prev = the checkpoint before
  * the base and beta fitted per chunk with fitBeta), checked to decode bit-exactly, and timed (best
  * of 5 after a warm-up, single thread; the machine's speed varies, so compare runs with care).
@@ -18,13 +19,15 @@ import { decodeResidual } from '../src/delta/residual-decode.js';
 import { encodeResidual } from '../src/delta/residual-encode.js';
 import { warmUpResidualCoder } from '../src/delta/warm-up.js';
 import type { DeltaDtype } from '../src/dtypes.js';
-import { readSafetensorsLayout } from '../src/formats/safetensors.js';
+import { detectLayout } from '../src/formats/detect.js';
+import type { Layout } from '../src/formats/layout.js';
 import { BufferSource } from '../src/io/source.js';
+import { openBase, type BaseCheckpoint } from '../src/chunks/bases.js';
+import { pairChunk, rowLengthOf } from '../src/chunks/pairing.js';
+import { DEFAULT_CHUNK_SIZE, planChunks, SMALL_TENSOR_WITH_BASES } from '../src/chunks/plan.js';
 
 const MiB = 1024 * 1024;
-const CHUNK = MiB;
 const RUNS = 5;
-const FLOAT = new Set(['BF16', 'F16', 'F32']);
 
 // As the product does before its first chunk (see src/delta/warm-up.ts).
 warmUpResidualCoder();
@@ -33,26 +36,15 @@ const args = process.argv.slice(2);
 const lowRank = args.includes('--low-rank');
 const root = resolve(args.find((a) => !a.startsWith('--')) ?? fileURLToPath(new URL('../../../shared/fixtures/', import.meta.url)));
 
-interface Tensor {
-  dtype: DeltaDtype;
-  shape: string;
-  /** Elements per row: the product of all dimensions but the first. */
-  rowLength: number;
-  bytes: Uint8Array;
-}
-
-const cache = new Map<string, Map<string, Tensor>>();
-async function tensors(file: string): Promise<Map<string, Tensor>> {
+/** A checkpoint read once: its bytes, its layout, and the same opened as a base. */
+const cache = new Map<string, { bytes: Uint8Array; layout: Layout; base: BaseCheckpoint }>();
+async function checkpoint(file: string): Promise<{ bytes: Uint8Array; layout: Layout; base: BaseCheckpoint }> {
   let found = cache.get(file);
-  if (found) return found;
-  const bytes = readFileSync(join(root, file));
-  const layout = (await readSafetensorsLayout(new BufferSource(bytes, file)));
-  found = new Map();
-  for (const seg of layout.segments) {
-    if (seg.kind !== 'tensor' || !FLOAT.has(seg.dtype)) continue;
-    found.set(seg.name, { dtype: seg.dtype as DeltaDtype, shape: seg.shape.join('x'), rowLength: seg.shape.slice(1).reduce((a, d) => a * d, 1), bytes: bytes.subarray(seg.offset, seg.offset + seg.length) });
+  if (!found) {
+    const bytes = readFileSync(join(root, file));
+    found = { bytes, layout: await detectLayout(new BufferSource(bytes, file)), base: await openBase(new BufferSource(bytes, file)) };
+    cache.set(file, found);
   }
-  cache.set(file, found);
   return found;
 }
 
@@ -75,28 +67,24 @@ interface Row {
   fit: number;
 }
 
+/** The chunks the product would code as deltas: its own planning, pairing and row rule. */
 async function chunksOf(baseFile: string, nextFile: string, prevFile?: string): Promise<Chunk[]> {
-  const base = (await tensors(baseFile));
-  const prev = prevFile ? (await tensors(prevFile)) : undefined;
+  const next = await checkpoint(nextFile);
+  const bases = [(await checkpoint(baseFile)).base, ...(prevFile ? [(await checkpoint(prevFile)).base] : [])];
+  const fresh = { take: (size: number) => new Uint8Array(size) };
   const out: Chunk[] = [];
-  for (const [name, t] of (await tensors(nextFile))) {
-    const b = base.get(name);
-    const p = prev?.get(name);
-    if (!b || b.dtype !== t.dtype || b.shape !== t.shape) continue;
-    if (prev && (!p || p.dtype !== t.dtype || p.shape !== t.shape)) continue;
-    const size = t.dtype === 'F32' ? 4 : 2;
-    const step = Math.floor(CHUNK / size) * size;
-    for (let at = 0; at < t.bytes.length; at += step) {
-      const end = Math.min(t.bytes.length, at + step);
-      out.push({
-        dtype: t.dtype,
-        base: b.bytes.subarray(at, end),
-        next: t.bytes.subarray(at, end),
-        prev: p?.bytes.subarray(at, end),
-        ...(lowRank && at % (t.rowLength * size) === 0 && (end - at) % (t.rowLength * size) === 0 ? { rowLength: t.rowLength } : {}),
-        coded: new Uint8Array(0),
-      });
-    }
+  for (const chunk of planChunks(next.layout, DEFAULT_CHUNK_SIZE, SMALL_TENSOR_WITH_BASES)) {
+    const { base, prev } = await pairChunk(chunk, bases, fresh);
+    if (!base || (prevFile && !prev)) continue;
+    const rowLength = lowRank ? rowLengthOf(chunk) : undefined;
+    out.push({
+      dtype: chunk.dtype as DeltaDtype,
+      base: base.bytes,
+      next: next.bytes.subarray(chunk.offset, chunk.offset + chunk.length),
+      prev: prev?.bytes,
+      ...(rowLength !== undefined ? { rowLength } : {}),
+      coded: new Uint8Array(0),
+    });
   }
   return out;
 }

@@ -1,20 +1,17 @@
 import { splitForDtype } from '../codec/dtypes.js';
-import { BEST_TENSOR_CODERS, decodeChunk, encodeChunk, opaqueCoders, TENSOR_CODERS, type EncodedChunk, type EncodeOptions, type StreamRecord } from '../codec/pipeline.js';
+import { BEST_TENSOR_CODERS, decodeChunk, encodeChunk, opaqueCoders, TENSOR_CODERS, type EncodeOptions, type StreamRecord } from '../codec/pipeline.js';
 import { splitByName } from '../codec/splits.js';
 import { checksumOf } from '../checksum.js';
-import type { BaseRef, ChunkRecord, DeltaRecord } from '../container/format.js';
-import { decodeDeltaChunk, encodeDeltaChunk, isDeltaDtype } from '../delta/delta-chunk.js';
+import type { ChunkRecord, DeltaRecord } from '../container/format.js';
+import type { CodedChunk } from '../container/writer.js';
+import { decodeDeltaChunk, encodeDeltaChunk, type PairedBytes } from '../delta/delta-chunk.js';
+import { isDeltaDtype } from '../dtypes.js';
 import { writeAll } from '../io/sink.js';
 
 /**
  * The work on one chunk, as pure functions of bytes: the same code runs in-process (-T 1) and in
  * worker threads, so the output does not depend on the number of threads.
  */
-export interface PairedBytes {
-  ref: BaseRef;
-  bytes: Uint8Array;
-}
-
 export interface EncodeTask {
   raw: Uint8Array;
   /** Room for the coded chunk: at least `encodeRoom(raw.length)` bytes. */
@@ -58,7 +55,7 @@ export function encodeRoom(length: number): number {
 const BEST_SINGLE_RATIO: Record<string, number> = { BF16: 1.6, F16: 1.25, F32: 1.25 };
 
 /** A tensor chunk alone, or as a delta against its bases where that is smaller. */
-function encodeTensor(task: EncodeTask, options: EncodeOptions): EncodedChunk & { delta?: DeltaRecord } {
+function encodeTensor(task: EncodeTask, options: EncodeOptions): CodedChunk {
   const dtype = task.dtype!;
   if (!task.base || !isDeltaDtype(dtype)) return encodeChunk(task.raw, splitForDtype(dtype), options);
   const delta = encodeDeltaChunk(task.raw, dtype, task.base, task.prev, task.strong, options, task.rowLength);
@@ -71,7 +68,7 @@ function encodeTensor(task: EncodeTask, options: EncodeOptions): EncodedChunk & 
 }
 
 export function runEncode(task: EncodeTask): EncodeResult {
-  const coded: EncodedChunk & { delta?: DeltaRecord } = task.dtype === null
+  const coded: CodedChunk = task.dtype === null
     ? encodeChunk(task.raw, splitByName('bytes')!, { candidates: opaqueCoders(task.raw.length, task.best), exhaustive: true })
     : encodeTensor(task, task.best ? { candidates: BEST_TENSOR_CODERS, exhaustive: true } : { candidates: TENSOR_CODERS, exhaustive: false });
   let at = 0;

@@ -1,7 +1,6 @@
-import { elementSize } from '../dtypes.js';
-import { isDeltaDtype } from '../delta/delta-chunk.js';
+import type { PairedBytes } from '../delta/delta-chunk.js';
+import { elementSize, isDeltaDtype } from '../dtypes.js';
 import type { BaseCheckpoint } from './bases.js';
-import type { PairedBytes } from './code.js';
 import { rowBytes, type ChunkPlan } from './plan.js';
 
 /**

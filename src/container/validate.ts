@@ -1,7 +1,7 @@
 import { isCoderName } from '../codec/coders.js';
 import { planeLengths } from '../codec/planes.js';
 import { splitByName } from '../codec/splits.js';
-import { elementSize } from '../dtypes.js';
+import { elementSize, isDeltaDtype } from '../dtypes.js';
 import type { Segment } from '../formats/layout.js';
 import { MAX_RESIDUAL_RATIO, MAX_ZSTD_RATIO } from '../limits.js';
 import { HEADER_SIZE, MAX_CHUNK_BYTES, residualSplit, type ChunkRecord, type DeltaRecord, type SourceRecord } from './format.js';
@@ -9,7 +9,6 @@ import { HEADER_SIZE, MAX_CHUNK_BYTES, residualSplit, type ChunkRecord, type Del
 /** Delta chunks coded with rANS name this split and have one stream coded by `residual`. */
 export const DELTA_SPLIT = 'delta';
 export const RESIDUAL_CODER = 'residual';
-const DELTA_DTYPES = new Set(['BF16', 'F16', 'F32']);
 
 const isCount = (value: unknown): value is number => typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
 const isHex64 = (value: unknown): value is string => typeof value === 'string' && /^[0-9a-f]{16}$/.test(value);
@@ -37,7 +36,7 @@ function expectedStreams(c: Record<string, unknown>, rawLength: number, bases: r
     return split ? planeLengths(split, rawLength) : `unknown plane split ${typeof c.split === 'string' ? JSON.stringify(c.split.slice(0, 40)) : typeof c.split}`;
   }
   const delta = c.delta as Record<string, unknown> | null;
-  if (typeof delta !== 'object' || delta === null || typeof delta.dtype !== 'string' || !DELTA_DTYPES.has(delta.dtype)) {
+  if (typeof delta !== 'object' || delta === null || typeof delta.dtype !== 'string' || !isDeltaDtype(delta.dtype)) {
     return 'invalid delta record';
   }
   if (rawLength % elementSize(delta.dtype)! !== 0) return 'delta chunk of partial elements';

@@ -9,12 +9,12 @@ import { encodeResidual } from './residual-encode.js';
 import { reserveRestore16, ulpPlanes16, ulpResiduals, ulpRestore, ulpRestorePlanes16, type Prediction } from './ulp.js';
 import { warmUpResidualCoder } from './warm-up.js';
 
-export { isDeltaDtype, type DeltaDtype } from '../dtypes.js';
 
 // Before the first chunk, so V8 optimizes the residual coder with complete type feedback (see warm-up.ts).
 warmUpResidualCoder();
 
-export interface Paired {
+/** A chunk's counterpart in a base checkpoint: where it is, and its bytes. */
+export interface PairedBytes {
   ref: BaseRef;
   bytes: Uint8Array;
 }
@@ -36,8 +36,8 @@ function residualBuffer(length: number): Uint8Array {
 export function encodeDeltaChunk(
   raw: Uint8Array,
   dtype: DeltaDtype,
-  base: Paired,
-  prev: Paired | undefined,
+  base: PairedBytes,
+  prev: PairedBytes | undefined,
   strong: boolean,
   planeOptions: EncodeOptions,
   rowLength?: number,
