@@ -27,10 +27,8 @@ export interface EncodeOptions {
 export const TENSOR_CODERS: readonly CoderName[] = ['huf', 'zstd1'];
 export const BEST_TENSOR_CODERS: readonly CoderName[] = ['huf', 'zstd1', 'zstd19'];
 /**
- * Headers and other opaque bytes are structured: with `best`, strong LZ while they are small; past
- * 16 KiB (measured: a 90 KB header, zstd -19 saves 4 KB but takes 43 ms) level 1 is enough.
- * Otherwise level 1: on a safetensors header of 5 KB, zstd -19 saves 130-170 bytes and takes
- * 1.2 ms, 16% of compressing the 0.6 MB cnn delta.
+ * Headers and other opaque bytes are structured: with `best`, strong LZ while they are small (past
+ * 16 KiB it costs far more than it saves), else level 1 (docs/DESIGN.md, "Coder choice").
  */
 export function opaqueCoders(length: number, best: boolean): readonly CoderName[] {
   return best && length <= 16 * 1024 ? ['zstd19'] : ['zstd1'];
@@ -49,10 +47,7 @@ const WIDE_SAMPLE_BYTES = 32 * 1024;
 const WIDE_SAMPLE_PARTS = 2;
 /**
  * A slower coder (later in the candidate list) is chosen only when it saves this much over the
- * faster one. Measured on delta residual planes: zstd -1 saves a few % over Huffman-only on the
- * sparse high bytes of gpt 400→500 at half its speed (requiring 10% instead of 3%: ratio 1.8543 →
- * 1.8476, coding time -25%), and 75% on fine-tune residuals, where it is chosen either way;
- * paddleocr bf16 alone 1.4697 → 1.4688.
+ * faster one: a few % is not worth half the speed (docs/DESIGN.md, "Coder choice").
  */
 const SLOWER_MUST_SAVE = 0.9;
 
@@ -85,11 +80,8 @@ function isClose(sizes: readonly number[], i: number, j: number): boolean {
 /**
  * The coder worth running on the whole plane: the one a small sample prefers; when the sizes are
  * too close to call (see UNSURE_FROM), the one a wider sample prefers, in planes long enough to
- * take it. Measured on the fixtures: 4 KiB samples compress 30% faster than 16 KiB ones and give
- * the same ratios, except on paddleocr bf16 (1.4738 against 1.4819), whose structured tensors
- * repeat over longer spans than a sample shows. Re-trying only around the threshold (rather than
- * whenever sizes are within 20% either way) codes 20–66% fewer bytes in trials with the same ratio
- * on every fixture.
+ * take it: small samples are fast and right except where structure repeats over longer spans than
+ * they show (docs/DESIGN.md, "Coder choice").
  */
 function trialsBySample(plane: Uint8Array, candidates: readonly CoderName[]): readonly CoderName[] {
   const sizes = codedSizes(spreadSamples(plane, SAMPLE_BYTES, 1), candidates);

@@ -50,10 +50,8 @@ class InProcess implements Executor {
 }
 
 /**
- * Tasks in flight per worker. Measured here with 2 workers on 2 cores (1 GiB bf16 in memory): 3
- * left workers idle half the time while the main thread waited its turn to run (365–459 MiB/s
- * compress, 475–552 decompress); 8 gave 473–504 and 562–689, 12 about the same. Each costs a
- * chunk's buffers.
+ * Tasks in flight per worker: enough that a worker never idles while the main thread waits its
+ * turn to run; each costs a chunk's buffers (docs/DESIGN.md, "Workers").
  */
 const QUEUE_PER_WORKER = 8;
 

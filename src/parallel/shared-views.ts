@@ -1,8 +1,8 @@
 /**
  * Task messages name shared buffers by number: each SharedArrayBuffer goes to a worker once, and
- * later messages carry only its number and the view's offset and length. (Posting the buffers
- * themselves cost ~0.1 ms a message on both sides here: each message made new SharedArrayBuffer
- * objects, with their external-memory accounting, in the receiving thread.)
+ * later messages carry only its number and the view's offset and length: posting the buffers
+ * themselves made new SharedArrayBuffer objects in the receiving thread for every message
+ * (docs/DESIGN.md, "Workers").
  */
 interface SharedViewRef {
   sharedView: number;
