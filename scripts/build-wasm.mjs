@@ -1,19 +1,44 @@
-// Compiles the hand-written WebAssembly text in src/**/wasm/*.wat to .wasm files beside the
-// compiled JavaScript in dist/, where the modules load them from.
+// Compiles the hand-written WebAssembly text in src/kernels/ to dist/src/kernels/kernels.wasm, where
+// src/kernels/index.ts loads it. One module, so that every kernel family shares one memory and one
+// instance: the text is src/kernels/module.wat (the memory) then each family file of FAMILIES, in
+// that order, inside one `(module ...)`; each family file holds bare functions.
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import wabt from 'wabt';
 
 const root = new URL('..', import.meta.url).pathname;
-const toolkit = await wabt();
-for (const entry of readdirSync(join(root, 'src'), { recursive: true })) {
-  if (!entry.endsWith('.wat')) continue;
-  const source = join(root, 'src', entry);
-  const module = toolkit.parseWat(source, readFileSync(source, 'utf8'), { simd: true });
-  module.validate();
-  const target = join(root, 'dist', 'src', entry.replace(/\.wat$/, '.wasm'));
-  mkdirSync(dirname(target), { recursive: true });
-  writeFileSync(target, module.toBinary({}).buffer);
-  module.destroy();
-  console.log(`wasm: ${relative(root, source)} -> ${relative(root, target)}`);
+const dir = join(root, 'src', 'kernels');
+const FAMILIES = ['planes', 'ulp', 'residual', 'rans', 'lowrank'];
+const files = ['module', ...FAMILIES].map((name) => join(dir, `${name}.wat`));
+
+// A .wat file left out of the list would silently drop its kernels.
+const unlisted = readdirSync(dir).filter((name) => name.endsWith('.wat') && !files.includes(join(dir, name)));
+if (unlisted.length > 0) throw new Error(`build-wasm: ${unlisted.join(', ')} not in FAMILIES`);
+
+// Each file's first line in the assembled text, to report an error at its file and line.
+const parts = [];
+let line = 2;
+for (const file of files) {
+  const text = readFileSync(file, 'utf8').replace(/\n?$/, '\n');
+  parts.push({ file, line, text });
+  line += text.split('\n').length - 1;
 }
+const where = (n) => {
+  const part = parts.findLast((p) => p.line <= n);
+  return part ? `${relative(root, part.file)}:${n - part.line + 1}` : `line ${n}`;
+};
+
+const toolkit = await wabt();
+const source = `(module\n${parts.map((p) => p.text).join('')})\n`;
+let module;
+try {
+  module = toolkit.parseWat('kernels.wat', source, { simd: true });
+  module.validate();
+} catch (error) {
+  throw new Error(String(error instanceof Error ? error.message : error).replace(/kernels\.wat:(\d+):\d+/g, (_, n) => where(Number(n))));
+}
+const target = join(root, 'dist', 'src', 'kernels', 'kernels.wasm');
+mkdirSync(dirname(target), { recursive: true });
+writeFileSync(target, module.toBinary({}).buffer);
+module.destroy();
+console.log(`wasm: ${files.map((file) => relative(dir, file)).join(' + ')} -> ${relative(root, target)}`);

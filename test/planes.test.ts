@@ -3,8 +3,8 @@ import { describe, it } from 'node:test';
 import { decodeWith, encodeWith, type CoderName } from '../src/codec/coders.js';
 import { bitSplit16, bitSplit32, bytePlanes, identity, planeLengths, type PlaneSplit } from '../src/codec/planes.js';
 import { decodeChunk, encodeChunk, TENSOR_CODERS } from '../src/codec/pipeline.js';
-import { kernels, wasmMemory } from '../src/codec/simd-planes.js';
 import { splitByName } from '../src/codec/splits.js';
+import { kernels, wasmMemory } from '../src/kernels/index.js';
 import { readFixture } from './helpers.js';
 
 const weights = readFixture('cnn_epoch6.fp32.safetensors').subarray(4096, 4096 + 40_000);

@@ -20,8 +20,8 @@
  * malformed table or stream throws an Error.
  */
 
+import { align16, kernels, wasmMemory } from '../kernels/index.js';
 import type { BitReader, BitWriter } from './bits.js';
-import { align16, kernels, wasmMemory } from './simd-planes.js';
 
 export const PRECISION_BITS = 12;
 export const PRECISION = 1 << PRECISION_BITS;

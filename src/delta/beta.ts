@@ -3,8 +3,8 @@
  * an older base: pred = v_base + beta/256 · (v_base - v_prev) in the ULP-integer domain.
  */
 import { words16, words32 } from '../codec/bytes.js';
-import { kernels, wasmMemory } from '../codec/simd-planes.js';
 import type { DeltaDtype } from '../dtypes.js';
+import { kernels, wasmMemory } from '../kernels/index.js';
 import { infoOf } from './contexts.js';
 import { checkLengths } from './residual-format.js';
 import { trend32, ulp16, ulp32 } from './ulp-map.js';

@@ -14,7 +14,7 @@
  * gamma(t2 - t1), gamma(t3 - t2).
  */
 import type { BitReader, BitWriter } from '../codec/bits.js';
-import { align16, kernels, wasmMemory } from '../codec/simd-planes.js';
+import { align16, kernels, wasmMemory } from '../kernels/index.js';
 
 /** The loops here and in codec/wasm/planes.wat are written out for this rank. */
 const RANK = 4;

@@ -3,7 +3,7 @@
  * signs16, keys16, tokens16, rebuild16): inputs are staged into wasm memory, results copied out.
  */
 import { bytesOf } from '../codec/bytes.js';
-import { align16, kernels, wasmMemory } from '../codec/simd-planes.js';
+import { align16, kernels, wasmMemory } from '../kernels/index.js';
 import { alphabetOf, TREND_BITS, type DtypeInfo } from './contexts.js';
 import { FLIP_SHIFT } from './lowrank.js';
 import { checkRawEnd, finishChecksum } from './residual-format.js';

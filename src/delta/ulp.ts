@@ -5,8 +5,8 @@
  * A small change in value is a small number even across a power of two, unlike XOR.
  */
 import { storeWords, words16, words32 } from '../codec/bytes.js';
-import { align16, GROUP, kernels, wasmMemory } from '../codec/simd-planes.js';
 import type { DeltaDtype } from '../dtypes.js';
+import { align16, GROUP, kernels, wasmMemory } from '../kernels/index.js';
 import { predict16, predict32, ulp16, ulp32 } from './ulp-map.js';
 
 export interface Prediction {
