@@ -66,7 +66,11 @@ class RawBase implements BaseCheckpoint {
   }
 }
 
-/** A base given as a `.mth` container: read by decoding (and checking) the chunks that hold a range. */
+/**
+ * A base given as a `.mth` container: read by decoding (and checking) the chunks that hold a range.
+ * A delta-coded container reads through its own bases in turn, so a chain of deltas can be a base;
+ * each link keeps one decoded chunk, so memory grows with the chain's depth, not its size.
+ */
 class ContainerBase implements BaseCheckpoint {
   readonly identity: SourceRecord;
   readonly tensors: Map<string, TensorSegment>;
@@ -75,17 +79,18 @@ class ContainerBase implements BaseCheckpoint {
   private constructor(
     private readonly source: ByteSource,
     private readonly reader: ContainerReader,
+    private readonly bases: readonly BaseCheckpoint[],
   ) {
     this.identity = reader.index.source;
     this.tensors = tensorsByName(reader.index.segments);
   }
 
-  static async open(source: ByteSource): Promise<ContainerBase> {
+  static async open(source: ByteSource, bases: readonly GivenBase[]): Promise<ContainerBase> {
     const reader = await ContainerReader.open(source);
-    if (reader.index.bases?.length) {
-      throw new MithrilError(source.name, 'a base given as .mth must not itself be delta-coded; give its original file instead', 'UNSUPPORTED');
+    if (reader.index.bases?.length && !bases.length) {
+      throw new MithrilError(source.name, 'is itself delta-coded: give its original file as the base instead', 'NEEDS_BASE');
     }
-    return new ContainerBase(source, reader);
+    return new ContainerBase(source, reader, matchBases(reader, bases));
   }
 
   async read(offset: number, length: number, into?: Uint8Array): Promise<Uint8Array> {
@@ -126,15 +131,26 @@ class ContainerBase implements BaseCheckpoint {
   private async decoded(number: number): Promise<Uint8Array> {
     if (this.cached?.number !== number) {
       const bytes = new Uint8Array(this.reader.index.chunks[number]!.rawLength);
-      await readChunk(this.reader, number, bytes, []);
+      await readChunk(this.reader, number, bytes, await refBytes(this.reader.index.chunks[number]!, this.bases));
       this.cached = { number, bytes };
     }
     return this.cached.bytes;
   }
 }
 
-export async function openBase(source: ByteSource): Promise<BaseCheckpoint> {
-  return hasContainerMagic(await source.read(0, Math.min(16, source.size))) ? ContainerBase.open(source) : RawBase.open(source);
+/** A base checkpoint with the path it was given by, for messages. */
+export interface GivenBase {
+  path: string;
+  base: BaseCheckpoint;
+}
+
+/**
+ * Opens a base: an original checkpoint, or a `.mth` container; a delta-coded container needs its
+ * own `bases` (opened the same way, so a whole chain of deltas can serve). They stay open as long
+ * as it does; closing them is the caller's.
+ */
+export async function openBase(source: ByteSource, bases: readonly GivenBase[] = []): Promise<BaseCheckpoint> {
+  return hasContainerMagic(await source.read(0, Math.min(16, source.size))) ? ContainerBase.open(source, bases) : RawBase.open(source);
 }
 
 /**
@@ -142,7 +158,7 @@ export async function openBase(source: ByteSource): Promise<BaseCheckpoint> {
  * order, matched by the identity of their original bytes); a base that is not one of them, or a
  * missing one, is an error.
  */
-export function matchBases(reader: ContainerReader, given: readonly { path: string; base: BaseCheckpoint }[]): BaseCheckpoint[] {
+export function matchBases(reader: ContainerReader, given: readonly GivenBase[]): BaseCheckpoint[] {
   const expected = reader.index.bases ?? [];
   const matched: (BaseCheckpoint | undefined)[] = expected.map(() => undefined);
   for (const { path, base } of given) {
