@@ -4,7 +4,7 @@ import { encodeRoom } from './chunks/code.js';
 import { pairChunk, rowLengthOf } from './chunks/pairing.js';
 import { DEFAULT_CHUNK_SIZE, planChunks, SMALL_TENSOR, SMALL_TENSOR_WITH_BASES, type ChunkPlan } from './chunks/plan.js';
 import { RunningChecksum } from './checksum.js';
-import { hasContainerMagic, HEADER_SIZE } from './container/format.js';
+import { hasContainerMagic, HEADER_SIZE, type SourceRecord } from './container/format.js';
 import { MAX_CHUNK_BYTES, MIN_CHUNK_BYTES } from './limits.js';
 import { MithrilError } from './errors.js';
 import { ContainerWriter } from './container/writer.js';
@@ -43,6 +43,8 @@ export interface UnusedBase {
 }
 
 export interface CompressResult {
+  /** The original's name, size and xxh64, as recorded. */
+  source: SourceRecord;
   originalSize: number;
   compressedSize: number;
   /** Bases given that no chunk is coded against: not recorded, so not needed to decompress. */
@@ -99,12 +101,13 @@ export async function compressStream(source: ByteSource, sink: ByteSink, options
   }
   // Chunks name bases by position and the older base only ever with the first: a used base's predecessors are used too.
   const recorded = bases.slice(0, used.lastIndexOf(true) + 1);
+  const original = { name: options.originalName ?? basename(source.name), size: source.size, xxh64: fileHash.hex() };
   await writer.finish({
     format: layout.format,
-    source: { name: options.originalName ?? basename(source.name), size: source.size, xxh64: fileHash.hex() },
+    source: original,
     ...(recorded.length ? { bases: recorded.map((base) => base.identity) } : {}),
     segments: layout.segments,
   });
   const unusedBases = bases.flatMap((_, i): UnusedBase[] => (used[i] ? [] : [{ base: i, reason: paired[i] ? 'no-gain' : 'unmatched' }]));
-  return { originalSize: source.size, compressedSize: writer.bytesWritten, unusedBases };
+  return { source: original, originalSize: source.size, compressedSize: writer.bytesWritten, unusedBases };
 }

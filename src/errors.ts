@@ -2,14 +2,14 @@
  * What went wrong, for programs: stable across releases, unlike the wording of `problem`.
  * - file system: NOT_FOUND, PERMISSION, IS_DIRECTORY, NO_SPACE, READ_ONLY, NOT_WRITABLE, EXISTS
  * - inputs: EMPTY, NOT_CHECKPOINT, INVALID_CHECKPOINT, UNSUPPORTED, NOT_CONTAINER, TRUNCATED,
- *   CORRUPT, CHECKSUM, CHANGED, NO_TENSOR
+ *   CORRUPT, CHECKSUM, CHANGED, NO_TENSOR, NO_ENTRY (a store has no such entry)
  * - bases: NEEDS_BASE, WRONG_BASE
  * - command line: USAGE
  */
 export type ErrorCode =
   | 'NOT_FOUND' | 'PERMISSION' | 'IS_DIRECTORY' | 'NO_SPACE' | 'READ_ONLY' | 'NOT_WRITABLE' | 'EXISTS'
   | 'EMPTY' | 'NOT_CHECKPOINT' | 'INVALID_CHECKPOINT' | 'UNSUPPORTED' | 'NOT_CONTAINER' | 'TRUNCATED'
-  | 'CORRUPT' | 'CHECKSUM' | 'CHANGED' | 'NO_TENSOR'
+  | 'CORRUPT' | 'CHECKSUM' | 'CHANGED' | 'NO_TENSOR' | 'NO_ENTRY'
   | 'NEEDS_BASE' | 'WRONG_BASE'
   | 'USAGE';
 

@@ -9,7 +9,7 @@ import { openOutput, STDOUT, type Output } from './io/output.js';
 import { FileSource } from './io/source.js';
 import { ContainerReader } from './container/reader.js';
 import type { ContainerIndex } from './container/format.js';
-import { matchBases, openBase, type BaseCheckpoint } from './chunks/bases.js';
+import { matchBases, openBase, type BaseCheckpoint, type GivenBase } from './chunks/bases.js';
 import { extractTensor } from './extract.js';
 import { npyDtype, npyHeader } from './formats/npy.js';
 
@@ -30,6 +30,8 @@ export interface OutputOptions {
 /** Base checkpoints by path (original files or their .mth): the base first, then an older one. */
 export interface BaseOptions {
   bases?: readonly string[];
+  /** Bases already open (a store's chain), used after those of `bases` and left open. */
+  openedBases?: readonly GivenBase[];
 }
 
 export interface FileResult {
@@ -89,10 +91,10 @@ async function open(path: string): Promise<FileSource> {
 const isDirectory = (path: string): boolean => statSync(path, { throwIfNoEntry: false })?.isDirectory() ?? false;
 
 /** Opens the base checkpoints named by `paths` (the same checkpoint given twice counts once), runs `use`, and closes them whatever happens. */
-async function withBases<T>(paths: readonly string[], use: (bases: { path: string; base: BaseCheckpoint }[]) => Promise<T>): Promise<T> {
-  const opened: { path: string; base: BaseCheckpoint }[] = [];
+async function withBases<T>(options: BaseOptions, use: (bases: GivenBase[]) => Promise<T>): Promise<T> {
+  const opened: GivenBase[] = [];
   try {
-    for (const path of paths) {
+    for (const path of options.bases ?? []) {
       const source = await open(path);
       let base: BaseCheckpoint;
       try {
@@ -105,7 +107,7 @@ async function withBases<T>(paths: readonly string[], use: (bases: { path: strin
       if (same) base.close();
       else opened.push({ path, base });
     }
-    return await use(opened);
+    return await use([...opened, ...(options.openedBases ?? [])]);
   } finally {
     for (const { base } of opened) base.close();
   }
@@ -163,7 +165,7 @@ export async function compressFile(input: string, options: OutputOptions & BaseO
     throw new MithrilError('stdout', 'is a terminal: compressed data is not written to one (redirect it, or use -o)', 'USAGE');
   }
   checkNotInput(input, output);
-  return withBases(options.bases ?? [], async (bases) => {
+  return withBases(options, async (bases) => {
     const source = await open(input);
     const originalName = input === STDIN ? '' : undefined;
     const write = (file: Output) => compressStream(source, file.sink, { ...options, originalName, bases: bases.map((b) => b.base) });
@@ -200,7 +202,7 @@ function decompressTarget(input: string, output: string | undefined, recorded: s
 }
 
 export async function decompressFile(input: string, options: OutputOptions & BaseOptions & Omit<DecompressOptions, 'bases'> = {}): Promise<FileResult> {
-  return withBases(options.bases ?? [], async (bases) => {
+  return withBases(options, async (bases) => {
     const source = await open(input);
     let output: string;
     let reader: ContainerReader;
@@ -221,7 +223,7 @@ export async function decompressFile(input: string, options: OutputOptions & Bas
 export async function verifyFile(input: string, options: BaseOptions & Omit<DecompressOptions, 'bases'> = {}): Promise<VerifyResult> {
   const source = await open(input);
   try {
-    const { index } = await withBases(options.bases ?? [], (bases) => decompressStream(source, null, { ...options, bases }));
+    const { index } = await withBases(options, (bases) => decompressStream(source, null, { ...options, bases }));
     return { input, originalSize: index.source.size, compressedSize: source.size, chunks: index.chunks.length, xxh64: index.source.xxh64 };
   } catch (error) {
     throw asFileError(input, error);
@@ -256,7 +258,7 @@ export async function extractTensorFile(
   const npy = options.format === 'npy';
   const fileName = `${name.replace(/[^\w.-]/g, '_')}.${npy ? 'npy' : 'raw'}`;
   const output = options.output === undefined ? fileName : isDirectory(options.output) ? join(options.output, fileName) : options.output;
-  return withBases(options.bases ?? [], async (bases) => {
+  return withBases(options, async (bases) => {
     const source = await open(input);
     return writeOutput(source, output, options.force ?? false, async (file) => {
       const reader = await ContainerReader.open(source);

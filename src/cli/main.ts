@@ -12,6 +12,7 @@ import { removePendingFiles } from '../io/atomic-file.js';
 import { defaultThreads } from '../parallel/executor.js';
 import { summarize } from '../summary.js';
 import { withProgress } from './progress.js';
+import { storeCommand } from './store.js';
 import { formatResult, formatSummary, formatSummaryTable } from './report.js';
 
 const EXIT_ERROR = 1;
@@ -227,6 +228,8 @@ program
       console.error(`${file}: ${tensor} (${result.bytes} bytes) => ${shown(result.output)}`);
     });
   });
+
+program.addCommand(storeCommand(threadsOption));
 
 // Interrupted: remove our temporary files and exit as the signal would have (128 + its number).
 for (const [signal, code] of [['SIGHUP', 129], ['SIGINT', 130], ['SIGQUIT', 131], ['SIGPIPE', 141], ['SIGTERM', 143]] as const) {

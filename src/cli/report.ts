@@ -1,16 +1,16 @@
 import { describeSource } from '../container/reader.js';
 import type { Summary } from '../summary.js';
 
-const ratio = (original: number, compressed: number): string => (compressed > 0 ? (original / compressed).toFixed(4) : '-');
+export const ratio = (original: number, compressed: number): string => (compressed > 0 ? (original / compressed).toFixed(4) : '-');
 /** The one size style of every report; exact byte counts appear only where they identify a file (describeSource). */
-function size(bytes: number): string {
+export function size(bytes: number): string {
   const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
   let unit = 0;
   while (bytes >= 1024 * 10 && unit < units.length - 1) [bytes, unit] = [bytes / 1024, unit + 1];
   return unit === 0 ? `${bytes} B` : `${bytes.toFixed(1)} ${units[unit]}`;
 }
 
-function table(header: string[], rows: string[][]): string {
+export function table(header: string[], rows: string[][]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ').trimEnd();
   return [line(header), ...rows.map(line)].join('\n');

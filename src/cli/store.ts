@@ -1,0 +1,83 @@
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { STDOUT } from '../files.js';
+import { DEFAULT_MAX_DEPTH, storeAdd, storeGet, storeList, storeVerify, type EntryRecord } from '../store/store.js';
+import { withProgress } from './progress.js';
+import { ratio, size, table } from './report.js';
+
+function parseDepth(text: string): number {
+  const depth = /^\d+$/.test(text) ? Number(text) : NaN;
+  if (!(depth >= 0 && depth <= 1000)) throw new InvalidArgumentError('expected a number of deltas, 0 (every entry a keyframe) to 1000');
+  return depth;
+}
+
+/** `ls`: one line an entry, then the whole history's ratio. */
+function formatEntries(entries: EntryRecord[]): string {
+  const byseq = new Map(entries.map((e) => [e.seq, e.name]));
+  const total = entries.reduce((sum, e) => [sum[0]! + e.original.size, sum[1]! + e.stored], [0, 0]);
+  return table(
+    ['name', 'original', 'stored', 'ratio', 'bases', 'depth', 'added'],
+    [
+      ...entries.map((e) => [e.name, size(e.original.size), size(e.stored), ratio(e.original.size, e.stored), e.bases.map((s) => byseq.get(s)).join(', ') || 'keyframe', String(e.depth), e.added.replace(/\.\d+Z$/, 'Z')]),
+      ['history', size(total[0]!), size(total[1]!), ratio(total[0]!, total[1]!), '', '', ''],
+    ],
+  );
+}
+
+/** `mithril store …`: a training run's checkpoints as keyframes and deltas, with bases chosen automatically. */
+export function storeCommand(threadsOption: () => Option): Command {
+  const store = new Command('store').description("keep a training run's checkpoints: keyframes and deltas, bases chosen automatically");
+  store
+    .command('add')
+    .description('add checkpoints (files, or - for standard input with --name), creating the store if needed')
+    .argument('<store>')
+    .argument('<paths...>')
+    .option('--name <name>', 'the entry name (default: the file name; one path only)')
+    .option('--fast', 'the quick delta coder instead of --strong')
+    .addOption(new Option('--max-depth <n>', `for a new store: the most deltas a restore decodes in a row (default ${DEFAULT_MAX_DEPTH})`).argParser(parseDepth))
+    .option('-q, --quiet', 'print nothing but errors')
+    .addOption(threadsOption())
+    .action(async (dir: string, paths: string[], opts: { name?: string; fast?: boolean; maxDepth?: number; quiet?: boolean; threads: number }) => {
+      if (opts.name !== undefined && paths.length > 1) throw new InvalidArgumentError('--name takes a single path');
+      for (const path of paths) {
+        const entry = await withProgress(`store add ${path}`, opts.quiet, (onProgress) => storeAdd(dir, path, { ...opts, onProgress }));
+        if (!opts.quiet) console.error(`${dir}: ${entry.name}: ${size(entry.original.size)} -> ${size(entry.stored)} (ratio ${ratio(entry.original.size, entry.stored)}), ${entry.bases.length ? `delta, depth ${entry.depth}` : 'keyframe'}`);
+      }
+    });
+  store
+    .command('ls')
+    .description('list the entries: sizes, ratio, bases and chain depth')
+    .argument('<store>')
+    .option('--json', 'one JSON object per entry')
+    .action((dir: string, opts: { json?: boolean }) => {
+      const entries = storeList(dir);
+      if (opts.json) for (const entry of entries) console.log(JSON.stringify(entry));
+      else console.log(formatEntries(entries));
+    });
+  store
+    .command('get')
+    .description('restore an entry bit-exactly, through its chain of bases')
+    .argument('<store>')
+    .argument('<name>')
+    .option('-o, --output <path>', 'output file, or - for standard output (default: the original file name, here)')
+    .option('-c, --stdout', 'write to standard output')
+    .option('-f, --force', 'overwrite an existing output file')
+    .option('-q, --quiet', 'print nothing but errors')
+    .addOption(threadsOption())
+    .action(async (dir: string, name: string, opts: { output?: string; stdout?: boolean; force?: boolean; quiet?: boolean; threads: number }) => {
+      const output = opts.stdout ? STDOUT : opts.output;
+      const result = await withProgress(`store get ${name}`, opts.quiet, (onProgress) => storeGet(dir, name, { ...opts, output, onProgress }));
+      if (!opts.quiet) console.error(`${dir}: ${name}: restored ${result.originalSize} bytes, checksums ok => ${result.output === STDOUT ? 'stdout' : result.output}`);
+    });
+  store
+    .command('verify')
+    .description('decode every entry and check every checksum')
+    .argument('<store>')
+    .addOption(threadsOption())
+    .action(async (dir: string, opts: { threads: number }) => {
+      const { entries, problems } = await storeVerify(dir, opts);
+      for (const p of problems) console.error(`mithril: ${p.problem}${p.dependents.length ? ` (needed by ${p.dependents.join(', ')})` : ''}`);
+      if (problems.length) process.exitCode = 1;
+      else console.log(`${dir}: ok (${entries} entries)`);
+    });
+  return store;
+}

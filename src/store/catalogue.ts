@@ -1,0 +1,159 @@
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { SourceRecord } from '../container/format.js';
+import { MithrilError } from '../errors.js';
+import { AtomicFile } from '../io/atomic-file.js';
+
+/**
+ * A store on disk (docs/FORMAT.md, "Stores"):
+ *   STORE/mithril-store.json   what the folder is and its keyframe policy; written once
+ *   STORE/data/<seq>.mth       each entry's container
+ *   STORE/entries/<seq>.json   each entry's record, written last, never edited: an entry exists
+ *                              exactly when its record does, so a crash leaves it whole or absent
+ */
+export const STORE_FILE = 'mithril-store.json';
+const FORMAT = 'mithril-store';
+const VERSION = 1;
+export const DEFAULT_MAX_DEPTH = 8;
+
+interface StoreHeader {
+  format: typeof FORMAT;
+  version: number;
+  /** The most deltas a restore decodes in a row before reaching a keyframe. */
+  maxDepth: number;
+}
+
+export interface EntryRecord {
+  /** Order of addition, from 1; names the entry's files. */
+  seq: number;
+  name: string;
+  /** The original checkpoint's name, size and xxh64 (its identity as a base). */
+  original: SourceRecord;
+  /** Bytes of the entry's container. */
+  stored: number;
+  /** The entries (by seq) its container is coded against, the base first; none for a keyframe. */
+  bases: number[];
+  /** Deltas decoded in a row to restore it: 0 for a keyframe. */
+  depth: number;
+  coding: 'strong' | 'fast';
+  /** ISO time of the add. */
+  added: string;
+}
+
+const pad = (seq: number): string => String(seq).padStart(8, '0');
+
+export class Catalogue {
+  private constructor(
+    readonly dir: string,
+    readonly maxDepth: number,
+  ) {}
+
+  /** Opens the store at `dir`; with `create`, makes one there if the folder is missing or empty. */
+  static open(dir: string, create: { maxDepth?: number } | false): Catalogue {
+    const headerPath = join(dir, STORE_FILE);
+    if (!existsSync(headerPath)) {
+      const empty = !existsSync(dir) || (statSync(dir).isDirectory() && readdirSync(dir).length === 0);
+      if (!create || !empty) throw new MithrilError(dir, existsSync(dir) ? `is not a mithril store (no ${STORE_FILE})` : 'no such store', existsSync(dir) ? 'NOT_CONTAINER' : 'NOT_FOUND');
+      mkdirSync(join(dir, 'data'), { recursive: true });
+      mkdirSync(join(dir, 'entries'), { recursive: true });
+      const header: StoreHeader = { format: FORMAT, version: VERSION, maxDepth: create.maxDepth ?? DEFAULT_MAX_DEPTH };
+      writeFileSync(headerPath, JSON.stringify(header, null, 2) + '\n', { flag: 'wx' });
+    }
+    let header: Partial<StoreHeader>;
+    try {
+      header = JSON.parse(readFileSync(headerPath, 'utf8')) as Partial<StoreHeader>;
+    } catch {
+      throw new MithrilError(headerPath, 'damaged store header (not JSON)', 'CORRUPT');
+    }
+    if (header.format !== FORMAT || header.version !== VERSION || !Number.isSafeInteger(header.maxDepth) || header.maxDepth! < 0) {
+      throw new MithrilError(headerPath, `not a version-${VERSION} mithril store header`, 'UNSUPPORTED');
+    }
+    return new Catalogue(dir, header.maxDepth!);
+  }
+
+  containerPath(seq: number): string {
+    return join(this.dir, 'data', `${pad(seq)}.mth`);
+  }
+
+  private recordPath(seq: number): string {
+    return join(this.dir, 'entries', `${pad(seq)}.json`);
+  }
+
+  /** Every entry, in order of addition. */
+  entries(): EntryRecord[] {
+    const names = readdirSync(join(this.dir, 'entries')).filter((name) => /^\d{8}\.json$/.test(name)).sort();
+    return names.map((name) => {
+      const path = join(this.dir, 'entries', name);
+      try {
+        const record = JSON.parse(readFileSync(path, 'utf8')) as EntryRecord;
+        if (record.seq !== Number(name.slice(0, 8)) || typeof record.name !== 'string' || !Array.isArray(record.bases)) throw new Error('fields');
+        return record;
+      } catch {
+        throw new MithrilError(path, 'damaged entry record', 'CORRUPT');
+      }
+    });
+  }
+
+  /** Makes an entry exist: its container must be complete already. */
+  async writeRecord(record: EntryRecord): Promise<void> {
+    const file = new AtomicFile(this.recordPath(record.seq), false);
+    try {
+      await file.sink.write(new TextEncoder().encode(JSON.stringify(record, null, 2) + '\n'));
+      await file.commit();
+    } catch (error) {
+      file.abort();
+      throw error;
+    }
+  }
+
+  /** Containers without a record (an add that never finished) and temporary files: a crash's leftovers. */
+  removeLeftovers(): void {
+    const recorded = new Set(this.entries().map((e) => `${pad(e.seq)}.mth`));
+    for (const name of readdirSync(join(this.dir, 'data'))) {
+      if (!recorded.has(name)) unlinkSync(join(this.dir, 'data', name));
+    }
+    for (const name of readdirSync(join(this.dir, 'entries'))) {
+      if (name.includes('.tmp-')) unlinkSync(join(this.dir, 'entries', name));
+    }
+  }
+
+  /** Runs `work` holding the store's lock, so that two adds never interleave; a dead holder's lock is taken over. */
+  async locked<T>(work: () => Promise<T>): Promise<T> {
+    const path = join(this.dir, 'lock');
+    for (;;) {
+      try {
+        const fd = openSync(path, 'wx');
+        writeFileSync(fd, String(process.pid));
+        closeSync(fd);
+        break;
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+        if (!holderAlive(path)) unlinkSync(path);
+        else await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    }
+    try {
+      return await work();
+    } finally {
+      unlinkSync(path);
+    }
+  }
+}
+
+/** Whether the process named in a lock file still runs (a lock just created may not name it yet). */
+function holderAlive(lock: string): boolean {
+  let text: string;
+  try {
+    text = readFileSync(lock, 'utf8');
+  } catch {
+    return true; // gone meanwhile: the next attempt takes it
+  }
+  const pid = Number(text);
+  if (text === '' || !Number.isSafeInteger(pid) || pid <= 0) return Date.now() - (statSync(lock, { throwIfNoEntry: false })?.mtimeMs ?? Date.now()) < 5000;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}

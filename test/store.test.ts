@@ -1,0 +1,106 @@
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { copyFileSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { storeAdd, storeGet, storeList, storeVerify } from '../src/store/store.js';
+import { CLI, fixture, readFixture, rng, safetensors, tempDir } from './helpers.js';
+
+const EPOCHS = [4, 5, 6].map((n) => `cnn_epoch${n}.bf16.safetensors`);
+
+function mithril(cwd: string, args: string[], input?: Buffer): { code: number | null; stdout: Buffer; stderr: string } {
+  const run = spawnSync(process.execPath, [CLI, ...args], { cwd, input });
+  return { code: run.status, stdout: run.stdout, stderr: run.stderr.toString() };
+}
+
+/** A store holding the three cnn epochs, added in order. */
+async function cnnStore(maxDepth?: number): Promise<string> {
+  const dir = join(tempDir(), 'run');
+  for (const name of EPOCHS) await storeAdd(dir, fixture(name), { maxDepth });
+  return dir;
+}
+
+describe('store', () => {
+  it('chooses bases by itself, restores every entry bit-exactly, and beats coding each alone', async () => {
+    const dir = await cnnStore();
+    const entries = storeList(dir);
+    assert.deepEqual(entries.map((e) => [e.name, e.bases, e.depth]), [
+      [EPOCHS[0], [], 0],
+      [EPOCHS[1], [1], 1],
+      [EPOCHS[2], [2, 1], 2],
+    ]);
+    const out = tempDir();
+    for (const name of EPOCHS) {
+      await storeGet(dir, name, { output: join(out, name) });
+      assert.deepEqual(readFileSync(join(out, name)), readFixture(name));
+    }
+    const original = entries.reduce((sum, e) => sum + e.original.size, 0);
+    const stored = entries.reduce((sum, e) => sum + e.stored, 0);
+    // Alone each compresses 1.534x; as a history the deltas make it far smaller.
+    assert.ok(original / stored > 2.2, `history ratio ${(original / stored).toFixed(3)}`);
+    assert.deepEqual(await storeVerify(dir), { entries: 3, problems: [] });
+  });
+
+  it('--max-depth bounds the deltas a restore decodes: past it, a keyframe', async () => {
+    const entries = storeList(await cnnStore(1));
+    assert.deepEqual(entries.map((e) => [e.bases.length, e.depth]), [[0, 0], [1, 1], [0, 0]]);
+  });
+
+  it('the CLI: add from a file and from stdin, ls, get -c, one-line refusals', () => {
+    const cwd = tempDir();
+    copyFileSync(fixture(EPOCHS[0]!), join(cwd, 'e4.safetensors'));
+    assert.equal(mithril(cwd, ['store', 'add', '-q', 'run', 'e4.safetensors']).code, 0);
+    const stdin = mithril(cwd, ['store', 'add', 'run', '-', '--name', 'e5'], readFixture(EPOCHS[1]!));
+    assert.equal(stdin.code, 0, stdin.stderr);
+    assert.match(stdin.stderr, /run: e5: .* delta, depth 1/);
+    assert.match(mithril(cwd, ['store', 'add', 'run', '-'], readFixture(EPOCHS[2]!)).stderr, /^mithril: stdin: an entry read from standard input needs --name$/m);
+    assert.match(mithril(cwd, ['store', 'add', 'run', 'e4.safetensors']).stderr, /^mithril: run: already has an entry named "e4\.safetensors"$/m);
+    const ls = mithril(cwd, ['store', 'ls', 'run']).stdout.toString();
+    assert.match(ls, /^e5\s.*e4\.safetensors\s+1\s/m);
+    assert.match(ls, /^history\s/m);
+    assert.deepEqual(mithril(cwd, ['store', 'get', 'run', 'e5', '-c']).stdout, readFixture(EPOCHS[1]!));
+    writeFileSync(join(cwd, 'notes.txt'), 'hello');
+    assert.match(mithril(cwd, ['store', 'ls', cwd]).stderr, /is not a mithril store \(no mithril-store\.json\)/);
+    assert.match(mithril(cwd, ['store', 'get', 'run', 'nope']).stderr, /^mithril: run: has no entry named "nope"/m);
+  });
+
+  it('verify names a damaged entry and the entries that need it', async () => {
+    const dir = await cnnStore();
+    const victim = join(dir, 'data', '00000002.mth');
+    const bytes = readFileSync(victim);
+    bytes[bytes.length >> 1] ^= 0xff;
+    writeFileSync(victim, bytes);
+    const { problems } = await storeVerify(dir);
+    assert.deepEqual(problems.map((p) => [p.name, p.dependents]), [[EPOCHS[1], [EPOCHS[2]]], [EPOCHS[2], []]]);
+    const run = mithril(dir, ['store', 'verify', '.']);
+    assert.equal(run.code, 1);
+    assert.match(run.stderr, /\(needed by cnn_epoch6\.bf16\.safetensors\)/);
+  });
+
+  it('kill -9 during add leaves the store whole: the entry is absent, and the next add clears what it left', async () => {
+    const dir = await cnnStore();
+    const random = rng(3);
+    const big = join(tempDir(), 'big.safetensors');
+    const data = new Uint8Array(32 * 1048576).map(() => random() * 256);
+    writeFileSync(big, safetensors({ w: { dtype: 'BF16', shape: [8192, 2048], data_offsets: [0, data.length] } }, data));
+    const child = spawn(process.execPath, [CLI, 'store', 'add', '-q', '-T', '1', dir, big]);
+    const exited = new Promise((resolve) => child.on('exit', resolve));
+    const started = Date.now();
+    while (!readdirSync(join(dir, 'data')).some((n) => n.includes('.tmp-')) && Date.now() - started < 20000) await new Promise((r) => setTimeout(r, 2));
+    child.kill('SIGKILL');
+    await exited;
+    assert.equal(storeList(dir).length, 3);
+    assert.deepEqual((await storeVerify(dir)).problems, []);
+    await storeAdd(dir, fixture('ft_step10_layer0.bf16.safetensors'));
+    assert.deepEqual(readdirSync(join(dir, 'data')).sort(), ['00000001.mth', '00000002.mth', '00000003.mth', '00000004.mth']);
+  });
+
+  it('two adds at once both land, in turn', async () => {
+    const dir = await cnnStore();
+    const add = (name: string) =>
+      new Promise<number | null>((resolve) => spawn(process.execPath, [CLI, 'store', 'add', '-q', dir, fixture(name)]).on('exit', resolve));
+    assert.deepEqual(await Promise.all([add('ft_step10_layer0.bf16.safetensors'), add('ft_step20_layer0.bf16.safetensors')]), [0, 0]);
+    assert.deepEqual(storeList(dir).map((e) => e.seq), [1, 2, 3, 4, 5]);
+    assert.deepEqual((await storeVerify(dir)).problems, []);
+  });
+});
