@@ -167,7 +167,7 @@ export async function compressFile(input: string, options: OutputOptions & BaseO
   checkNotInput(input, output);
   return withBases(options, async (bases) => {
     const source = await open(input);
-    const originalName = input === STDIN ? '' : undefined;
+    const originalName = options.originalName ?? (input === STDIN ? '' : undefined);
     const write = (file: Output) => compressStream(source, file.sink, { ...options, originalName, bases: bases.map((b) => b.base) });
     const result = await writeOutput(source, output, options.force ?? false, write, bases);
     const unusedBases = result.unusedBases.map(({ base, reason }) => ({ path: bases[base]!.path, reason }));

@@ -3,7 +3,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { copyFileSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { storeAdd, storeGet, storeList, storeVerify } from '../src/store/store.js';
+import { storeAdd, storeGet, storeList, storeRm, storeVerify } from '../src/store/store.js';
 import { CLI, fixture, readFixture, rng, safetensors, tempDir } from './helpers.js';
 
 const EPOCHS = [4, 5, 6].map((n) => `cnn_epoch${n}.bf16.safetensors`);
@@ -62,6 +62,23 @@ describe('store', () => {
     writeFileSync(join(cwd, 'notes.txt'), 'hello');
     assert.match(mithril(cwd, ['store', 'ls', cwd]).stderr, /is not a mithril store \(no mithril-store\.json\)/);
     assert.match(mithril(cwd, ['store', 'get', 'run', 'nope']).stderr, /^mithril: run: has no entry named "nope"/m);
+  });
+
+  it('rm in the middle of a chain re-codes what needed it, and every other entry still restores bit-exactly', async () => {
+    const dir = await cnnStore();
+    assert.deepEqual(await storeRm(dir, EPOCHS[1]!), { recoded: [EPOCHS[2]] });
+    assert.deepEqual(storeList(dir).map((e) => [e.name, e.bases, e.depth]), [[EPOCHS[0], [], 0], [EPOCHS[2], [1], 1]]);
+    const out = tempDir();
+    await storeGet(dir, EPOCHS[2]!, { output: join(out, 'e6') });
+    assert.deepEqual(readFileSync(join(out, 'e6')), readFixture(EPOCHS[2]!));
+    assert.equal(storeList(dir)[1]!.original.name, EPOCHS[2]);
+    // Removing the keyframe makes the entry that needed it a keyframe.
+    const run = mithril(dir, ['store', 'rm', '.', EPOCHS[0]!]);
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stderr, /removed; re-coded cnn_epoch6\.bf16\.safetensors/);
+    assert.deepEqual(storeList(dir).map((e) => [e.name, e.bases, e.depth]), [[EPOCHS[2], [], 0]]);
+    assert.deepEqual(readdirSync(join(dir, 'data')), ['00000003.2.mth']);
+    assert.deepEqual(await storeVerify(dir), { entries: 1, problems: [] });
   });
 
   it('verify names a damaged entry and the entries that need it', async () => {

@@ -1,6 +1,6 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { STDOUT } from '../files.js';
-import { DEFAULT_MAX_DEPTH, storeAdd, storeGet, storeList, storeVerify, type EntryRecord } from '../store/store.js';
+import { DEFAULT_MAX_DEPTH, storeAdd, storeGet, storeList, storeRm, storeVerify, type EntryRecord } from '../store/store.js';
 import { withProgress } from './progress.js';
 import { ratio, size, table } from './report.js';
 
@@ -67,6 +67,17 @@ export function storeCommand(threadsOption: () => Option): Command {
       const output = opts.stdout ? STDOUT : opts.output;
       const result = await withProgress(`store get ${name}`, opts.quiet, (onProgress) => storeGet(dir, name, { ...opts, output, onProgress }));
       if (!opts.quiet) console.error(`${dir}: ${name}: restored ${result.originalSize} bytes, checksums ok => ${result.output === STDOUT ? 'stdout' : result.output}`);
+    });
+  store
+    .command('rm')
+    .description('remove an entry; entries coded against it are re-coded first, so no other is lost')
+    .argument('<store>')
+    .argument('<name>')
+    .option('-q, --quiet', 'print nothing but errors')
+    .addOption(threadsOption())
+    .action(async (dir: string, name: string, opts: { quiet?: boolean; threads: number }) => {
+      const { recoded } = await storeRm(dir, name, opts);
+      if (!opts.quiet) console.error(`${dir}: ${name} removed${recoded.length ? `; re-coded ${recoded.join(', ')}` : ''}`);
     });
   store
     .command('verify')

@@ -7,7 +7,7 @@ import { AtomicFile } from '../io/atomic-file.js';
 /**
  * A store on disk (docs/FORMAT.md, "Stores"):
  *   STORE/mithril-store.json   what the folder is and its keyframe policy; written once
- *   STORE/data/<seq>.mth       each entry's container
+ *   STORE/data/<seq>[.<n>].mth each entry's container (.<n>: re-coded when an entry it used was removed)
  *   STORE/entries/<seq>.json   each entry's record, written last, never edited: an entry exists
  *                              exactly when its record does, so a crash leaves it whole or absent
  */
@@ -33,8 +33,10 @@ export interface EntryRecord {
   stored: number;
   /** The entries (by seq) its container is coded against, the base first; none for a keyframe. */
   bases: number[];
-  /** Deltas decoded in a row to restore it: 0 for a keyframe. */
+  /** Deltas decoded in a row to restore it: 0 for a keyframe (computed from `bases` when read). */
   depth: number;
+  /** Its container's file name in data/. */
+  file: string;
   coding: 'strong' | 'fast';
   /** ISO time of the add. */
   added: string;
@@ -71,32 +73,45 @@ export class Catalogue {
     return new Catalogue(dir, header.maxDepth!);
   }
 
-  containerPath(seq: number): string {
-    return join(this.dir, 'data', `${pad(seq)}.mth`);
+  /** The container file name for a new entry, or for the `generation`th re-coding of one. */
+  static fileName(seq: number, generation = 0): string {
+    return generation ? `${pad(seq)}.${generation}.mth` : `${pad(seq)}.mth`;
+  }
+
+  containerPath(entry: Pick<EntryRecord, 'file'>): string {
+    return join(this.dir, 'data', entry.file);
   }
 
   private recordPath(seq: number): string {
     return join(this.dir, 'entries', `${pad(seq)}.json`);
   }
 
-  /** Every entry, in order of addition. */
+  /** Every entry, in order of addition, with its depth as its chain now has it. */
   entries(): EntryRecord[] {
     const names = readdirSync(join(this.dir, 'entries')).filter((name) => /^\d{8}\.json$/.test(name)).sort();
-    return names.map((name) => {
+    const entries = names.map((name) => {
       const path = join(this.dir, 'entries', name);
       try {
         const record = JSON.parse(readFileSync(path, 'utf8')) as EntryRecord;
-        if (record.seq !== Number(name.slice(0, 8)) || typeof record.name !== 'string' || !Array.isArray(record.bases)) throw new Error('fields');
+        const fileOk = typeof record.file === 'string' && /^\d{8}(\.\d+)?\.mth$/.test(record.file);
+        if (record.seq !== Number(name.slice(0, 8)) || typeof record.name !== 'string' || !Array.isArray(record.bases) || !fileOk) throw new Error('fields');
         return record;
       } catch {
         throw new MithrilError(path, 'damaged entry record', 'CORRUPT');
       }
     });
+    const bySeq = new Map(entries.map((e) => [e.seq, e]));
+    const depth = (e: EntryRecord, seen: number): number => {
+      const base = bySeq.get(e.bases[0]!);
+      return base && seen < entries.length ? 1 + depth(base, seen + 1) : 0;
+    };
+    for (const entry of entries) entry.depth = entry.bases.length ? depth(entry, 0) : 0;
+    return entries;
   }
 
-  /** Makes an entry exist: its container must be complete already. */
-  async writeRecord(record: EntryRecord): Promise<void> {
-    const file = new AtomicFile(this.recordPath(record.seq), false);
+  /** Makes an entry exist, or replaces its record (`replace`): its container must be complete already. */
+  async writeRecord(record: EntryRecord, replace = false): Promise<void> {
+    const file = new AtomicFile(this.recordPath(record.seq), replace);
     try {
       await file.sink.write(new TextEncoder().encode(JSON.stringify(record, null, 2) + '\n'));
       await file.commit();
@@ -106,9 +121,15 @@ export class Catalogue {
     }
   }
 
+  /** Makes an entry not exist: its record goes first, then its container. */
+  removeEntry(entry: EntryRecord): void {
+    unlinkSync(this.recordPath(entry.seq));
+    unlinkSync(this.containerPath(entry));
+  }
+
   /** Containers without a record (an add that never finished) and temporary files: a crash's leftovers. */
   removeLeftovers(): void {
-    const recorded = new Set(this.entries().map((e) => `${pad(e.seq)}.mth`));
+    const recorded = new Set(this.entries().map((e) => e.file));
     for (const name of readdirSync(join(this.dir, 'data'))) {
       if (!recorded.has(name)) unlinkSync(join(this.dir, 'data', name));
     }

@@ -1,9 +1,10 @@
-import { basename } from 'node:path';
+import { rmSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import { openBase, type GivenBase } from '../chunks/bases.js';
 import { compressStream } from '../compress.js';
 import { ContainerReader } from '../container/reader.js';
 import { MithrilError } from '../errors.js';
-import { decompressFile, verifyFile, type FileResult } from '../files.js';
+import { compressFile, decompressFile, verifyFile, type FileResult } from '../files.js';
 import { detectLayout } from '../formats/detect.js';
 import type { TensorSegment } from '../formats/layout.js';
 import { AtomicFile } from '../io/atomic-file.js';
@@ -30,8 +31,8 @@ export interface AddOptions {
 const tensorKey = (t: TensorSegment): string => `${t.name}\0${t.dtype}\0${t.shape.join()}`;
 
 /** The tensors (name, dtype, shape) an entry holds, from its container's index. */
-async function entryTensors(store: Catalogue, seq: number): Promise<Set<string>> {
-  const source = new FileSource(store.containerPath(seq));
+async function entryTensors(store: Catalogue, entry: EntryRecord): Promise<Set<string>> {
+  const source = new FileSource(store.containerPath(entry));
   try {
     const { index } = await ContainerReader.open(source);
     return new Set(index.segments.flatMap((s) => (s.kind === 'tensor' ? [tensorKey(s)] : [])));
@@ -47,7 +48,7 @@ async function entryTensors(store: Catalogue, seq: number): Promise<Set<string>>
  */
 async function chooseBases(store: Catalogue, entries: EntryRecord[], tensors: Set<string>): Promise<EntryRecord[]> {
   for (const entry of [...entries].reverse()) {
-    const theirs = await entryTensors(store, entry.seq);
+    const theirs = await entryTensors(store, entry);
     const shared = [...tensors].filter((key) => theirs.has(key)).length;
     if (tensors.size === 0 || shared < MIN_SHARED * tensors.size) continue;
     if (entry.depth + 1 > store.maxDepth) return [];
@@ -71,7 +72,7 @@ class Chains {
     const entry = this.entries.find((e) => e.seq === seq);
     if (!entry) throw new MithrilError(this.store.dir, `entry ${seq} is missing: the store is damaged`, 'CORRUPT');
     const bases = await Promise.all(entry.bases.map((base) => this.open(base)));
-    const path = this.store.containerPath(seq);
+    const path = this.store.containerPath(entry);
     const source = new FileSource(path);
     try {
       const given = { path: `${entry.name} (${path})`, base: await openBase(source, bases) };
@@ -113,7 +114,7 @@ export async function storeAdd(dir: string, path: string, options: AddOptions = 
       const chosen = await chooseBases(store, entries, tensors);
       return withChains(store, entries, async (chains) => {
         const bases = await Promise.all(chosen.map((entry) => chains.open(entry.seq)));
-        const file = new AtomicFile(store.containerPath(seq), false);
+        const file = new AtomicFile(store.containerPath({ file: Catalogue.fileName(seq) }), false);
         let result;
         try {
           const coding = { strong: !options.fast, threads: options.threads, onProgress: options.onProgress };
@@ -128,7 +129,7 @@ export async function storeAdd(dir: string, path: string, options: AddOptions = 
         const used = chosen.filter((_, i) => !result.unusedBases.some((u) => u.base === i));
         const record: EntryRecord = {
           seq, name, original: result.source, stored: result.compressedSize, bases: used.map((e) => e.seq),
-          depth: used.length ? used[0]!.depth + 1 : 0, coding: options.fast ? 'fast' : 'strong', added: new Date().toISOString(),
+          depth: used.length ? used[0]!.depth + 1 : 0, file: Catalogue.fileName(seq), coding: options.fast ? 'fast' : 'strong', added: new Date().toISOString(),
         };
         await store.writeRecord(record);
         return record;
@@ -158,7 +159,7 @@ export async function storeGet(dir: string, name: string, options: { output?: st
   const output = options.output ?? (basename(entry.original.name) || entry.name);
   return withChains(store, entries, async (chains) => {
     const openedBases = await Promise.all(entry.bases.map((seq) => chains.open(seq)));
-    return decompressFile(store.containerPath(entry.seq), { ...options, output, openedBases });
+    return decompressFile(store.containerPath(entry), { ...options, output, openedBases });
   });
 }
 
@@ -182,7 +183,7 @@ export async function storeVerify(dir: string, options: { threads?: number } = {
     try {
       await withChains(store, entries, async (chains) => {
         const openedBases = await Promise.all(entry.bases.map((seq) => chains.open(seq)));
-        const result = await verifyFile(store.containerPath(entry.seq), { openedBases, threads: options.threads });
+        const result = await verifyFile(store.containerPath(entry), { openedBases, threads: options.threads });
         if (result.xxh64 !== entry.original.xxh64 || result.originalSize !== entry.original.size) throw new Error('the container is not the one the record names');
       });
     } catch (error) {
@@ -191,4 +192,53 @@ export async function storeVerify(dir: string, options: { threads?: number } = {
     }
   }
   return { entries: entries.length, problems };
+}
+
+/**
+ * The bases an entry is re-coded against when `removed` goes: where it was the base, the removed
+ * entry's own bases take its place (so no chain gets deeper); where it was only the older one, it
+ * is dropped.
+ */
+function basesWithout(entry: EntryRecord, removed: EntryRecord): number[] {
+  return entry.bases[0] === removed.seq ? removed.bases : entry.bases.filter((seq) => seq !== removed.seq);
+}
+
+/**
+ * Removes an entry without losing any other: each entry coded against it is first restored and
+ * re-coded against what it leaves (a new container, then its record replaced: a crash leaves the
+ * old or the new one whole), and only then are its record and container removed.
+ */
+export async function storeRm(dir: string, name: string, options: { threads?: number } = {}): Promise<{ recoded: string[] }> {
+  const store = Catalogue.open(dir, false);
+  return store.locked(async () => {
+    store.removeLeftovers();
+    const target = findEntry(dir, store.entries(), name);
+    const recoded: string[] = [];
+    for (const dependent of store.entries().filter((e) => e.bases.includes(target.seq))) {
+      await recode(store, dependent, basesWithout(dependent, target), options);
+      recoded.push(dependent.name);
+    }
+    store.removeEntry(target);
+    return { recoded };
+  });
+}
+
+async function recode(store: Catalogue, entry: EntryRecord, bases: number[], options: { threads?: number }): Promise<void> {
+  const entries = store.entries();
+  const restored = join(store.dir, 'data', `.restore-${entry.seq}-${process.pid}`);
+  const generation = Number(/^\d{8}\.(\d+)\.mth$/.exec(entry.file)?.[1] ?? 0) + 1;
+  const file = Catalogue.fileName(entry.seq, generation);
+  try {
+    await withChains(store, entries, async (chains) => {
+      const own = await Promise.all(entry.bases.map((seq) => chains.open(seq)));
+      await decompressFile(store.containerPath(entry), { output: restored, openedBases: own, threads: options.threads });
+      const given = await Promise.all(bases.map((seq) => chains.open(seq)));
+      const result = await compressFile(restored, { output: store.containerPath({ file }), bases: [], openedBases: given, strong: entry.coding === 'strong', originalName: entry.original.name, threads: options.threads });
+      const used = bases.filter((_, i) => !result.unusedBases.some((u) => u.path === given[i]!.path));
+      await store.writeRecord({ ...entry, bases: used, stored: result.compressedSize, file }, true);
+    });
+  } finally {
+    rmSync(restored, { force: true });
+  }
+  rmSync(store.containerPath(entry), { force: true });
 }
