@@ -19,6 +19,7 @@ import type * as ZstdBinding from 'zstd-napi/binding.js';
 import { defaultThreads } from '../src/parallel/executor.js';
 import { bigFile, bigMarkdown, measureBig, runBigOne } from './big.js';
 import { deltaCases, deltaMarkdown, measureDelta, type DeltaResult } from './delta.js';
+import { historyCases, historyMarkdown, measureHistoryAdds, restoreDeepest, type HistoryResult } from './history.js';
 import { bestTime, measureMithril, measureMithrilInMemory, MiB, speed, type Codec, type FileCodec } from './measure.js';
 
 const { CCtx, DCtx, compressBound } = createRequire(import.meta.url)('zstd-napi/binding.js') as typeof ZstdBinding;
@@ -130,6 +131,16 @@ async function main(args: string[]): Promise<void> {
     }
     return;
   }
+  const historyOne = flag(args, '--history-one');
+  if (historyOne !== undefined) {
+    process.stdout.write(JSON.stringify(await measureHistoryAdds(historyCases(shared)[Number(historyOne)]!)) + '\n');
+    return;
+  }
+  const restoreOne = flag(args, '--history-restore');
+  if (restoreOne !== undefined) {
+    process.stdout.write(JSON.stringify(await restoreDeepest(restoreOne)) + '\n');
+    return;
+  }
   const deltaOne = flag(args, '--delta-one');
   if (deltaOne !== undefined) {
     process.stdout.write(JSON.stringify(await measureDelta(deltaCases(shared)[Number(deltaOne)]!)) + '\n');
@@ -145,12 +156,19 @@ async function main(args: string[]): Promise<void> {
   // The delta chains need the shared fixtures; they run by default or with --delta.
   const cases = existsSync(shared) && (given.length === 0 || args.includes('--delta')) ? deltaCases(shared) : [];
   const deltas = cases.map((c, i) => runChild<DeltaResult>(['--delta-one', String(i)], c.title));
+  // Each history is added in one process and its deepest entry restored in another, for its own peak RSS.
+  const wantHistory = existsSync(shared) && (given.length === 0 || args.includes('--history'));
+  const histories: HistoryResult[] = !wantHistory ? [] : historyCases(shared).map((c, i) => {
+    const { dir, result } = runChild<{ dir: string; result: Omit<HistoryResult, 'deepest'> }>(['--history-one', String(i)], c.title);
+    return { ...result, deepest: runChild<HistoryResult['deepest']>(['--history-restore', dir], c.title) };
+  });
   if (args.includes('--json')) {
-    process.stdout.write(JSON.stringify({ single: results, delta: deltas }, null, 2) + '\n');
+    process.stdout.write(JSON.stringify({ single: results, delta: deltas, history: histories }, null, 2) + '\n');
   } else {
     process.stdout.write(`node ${process.version} · ${cpus()[0]?.model ?? 'unknown CPU'} · ${new Date().toISOString()}\n\n`);
     process.stdout.write(markdown(results) + '\n');
     if (deltas.length) process.stdout.write('\n' + deltaMarkdown(deltas) + '\n');
+    if (histories.length) process.stdout.write('\n' + historyMarkdown(histories) + '\n');
   }
 }
 
