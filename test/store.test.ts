@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { copyFileSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -110,6 +111,21 @@ describe('store', () => {
     assert.deepEqual((await storeVerify(dir)).problems, []);
     await storeAdd(dir, fixture('ft_step10_layer0.bf16.safetensors'));
     assert.deepEqual(readdirSync(join(dir, 'data')).sort(), ['00000001.mth', '00000002.mth', '00000003.mth', '00000004.mth']);
+  });
+
+  it('SIGTERM during add removes its lock and temporary file at once', async () => {
+    const dir = await cnnStore();
+    const big = join(tempDir(), 'big.safetensors');
+    const data = randomBytes(128 * 1048576); // long enough to be interrupted mid-way
+    writeFileSync(big, safetensors({ w: { dtype: 'BF16', shape: [32768, 2048], data_offsets: [0, data.length] } }, data));
+    const child = spawn(process.execPath, [CLI, 'store', 'add', '-q', '-T', '1', dir, big]);
+    const exited = new Promise((resolve) => child.on('exit', resolve));
+    const started = Date.now();
+    while (!readdirSync(join(dir, 'data')).some((n) => n.includes('.tmp-')) && Date.now() - started < 20000) await new Promise((r) => setTimeout(r, 2));
+    child.kill('SIGTERM');
+    assert.equal(await exited, 143);
+    assert.deepEqual(readdirSync(dir).sort(), ['data', 'entries', 'mithril-store.json']);
+    assert.deepEqual(readdirSync(join(dir, 'data')).sort(), ['00000001.mth', '00000002.mth', '00000003.mth']);
   });
 
   it('two adds at once both land, in turn', async () => {

@@ -6,6 +6,15 @@ import { FdSink } from './sink.js';
 /** Temporary files still open, removed if the process is interrupted. */
 const pending = new Set<string>();
 
+/** Files of ours (a lock, a temporary) to remove if the process is interrupted before it removes them itself. */
+export function removeIfInterrupted(path: string): void {
+  pending.add(path);
+}
+
+export function keepAfterInterruption(path: string): void {
+  pending.delete(path);
+}
+
 export function removePendingFiles(): void {
   for (const path of pending) {
     try {

@@ -2,7 +2,7 @@ import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, 
 import { join } from 'node:path';
 import type { SourceRecord } from '../container/format.js';
 import { MithrilError } from '../errors.js';
-import { AtomicFile } from '../io/atomic-file.js';
+import { AtomicFile, keepAfterInterruption, removeIfInterrupted } from '../io/atomic-file.js';
 
 /**
  * A store on disk (docs/FORMAT.md, "Stores"):
@@ -144,6 +144,7 @@ export class Catalogue {
     for (;;) {
       try {
         const fd = openSync(path, 'wx');
+        removeIfInterrupted(path);
         writeFileSync(fd, String(process.pid));
         closeSync(fd);
         break;
@@ -157,6 +158,7 @@ export class Catalogue {
       return await work();
     } finally {
       unlinkSync(path);
+      keepAfterInterruption(path);
     }
   }
 }
