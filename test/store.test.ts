@@ -5,7 +5,7 @@ import { copyFileSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { storeAdd, storeGet, storeList, storeRm, storeVerify } from '../src/store/store.js';
-import { CLI, fixture, readFixture, rng, safetensors, tempDir } from './helpers.js';
+import { CLI, fixture, readFixture, safetensors, tempDir } from './helpers.js';
 
 const EPOCHS = [4, 5, 6].map((n) => `cnn_epoch${n}.bf16.safetensors`);
 
@@ -95,18 +95,22 @@ describe('store', () => {
     assert.match(run.stderr, /\(needed by cnn_epoch6\.bf16\.safetensors\)/);
   });
 
-  it('kill -9 during add leaves the store whole: the entry is absent, and the next add clears what it left', async () => {
-    const dir = await cnnStore();
-    const random = rng(3);
+  /** Starts adding a 128 MiB checkpoint to the cnn store and sends `signal` once its container is being written; the exit code. */
+  async function interruptedAdd(dir: string, signal: NodeJS.Signals): Promise<number | null> {
     const big = join(tempDir(), 'big.safetensors');
-    const data = new Uint8Array(32 * 1048576).map(() => random() * 256);
-    writeFileSync(big, safetensors({ w: { dtype: 'BF16', shape: [8192, 2048], data_offsets: [0, data.length] } }, data));
+    const data = randomBytes(128 * 1048576); // long enough to be interrupted mid-way
+    writeFileSync(big, safetensors({ w: { dtype: 'BF16', shape: [32768, 2048], data_offsets: [0, data.length] } }, data));
     const child = spawn(process.execPath, [CLI, 'store', 'add', '-q', '-T', '1', dir, big]);
-    const exited = new Promise((resolve) => child.on('exit', resolve));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
     const started = Date.now();
     while (!readdirSync(join(dir, 'data')).some((n) => n.includes('.tmp-')) && Date.now() - started < 20000) await new Promise((r) => setTimeout(r, 2));
-    child.kill('SIGKILL');
-    await exited;
+    child.kill(signal);
+    return exited;
+  }
+
+  it('kill -9 during add leaves the store whole: the entry is absent, and the next add clears what it left', async () => {
+    const dir = await cnnStore();
+    await interruptedAdd(dir, 'SIGKILL');
     assert.equal(storeList(dir).length, 3);
     assert.deepEqual((await storeVerify(dir)).problems, []);
     await storeAdd(dir, fixture('ft_step10_layer0.bf16.safetensors'));
@@ -115,15 +119,7 @@ describe('store', () => {
 
   it('SIGTERM during add removes its lock and temporary file at once', async () => {
     const dir = await cnnStore();
-    const big = join(tempDir(), 'big.safetensors');
-    const data = randomBytes(128 * 1048576); // long enough to be interrupted mid-way
-    writeFileSync(big, safetensors({ w: { dtype: 'BF16', shape: [32768, 2048], data_offsets: [0, data.length] } }, data));
-    const child = spawn(process.execPath, [CLI, 'store', 'add', '-q', '-T', '1', dir, big]);
-    const exited = new Promise((resolve) => child.on('exit', resolve));
-    const started = Date.now();
-    while (!readdirSync(join(dir, 'data')).some((n) => n.includes('.tmp-')) && Date.now() - started < 20000) await new Promise((r) => setTimeout(r, 2));
-    child.kill('SIGTERM');
-    assert.equal(await exited, 143);
+    assert.equal(await interruptedAdd(dir, 'SIGTERM'), 143);
     assert.deepEqual(readdirSync(dir).sort(), ['data', 'entries', 'mithril-store.json']);
     assert.deepEqual(readdirSync(join(dir, 'data')).sort(), ['00000001.mth', '00000002.mth', '00000003.mth']);
   });

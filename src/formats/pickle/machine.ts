@@ -76,30 +76,17 @@ export function parsePickle(data: Uint8Array): PickleValue {
     need(1, 'argument');
     return data[pos++];
   }
-  function u16(): number {
-    need(2, 'argument');
-    const v = dv.getUint16(pos, true);
-    pos += 2;
+  /** A little-endian fixed-size argument. */
+  function fixed<T>(size: number, read: (at: number) => T): T {
+    need(size, 'argument');
+    const v = read(pos);
+    pos += size;
     return v;
   }
-  function u32(): number {
-    need(4, 'argument');
-    const v = dv.getUint32(pos, true);
-    pos += 4;
-    return v;
-  }
-  function i32(): number {
-    need(4, 'argument');
-    const v = dv.getInt32(pos, true);
-    pos += 4;
-    return v;
-  }
-  function u64(): bigint {
-    need(8, 'argument');
-    const v = dv.getBigUint64(pos, true);
-    pos += 8;
-    return v;
-  }
+  const u16 = (): number => fixed(2, (at) => dv.getUint16(at, true));
+  const u32 = (): number => fixed(4, (at) => dv.getUint32(at, true));
+  const i32 = (): number => fixed(4, (at) => dv.getInt32(at, true));
+  const u64 = (): bigint => fixed(8, (at) => dv.getBigUint64(at, true));
   function line(): string {
     const end = data.indexOf(0x0a, pos);
     if (end < 0) fail('text argument has no end of line');
