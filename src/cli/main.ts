@@ -13,7 +13,7 @@ import { defaultThreads } from '../parallel/executor.js';
 import { summarize } from '../summary.js';
 import { withProgress } from './progress.js';
 import { storeCommand } from './store.js';
-import { formatResult, formatSummary, formatSummaryTable } from './report.js';
+import { formatResult, formatSummary, formatSummaryTable, shownInput, shownOutput } from './report.js';
 
 const EXIT_ERROR = 1;
 const EXIT_USAGE = 2;
@@ -102,9 +102,6 @@ function outputFor(files: Input[], flags: OutputFlags): (file: Input) => string 
   };
 }
 
-/** Where a result went, for messages. */
-const shown = (path: string): string => (path === STDOUT ? 'stdout' : path);
-
 const program = new Command('mithril')
   .description('Lossless, bit-exact compression of PyTorch checkpoints (.safetensors, torch.save .pt/.bin).')
   .version(version(), '-V, --version')
@@ -142,7 +139,7 @@ program
       if (opts.rm) rmSync(file.path);
       if (opts.quiet) return;
       for (const { path, reason } of result.unusedBases) console.error(`mithril: base ${path}: ${UNUSED_BASE[reason]}`);
-      console.error(formatResult(shown(file.path === STDIN ? 'stdin' : file.path), shown(result.output), result.originalSize, result.compressedSize));
+      console.error(formatResult(shownInput(file.path), shownOutput(result.output), result.originalSize, result.compressedSize));
     }, ' (use -r to compress the checkpoints in it)');
   });
 
@@ -165,7 +162,7 @@ program
       const options = { ...opts, output: outputOf(file), bases: opts.base };
       const result = await withProgress(`decompress ${file.path}`, opts.quiet, (onProgress) => decompressFile(file.path, { ...options, onProgress }));
       if (opts.rm) rmSync(file.path);
-      if (!opts.quiet) console.error(`${file.path === STDIN ? 'stdin' : file.path}: restored ${result.originalSize} bytes, checksums ok => ${shown(result.output)}`);
+      if (!opts.quiet) console.error(`${shownInput(file.path)}: restored ${result.originalSize} bytes, checksums ok => ${shownOutput(result.output)}`);
     }, ' (use -r to decompress the .mth files in it)');
   });
 
@@ -225,11 +222,11 @@ program
     const output = outputFor([input], opts)(input);
     await forEachFile([input], async () => {
       const result = await extractTensorFile(file, tensor, { ...opts, output, bases: opts.base });
-      console.error(`${file}: ${tensor} (${result.bytes} bytes) => ${shown(result.output)}`);
+      console.error(`${file}: ${tensor} (${result.bytes} bytes) => ${shownOutput(result.output)}`);
     });
   });
 
-program.addCommand(storeCommand(threadsOption));
+program.addCommand(storeCommand(program, threadsOption));
 
 // Interrupted: remove our temporary files and exit as the signal would have (128 + its number).
 for (const [signal, code] of [['SIGHUP', 129], ['SIGINT', 130], ['SIGQUIT', 131], ['SIGPIPE', 141], ['SIGTERM', 143]] as const) {

@@ -1,5 +1,10 @@
 import { describeSource } from '../container/reader.js';
+import { STDIN, STDOUT } from '../files.js';
 import type { Summary } from '../summary.js';
+
+/** A path as messages show it: `-` is standard input or output. */
+export const shownInput = (path: string): string => (path === STDIN ? 'stdin' : path);
+export const shownOutput = (path: string): string => (path === STDOUT ? 'stdout' : path);
 
 export const ratio = (original: number, compressed: number): string => (compressed > 0 ? (original / compressed).toFixed(4) : '-');
 /** The one size style of every report; exact byte counts appear only where they identify a file (describeSource). */

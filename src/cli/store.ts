@@ -2,7 +2,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { STDOUT } from '../files.js';
 import { DEFAULT_MAX_DEPTH, storeAdd, storeGet, storeList, storeRm, storeVerify, type EntryRecord } from '../store/store.js';
 import { withProgress } from './progress.js';
-import { ratio, size, table } from './report.js';
+import { ratio, shownOutput, size, table } from './report.js';
 
 function parseDepth(text: string): number {
   const depth = /^\d+$/.test(text) ? Number(text) : NaN;
@@ -24,8 +24,9 @@ function formatEntries(entries: EntryRecord[]): string {
 }
 
 /** `mithril store …`: a training run's checkpoints as keyframes and deltas, with bases chosen automatically. */
-export function storeCommand(threadsOption: () => Option): Command {
-  const store = new Command('store').description("keep a training run's checkpoints: keyframes and deltas, bases chosen automatically");
+export function storeCommand(program: Command, threadsOption: () => Option): Command {
+  // Settings first, so the subcommands made below inherit the program's one-line errors and exit codes.
+  const store = new Command('store').copyInheritedSettings(program).description("keep a training run's checkpoints: keyframes and deltas, bases chosen automatically");
   store
     .command('add')
     .description('add checkpoints (files, or - for standard input with --name), creating the store if needed')
@@ -36,8 +37,8 @@ export function storeCommand(threadsOption: () => Option): Command {
     .addOption(new Option('--max-depth <n>', `for a new store: the most deltas a restore decodes in a row (default ${DEFAULT_MAX_DEPTH})`).argParser(parseDepth))
     .option('-q, --quiet', 'print nothing but errors')
     .addOption(threadsOption())
-    .action(async (dir: string, paths: string[], opts: { name?: string; fast?: boolean; maxDepth?: number; quiet?: boolean; threads: number }) => {
-      if (opts.name !== undefined && paths.length > 1) throw new InvalidArgumentError('--name takes a single path');
+    .action(async (dir: string, paths: string[], opts: { name?: string; fast?: boolean; maxDepth?: number; quiet?: boolean; threads: number }, command: Command) => {
+      if (opts.name !== undefined && paths.length > 1) command.error('error: --name takes a single path', { exitCode: 2 });
       for (const path of paths) {
         const entry = await withProgress(`store add ${path}`, opts.quiet, (onProgress) => storeAdd(dir, path, { ...opts, onProgress }));
         if (!opts.quiet) console.error(`${dir}: ${entry.name}: ${size(entry.original.size)} -> ${size(entry.stored)} (ratio ${ratio(entry.original.size, entry.stored)}), ${entry.bases.length ? `delta, depth ${entry.depth}` : 'keyframe'}`);
@@ -66,7 +67,7 @@ export function storeCommand(threadsOption: () => Option): Command {
     .action(async (dir: string, name: string, opts: { output?: string; stdout?: boolean; force?: boolean; quiet?: boolean; threads: number }) => {
       const output = opts.stdout ? STDOUT : opts.output;
       const result = await withProgress(`store get ${name}`, opts.quiet, (onProgress) => storeGet(dir, name, { ...opts, output, onProgress }));
-      if (!opts.quiet) console.error(`${dir}: ${name}: restored ${result.originalSize} bytes, checksums ok => ${result.output === STDOUT ? 'stdout' : result.output}`);
+      if (!opts.quiet) console.error(`${dir}: ${name}: restored ${result.originalSize} bytes, checksums ok => ${shownOutput(result.output)}`);
     });
   store
     .command('rm')
