@@ -124,7 +124,7 @@ function checkNotInput(input: string, output: string): void {
  * Runs `write` into the output at `path`; the output is committed (renamed into place, for a
  * regular file) only if the input and bases did not change meanwhile, and removed on any failure.
  */
-async function writeOutput<T>(
+export async function writeOutput<T>(
   input: FileSource,
   path: string,
   force: boolean,
@@ -234,12 +234,7 @@ export async function verifyFile(input: string, options: BaseOptions & Omit<Deco
 
 /** Reads a container's index without decoding any chunk. */
 export async function readIndex(input: string): Promise<ContainerInfo> {
-  let source: FileSource;
-  try {
-    source = new FileSource(input);
-  } catch (error) {
-    throw asFileError(input, error);
-  }
+  const source = await open(input);
   try {
     return { index: (await ContainerReader.open(source)).index, compressedSize: source.size };
   } catch (error) {

@@ -14,6 +14,7 @@ export interface ByteSource {
   read(offset: number, length: number, into?: Uint8Array): Promise<Uint8Array>;
   /** Throws if the bytes changed since the source was opened (a file written to meanwhile). */
   checkUnchanged(): Promise<void>;
+  /** Releases the source; closing it again does nothing. */
   close(): void;
 }
 
@@ -44,6 +45,7 @@ export class BufferSource implements ByteSource {
 export class FileSource implements ByteSource {
   readonly size: number;
   private readonly fd: number;
+  private closed = false;
   private readonly modified: number;
 
   /** Opens the file `name`, or reads the already open `fd` (then `name` is only for messages). */
@@ -84,6 +86,7 @@ export class FileSource implements ByteSource {
   }
 
   close(): void {
-    closeSync(this.fd);
+    if (!this.closed) closeSync(this.fd);
+    this.closed = true;
   }
 }

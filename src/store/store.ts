@@ -4,10 +4,9 @@ import { openBase, type GivenBase } from '../chunks/bases.js';
 import { compressStream } from '../compress.js';
 import { ContainerReader } from '../container/reader.js';
 import { MithrilError } from '../errors.js';
-import { compressFile, decompressFile, verifyFile, type FileResult } from '../files.js';
+import { compressFile, decompressFile, verifyFile, writeOutput, type FileResult } from '../files.js';
 import { detectLayout } from '../formats/detect.js';
 import type { TensorSegment } from '../formats/layout.js';
-import { AtomicFile } from '../io/atomic-file.js';
 import { openInput, STDIN } from '../io/input.js';
 import { FileSource } from '../io/source.js';
 import { Catalogue, type EntryRecord } from './catalogue.js';
@@ -60,15 +59,21 @@ async function chooseBases(store: Catalogue, entries: EntryRecord[], tensors: Se
 
 /** Opens entries as bases, each through its own bases, sharing what two chains have in common; `close` closes them all. */
 class Chains {
-  private readonly opened = new Map<number, GivenBase>();
+  /** Each entry opened once, even when two chains ask for it at the same time. */
+  private readonly opening = new Map<number, Promise<GivenBase>>();
+  private readonly opened: GivenBase[] = [];
   constructor(
     private readonly store: Catalogue,
     private readonly entries: EntryRecord[],
   ) {}
 
-  async open(seq: number): Promise<GivenBase> {
-    const known = this.opened.get(seq);
-    if (known) return known;
+  open(seq: number): Promise<GivenBase> {
+    let given = this.opening.get(seq);
+    if (!given) this.opening.set(seq, (given = this.openEntry(seq)));
+    return given;
+  }
+
+  private async openEntry(seq: number): Promise<GivenBase> {
     const entry = this.entries.find((e) => e.seq === seq);
     if (!entry) throw new MithrilError(this.store.dir, `entry ${seq} is missing: the store is damaged`, 'CORRUPT');
     const bases = await Promise.all(entry.bases.map((base) => this.open(base)));
@@ -76,7 +81,7 @@ class Chains {
     const source = new FileSource(path);
     try {
       const given = { path: `${entry.name} (${path})`, base: await openBase(source, bases) };
-      this.opened.set(seq, given);
+      this.opened.push(given);
       return given;
     } catch (error) {
       source.close();
@@ -84,8 +89,10 @@ class Chains {
     }
   }
 
-  close(): void {
-    for (const { base } of this.opened.values()) base.close();
+  /** Closes what was opened; an open still under way is awaited first. */
+  async close(): Promise<void> {
+    await Promise.allSettled(this.opening.values());
+    for (const { base } of this.opened) base.close();
   }
 }
 
@@ -94,7 +101,7 @@ async function withChains<T>(store: Catalogue, entries: EntryRecord[], use: (cha
   try {
     return await use(chains);
   } finally {
-    chains.close();
+    await chains.close();
   }
 }
 
@@ -114,17 +121,9 @@ export async function storeAdd(dir: string, path: string, options: AddOptions = 
       const chosen = await chooseBases(store, entries, tensors);
       return withChains(store, entries, async (chains) => {
         const bases = await Promise.all(chosen.map((entry) => chains.open(entry.seq)));
-        const file = new AtomicFile(store.containerPath({ file: Catalogue.fileName(seq) }), false);
-        let result;
-        try {
-          const coding = { strong: !options.fast, threads: options.threads, onProgress: options.onProgress };
-          result = await compressStream(source, file.sink, { ...coding, bases: bases.map((b) => b.base), ...(path === STDIN ? { originalName: name } : {}) });
-          await source.checkUnchanged();
-          await file.commit();
-        } catch (error) {
-          file.abort();
-          throw error;
-        }
+        const coding = { strong: !options.fast, threads: options.threads, onProgress: options.onProgress, ...(path === STDIN ? { originalName: name } : {}) };
+        const container = store.containerPath({ file: Catalogue.fileName(seq) });
+        const result = await writeOutput(source, container, false, (file) => compressStream(source, file.sink, { ...coding, bases: bases.map((b) => b.base) }), bases);
         // Only the bases a chunk was coded against are recorded (always a leading run of those given).
         const used = chosen.filter((_, i) => !result.unusedBases.some((u) => u.base === i));
         const record: EntryRecord = {
