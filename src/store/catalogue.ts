@@ -1,4 +1,4 @@
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, linkSync, mkdirSync, openSync, readdirSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { SourceRecord } from '../container/format.js';
 import { MithrilError } from '../errors.js';
@@ -54,12 +54,10 @@ export class Catalogue {
   static open(dir: string, create: { maxDepth?: number } | false): Catalogue {
     const headerPath = join(dir, STORE_FILE);
     if (!existsSync(headerPath)) {
-      const empty = !existsSync(dir) || (statSync(dir).isDirectory() && readdirSync(dir).length === 0);
+      // Empty but for a header another add was writing when it died.
+      const empty = !existsSync(dir) || (statSync(dir).isDirectory() && readdirSync(dir).every((name) => name.startsWith(HEADER_TEMP)));
       if (!create || !empty) throw new MithrilError(dir, existsSync(dir) ? `is not a mithril store (no ${STORE_FILE})` : 'no such store', existsSync(dir) ? 'NOT_CONTAINER' : 'NOT_FOUND');
-      mkdirSync(join(dir, 'data'), { recursive: true });
-      mkdirSync(join(dir, 'entries'), { recursive: true });
-      const header: StoreHeader = { format: FORMAT, version: VERSION, maxDepth: create.maxDepth ?? DEFAULT_MAX_DEPTH };
-      writeFileSync(headerPath, JSON.stringify(header, null, 2) + '\n', { flag: 'wx' });
+      createHeader(dir, { format: FORMAT, version: VERSION, maxDepth: create.maxDepth ?? DEFAULT_MAX_DEPTH });
     }
     let header: Partial<StoreHeader>;
     try {
@@ -70,6 +68,9 @@ export class Catalogue {
     if (header.format !== FORMAT || header.version !== VERSION || !Number.isSafeInteger(header.maxDepth) || header.maxDepth! < 0) {
       throw new MithrilError(headerPath, `not a version-${VERSION} mithril store header`, 'UNSUPPORTED');
     }
+    // The folders follow the header: made here, whoever made the header, so a crash in between heals.
+    mkdirSync(join(dir, 'data'), { recursive: true });
+    mkdirSync(join(dir, 'entries'), { recursive: true });
     return new Catalogue(dir, header.maxDepth!);
   }
 
@@ -160,6 +161,25 @@ export class Catalogue {
       unlinkSync(path);
       keepAfterInterruption(path);
     }
+  }
+}
+
+const HEADER_TEMP = `.${STORE_FILE}.tmp-`;
+
+/**
+ * Writes a new store's header in one step (a temporary file, then a hard link that fails if a
+ * header is there): a store is never half made, and of two adds creating it at once, one header wins.
+ */
+function createHeader(dir: string, header: StoreHeader): void {
+  mkdirSync(dir, { recursive: true });
+  const temp = join(dir, `${HEADER_TEMP}${process.pid}`);
+  writeFileSync(temp, JSON.stringify(header, null, 2) + '\n');
+  try {
+    linkSync(temp, join(dir, STORE_FILE));
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+  } finally {
+    unlinkSync(temp);
   }
 }
 
