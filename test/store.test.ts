@@ -63,6 +63,11 @@ describe('store', () => {
     writeFileSync(join(cwd, 'notes.txt'), 'hello');
     assert.match(mithril(cwd, ['store', 'ls', cwd]).stderr, /is not a mithril store \(no mithril-store\.json\)/);
     assert.match(mithril(cwd, ['store', 'get', 'run', 'nope']).stderr, /^mithril: run: has no entry named "nope"/m);
+    for (const args of [['store', 'add', 'run', 'a', 'b', '--name', 'x'], ['store', 'add', 'run', 'a', '--max-depth', 'x']]) {
+      const usage = mithril(cwd, args);
+      assert.equal(usage.code, 2, usage.stderr);
+      assert.match(usage.stderr, /^mithril: error: [^\n]+\n$/);
+    }
   });
 
   it('rm in the middle of a chain re-codes what needed it, and every other entry still restores bit-exactly', async () => {
@@ -95,11 +100,11 @@ describe('store', () => {
     assert.match(run.stderr, /\(needed by cnn_epoch6\.bf16\.safetensors\)/);
   });
 
-  /** Starts adding a 128 MiB checkpoint to the cnn store and sends `signal` once its container is being written; the exit code. */
+  /** Starts adding a 384 MiB checkpoint to the cnn store and sends `signal` once its container is being written; the exit code. */
   async function interruptedAdd(dir: string, signal: NodeJS.Signals): Promise<number | null> {
     const big = join(tempDir(), 'big.safetensors');
-    const data = randomBytes(128 * 1048576); // long enough to be interrupted mid-way
-    writeFileSync(big, safetensors({ w: { dtype: 'BF16', shape: [32768, 2048], data_offsets: [0, data.length] } }, data));
+    const data = randomBytes(384 * 1048576); // coded for about half a second after its output appears: time to be interrupted
+    writeFileSync(big, safetensors({ w: { dtype: 'BF16', shape: [98304, 2048], data_offsets: [0, data.length] } }, data));
     const child = spawn(process.execPath, [CLI, 'store', 'add', '-q', '-T', '1', dir, big]);
     const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
     const started = Date.now();
@@ -124,7 +129,12 @@ describe('store', () => {
     assert.deepEqual(readdirSync(join(dir, 'data')).sort(), ['00000001.mth', '00000002.mth', '00000003.mth']);
   });
 
-  it('two adds at once both land, in turn', async () => {
+  it('two adds at once both land, in turn, also into a store neither has made yet', async () => {
+    const fresh = join(tempDir(), 'new');
+    const first = (name: string) =>
+      new Promise<number | null>((resolve) => spawn(process.execPath, [CLI, 'store', 'add', '-q', fresh, fixture(name)]).on('exit', resolve));
+    assert.deepEqual(await Promise.all([first(EPOCHS[0]!), first(EPOCHS[1]!)]), [0, 0]);
+    assert.equal(storeList(fresh).length, 2);
     const dir = await cnnStore();
     const add = (name: string) =>
       new Promise<number | null>((resolve) => spawn(process.execPath, [CLI, 'store', 'add', '-q', dir, fixture(name)]).on('exit', resolve));
