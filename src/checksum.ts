@@ -1,4 +1,7 @@
 import { Xxh64, xxh64 } from '@node-rs/xxhash';
+import type { ByteSource } from './io/source.js';
+
+const HASH_READ = 16 * 1024 * 1024;
 
 /** A 64-bit hash as the container records it: 16 hex digits. */
 export function hex64(value: bigint): string {
@@ -19,4 +22,12 @@ export class RunningChecksum {
   hex(): string {
     return hex64(this.hash.digest());
   }
+}
+
+/** The size and xxh64 of all of a source's bytes, read in pieces. */
+export async function checksumOfSource(source: ByteSource): Promise<{ size: number; xxh64: string }> {
+  const hash = new RunningChecksum();
+  const buffer = new Uint8Array(Math.min(HASH_READ, source.size));
+  for (let at = 0; at < source.size; at += buffer.length) hash.update(await source.read(at, Math.min(buffer.length, source.size - at), buffer));
+  return { size: source.size, xxh64: hash.hex() };
 }

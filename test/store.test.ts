@@ -35,7 +35,7 @@ describe('store', () => {
       await storeGet(dir, name, { output: join(out, name) });
       assert.deepEqual(readFileSync(join(out, name)), readFixture(name));
     }
-    const original = entries.reduce((sum, e) => sum + e.original.size, 0);
+    const original = entries.reduce((sum, e) => sum + e.size, 0);
     const stored = entries.reduce((sum, e) => sum + e.stored, 0);
     // Alone each compresses 1.534x; as a history the deltas make it far smaller.
     assert.ok(original / stored > 2.2, `history ratio ${(original / stored).toFixed(3)}`);
@@ -77,7 +77,7 @@ describe('store', () => {
     const out = tempDir();
     await storeGet(dir, EPOCHS[2]!, { output: join(out, 'e6') });
     assert.deepEqual(readFileSync(join(out, 'e6')), readFixture(EPOCHS[2]!));
-    assert.equal(storeList(dir)[1]!.original.name, EPOCHS[2]);
+    assert.equal(storeList(dir)[1]!.members[0]!.original.name, EPOCHS[2]);
     // Removing the keyframe makes the entry that needed it a keyframe.
     const run = mithril(dir, ['store', 'rm', '.', EPOCHS[0]!]);
     assert.equal(run.code, 0, run.stderr);

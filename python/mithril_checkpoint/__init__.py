@@ -77,27 +77,31 @@ def _serialize(obj):
     return buffer.getvalue()
 
 
-def add(store, path, name=None, fast=False):
-    """Adds a checkpoint file already on disk (entry name: NAME or the file name)."""
+def _add_args(store, path, name, fast, reference):
     args = ["store", "add", store, path, "-q"]
     if name is not None:
         args += ["--name", name]
     if fast:
         args.append("--fast")
-    _run(args)
+    if reference is not None:
+        args += ["--reference", reference]
+    return args
 
 
-def add_bytes(store, data, name, fast=False):
+def add(store, path, name=None, fast=False, reference=None):
+    """Adds a checkpoint already on disk: a file, or a folder such as Trainer's ``checkpoint-500/``
+    (entry name: NAME or the file or folder name). REFERENCE: a read-only model to code against."""
+    _run(_add_args(store, path, name, fast, reference))
+
+
+def add_bytes(store, data, name, fast=False, reference=None):
     """Adds the bytes of a checkpoint, piped to ``mithril store add STORE -``."""
-    args = ["store", "add", store, "-", "--name", name, "-q"]
-    if fast:
-        args.append("--fast")
-    _run(args, data=data)
+    _run(_add_args(store, "-", name, fast, reference), data=data)
 
 
-def save(obj, store, name, fast=False):
+def save(obj, store, name, fast=False, reference=None):
     """``torch.save(obj)`` into the store as entry NAME (serialized in memory, then piped)."""
-    add_bytes(store, _serialize(obj), name, fast=fast)
+    add_bytes(store, _serialize(obj), name, fast=fast, reference=reference)
 
 
 def get_bytes(store, name):
@@ -113,7 +117,7 @@ def load(store, name, map_location=None, **kwargs):
 
 
 def get(store, name, out, force=False):
-    """Restores entry NAME to the file OUT (``force`` overwrites it); returns OUT."""
+    """Restores entry NAME to OUT, a file (``force`` overwrites it) or for a folder entry a new folder; returns OUT."""
     args = ["store", "get", store, name, "-o", out, "-q"]
     if force:
         args.append("-f")
@@ -122,8 +126,9 @@ def get(store, name, out, force=False):
 
 
 def entries(store):
-    """The store's entries, oldest first: dicts with seq, name, original{name,size,xxh64},
-    stored, bases, depth, coding, added (``mithril store ls --json``)."""
+    """The store's entries, oldest first: dicts with seq, name, kind ("file" or "folder"), size,
+    stored, bases, depth, coding, added, members (each file's path, original{name,size,xxh64},
+    stored, bases) and reference if it needs one (``mithril store ls --json``)."""
     out = _run(["store", "ls", store, "--json"]).decode("utf-8")
     return [json.loads(line) for line in out.splitlines() if line.strip()]
 

@@ -75,7 +75,7 @@ class StoreTest(unittest.TestCase):
             with open(out, "rb") as f:
                 data = f.read()
             self.assertEqual(data, mc.get_bytes(store, name))
-            self.assertEqual(len(data), next(e for e in listed if e["name"] == name)["original"]["size"])
+            self.assertEqual(len(data), next(e for e in listed if e["name"] == name)["size"])
             assert_same(self, state, torch.load(io.BytesIO(data)))
         mc.verify(store)
 

@@ -1,5 +1,5 @@
 import { basename } from 'node:path';
-import { RunningChecksum } from '../checksum.js';
+import { checksumOfSource } from '../checksum.js';
 import { hasContainerMagic, type SourceRecord } from '../container/format.js';
 import { ContainerReader, describeSource } from '../container/reader.js';
 import type { ChunkRecord } from '../container/format.js';
@@ -8,8 +8,6 @@ import { MithrilError } from '../errors.js';
 import { detectLayout } from '../formats/detect.js';
 import type { TensorSegment } from '../formats/layout.js';
 import type { ByteSource } from '../io/source.js';
-
-const HASH_READ = 16 * 1024 * 1024;
 
 /**
  * An earlier checkpoint that a new one is coded against: the original file, or its `.mth`.
@@ -45,12 +43,7 @@ class RawBase implements BaseCheckpoint {
 
   static async open(source: ByteSource): Promise<RawBase> {
     const tensors = tensorsByName((await detectLayout(source)).segments);
-    const hash = new RunningChecksum();
-    const buffer = new Uint8Array(Math.min(HASH_READ, source.size));
-    for (let at = 0; at < source.size; at += buffer.length) {
-      hash.update(await source.read(at, Math.min(buffer.length, source.size - at), buffer));
-    }
-    return new RawBase(source, { name: basename(source.name), size: source.size, xxh64: hash.hex() }, tensors);
+    return new RawBase(source, { name: basename(source.name), ...(await checksumOfSource(source)) }, tensors);
   }
 
   read(offset: number, length: number, into?: Uint8Array): Promise<Uint8Array> {

@@ -1,4 +1,4 @@
-import { closeSync, fsyncSync, lstatSync, openSync, renameSync, unlinkSync } from 'node:fs';
+import { closeSync, fsyncSync, lstatSync, openSync, renameSync, rmSync, unlinkSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import { MithrilError } from '../errors.js';
 import { FdSink } from './sink.js';
@@ -6,7 +6,7 @@ import { FdSink } from './sink.js';
 /** Temporary files still open, removed if the process is interrupted. */
 const pending = new Set<string>();
 
-/** Files of ours (a lock, a temporary) to remove if the process is interrupted before it removes them itself. */
+/** Files or folders of ours (a lock, a temporary) to remove if the process is interrupted before it removes them itself. */
 export function removeIfInterrupted(path: string): void {
   pending.add(path);
 }
@@ -16,13 +16,7 @@ export function keepAfterInterruption(path: string): void {
 }
 
 export function removePendingFiles(): void {
-  for (const path of pending) {
-    try {
-      unlinkSync(path);
-    } catch {
-      // Already gone.
-    }
-  }
+  for (const path of pending) rmSync(path, { recursive: true, force: true });
   pending.clear();
 }
 

@@ -1,5 +1,6 @@
 import { writeSync } from 'node:fs';
 import type { Writable } from 'node:stream';
+import type { ByteSource } from './source.js';
 
 /** A sequential byte destination: a file being written, a stream such as stdout, or memory. */
 export interface ByteSink {
@@ -83,4 +84,10 @@ export class StreamSink implements ByteSink {
 export function writeAll(fd: number, bytes: Uint8Array, position: number | null = null): void {
   let done = 0;
   while (done < bytes.length) done += writeSync(fd, bytes, done, bytes.length - done, position === null ? null : position + done);
+}
+
+/** Writes all of `source`'s bytes to `sink`, a bounded piece at a time. */
+export async function copySource(source: ByteSource, sink: ByteSink): Promise<void> {
+  const buffer = new Uint8Array(Math.min(16 << 20, source.size));
+  for (let at = 0; at < source.size; at += buffer.length) await sink.write(await source.read(at, Math.min(buffer.length, source.size - at), buffer));
 }

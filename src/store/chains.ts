@@ -1,0 +1,90 @@
+import { join } from 'node:path';
+import { openBase, type GivenBase } from '../chunks/bases.js';
+import { MithrilError } from '../errors.js';
+import { FileSource } from '../io/source.js';
+import { REFERENCE, type Catalogue, type EntryRecord, type MemberRecord, type ReferenceRecord } from './catalogue.js';
+
+/** Where a reference's file at `path` (a member path; '' for a file reference) is. */
+export const referenceFile = (reference: ReferenceRecord, path: string): string => (reference.kind === 'file' ? reference.path : join(reference.path, path));
+
+/**
+ * Opens entries' files as bases, each through its own bases, sharing what two chains have in
+ * common, and the reference's files checked against their recorded size and hash; `close` closes them all.
+ */
+export class Chains {
+  /** Each file opened once, even when two chains ask for it at the same time. */
+  private readonly opening = new Map<string, Promise<GivenBase>>();
+  private readonly opened: GivenBase[] = [];
+  constructor(
+    private readonly store: Catalogue,
+    private readonly entries: EntryRecord[],
+  ) {}
+
+  /** The file at member path `path` of entry `seq`, or of `reference` for REFERENCE. */
+  open(seq: number, path: string, reference: ReferenceRecord | undefined): Promise<GivenBase> {
+    const key = seq === REFERENCE ? `reference\0${reference?.path}\0${path}` : `${seq}\0${path}`;
+    let given = this.opening.get(key);
+    if (!given) this.opening.set(key, (given = seq === REFERENCE ? this.openReference(reference, path) : this.openMember(seq, path)));
+    return given;
+  }
+
+  /** The bases `member` of `entry` is coded against, opened. */
+  basesOf(entry: EntryRecord, member: MemberRecord): Promise<GivenBase[]> {
+    return Promise.all(member.bases.map((seq) => this.open(seq, member.path, entry.reference)));
+  }
+
+  private async openMember(seq: number, path: string): Promise<GivenBase> {
+    const entry = this.entries.find((e) => e.seq === seq);
+    const member = entry?.members.find((m) => m.path === path && !m.raw);
+    if (!entry || !member) throw new MithrilError(this.store.dir, `entry ${seq}${path ? ` (${path})` : ''} is missing: the store is damaged`, 'CORRUPT');
+    const bases = await this.basesOf(entry, member);
+    return this.track(this.store.dataPath(member), `${entry.name}${path ? `/${path}` : ''} (${this.store.dataPath(member)})`, (source) => openBase(source, bases));
+  }
+
+  private async openReference(reference: ReferenceRecord | undefined, path: string): Promise<GivenBase> {
+    const recorded = reference?.files.find((f) => f.path === path);
+    if (!reference || !recorded) throw new MithrilError(this.store.dir, `an entry names a reference file it does not record${path ? ` (${path})` : ''}: the store is damaged`, 'CORRUPT');
+    const file = referenceFile(reference, path);
+    const given = await this.track(file, `reference ${file}`, (source) => openBase(source), () => {
+      throw new MithrilError(file, 'the reference model is missing: the entries coded against it need it (mithril store ls shows which)', 'NEEDS_BASE');
+    });
+    if (given.base.identity.size !== recorded.size || given.base.identity.xxh64 !== recorded.xxh64) {
+      throw new MithrilError(file, `the reference model was modified (recorded ${recorded.size} bytes, xxh64 ${recorded.xxh64}; now ${given.base.identity.size} bytes, ${given.base.identity.xxh64})`, 'WRONG_BASE');
+    }
+    return given;
+  }
+
+  /** Opens `file` as a base through `open`, remembered for `close`. */
+  private async track(file: string, shown: string, open: (source: FileSource) => Promise<GivenBase['base']>, missing?: () => never): Promise<GivenBase> {
+    let source: FileSource;
+    try {
+      source = new FileSource(file);
+    } catch (error) {
+      if (missing && (error as NodeJS.ErrnoException).code === 'ENOENT') missing();
+      throw error;
+    }
+    try {
+      const given = { path: shown, base: await open(source) };
+      this.opened.push(given);
+      return given;
+    } catch (error) {
+      source.close();
+      throw error;
+    }
+  }
+
+  /** Closes what was opened; an open still under way is awaited first. */
+  async close(): Promise<void> {
+    await Promise.allSettled(this.opening.values());
+    for (const { base } of this.opened) base.close();
+  }
+}
+
+export async function withChains<T>(store: Catalogue, entries: EntryRecord[], use: (chains: Chains) => Promise<T>): Promise<T> {
+  const chains = new Chains(store, entries);
+  try {
+    return await use(chains);
+  } finally {
+    await chains.close();
+  }
+}
