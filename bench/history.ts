@@ -9,6 +9,8 @@ const MiB = 1024 * 1024;
 export interface HistoryCase {
   title: string;
   files: string[];
+  /** A model outside the store the run starts from (`--reference`), not counted in its size. */
+  reference?: string;
 }
 
 export interface HistoryResult {
@@ -25,6 +27,7 @@ export function historyCases(shared: string): HistoryCase[] {
   const f = (name: string): string => join(shared, name);
   return [
     { title: 'fine-tune: gpt 500, then ft 10, 20, 30 (bf16)', files: ['gpt/gpt_step500.bf16.safetensors', 'finetune/ft_step10.bf16.safetensors', 'finetune/ft_step20.bf16.safetensors', 'finetune/ft_step30.bf16.safetensors'].map(f) },
+    { title: 'fine-tune, gpt 500 as --reference: ft 10, 20, 30 (bf16)', files: ['finetune/ft_step10.bf16.safetensors', 'finetune/ft_step20.bf16.safetensors', 'finetune/ft_step30.bf16.safetensors'].map(f), reference: f('gpt/gpt_step500.bf16.safetensors') },
     { title: 'pre-training every 10 steps: gpt 500, pt 510, 520 (bf16)', files: ['gpt/gpt_step500.bf16.safetensors', 'frequent/pt_step510.bf16.safetensors', 'frequent/pt_step520.bf16.safetensors'].map(f) },
   ];
 }
@@ -37,7 +40,7 @@ function folderBytes(dir: string): number {
 export async function measureHistoryAdds(c: HistoryCase): Promise<{ dir: string; result: Omit<HistoryResult, 'deepest'> }> {
   const dir = join(mkdtempSync(join(tmpdir(), 'mithril-bench-history-')), 'store');
   const started = performance.now();
-  for (const file of c.files) await storeAdd(dir, file, { threads: 1 });
+  for (const file of c.files) await storeAdd(dir, file, { threads: 1, reference: c.reference });
   const seconds = (performance.now() - started) / 1000;
   const originalBytes = c.files.reduce((sum, file) => sum + statSync(file).size, 0);
   return { dir, result: { title: c.title, entries: c.files.length, originalBytes, storeBytes: folderBytes(dir), addMiBs: originalBytes / MiB / seconds } };

@@ -2,12 +2,15 @@
  * Keyframe policy of a store, measured on the shared fixtures' chains:
  * `npm run build && node dist/bench/store-policy.js`. For each --max-depth: every entry's depth,
  * the history ratio over every file of the store, and the best of 5 restores of the deepest entry
- * (one thread, in this process).
+ * (one thread, in this process). Then skip-deltas (entry i coded against entry i & (i - 1) and that
+ * one's base, so depth grows as log2 of the run's length), hand-chained with compressFile: ratio
+ * and depths only; a restore at each depth costs what the same depth costs in the rows above.
  */
 import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { compressFile } from '../src/files.js';
 import { storeAdd, storeGet, storeList } from '../src/store/store.js';
 
 const shared = resolve(fileURLToPath(new URL('../../../shared/fixtures/', import.meta.url)));
@@ -37,4 +40,22 @@ for (const [title, names] of Object.entries(chains)) {
     console.log(`| ${title} | ${maxDepth} | ${entries.map((e) => e.depth).join(' ')} | ${(original / bytes(dir)).toFixed(3)} | ${best.toFixed(0)} |`);
     rmSync(root, { recursive: true });
   }
+}
+
+console.log('\n| chain (bf16) | policy | depths | history ratio (containers only) |\n|---|---|---|---:|');
+for (const [title, names] of Object.entries(chains)) {
+  const files = names.map((name) => join(shared, `${name}.bf16.safetensors`));
+  const root = mkdtempSync(join(tmpdir(), 'mithril-policy-'));
+  const baseOf = (i: number): number | undefined => (i === 0 ? undefined : i & (i - 1));
+  const depthOf = (i: number): number => (i === 0 ? 0 : 1 + depthOf(baseOf(i)!));
+  let stored = 0;
+  for (const [i, file] of files.entries()) {
+    const base = baseOf(i);
+    const older = base === undefined ? undefined : baseOf(base);
+    const bases = [base, older].flatMap((b) => (b === undefined ? [] : [files[b]!]));
+    stored += (await compressFile(file, { output: join(root, `${i}.mth`), bases, strong: true, threads: 1 })).compressedSize;
+  }
+  const original = files.reduce((sum, file) => sum + statSync(file).size, 0);
+  console.log(`| ${title} | skip-deltas | ${files.map((_, i) => depthOf(i)).join(' ')} | ${(original / stored).toFixed(3)} |`);
+  rmSync(root, { recursive: true });
 }

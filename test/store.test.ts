@@ -42,9 +42,9 @@ describe('store', () => {
     assert.deepEqual(await storeVerify(dir), { entries: 3, problems: [] });
   });
 
-  it('--max-depth bounds the deltas a restore decodes: past it, a keyframe', async () => {
-    const entries = storeList(await cnnStore(1));
-    assert.deepEqual(entries.map((e) => [e.bases.length, e.depth]), [[0, 0], [1, 1], [0, 0]]);
+  it('--max-depth bounds the deltas a restore decodes: past it, a delta against the chain\'s start; at 0, keyframes', async () => {
+    assert.deepEqual(storeList(await cnnStore(1)).map((e) => [e.bases, e.depth]), [[[], 0], [[1], 1], [[1], 1]]);
+    assert.deepEqual(storeList(await cnnStore(0)).map((e) => [e.bases, e.depth]), [[[], 0], [[], 0], [[], 0]]);
   });
 
   it('the CLI: add from a file and from stdin, ls, get -c, one-line refusals', () => {

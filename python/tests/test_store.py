@@ -110,6 +110,33 @@ class StoreTest(unittest.TestCase):
         self.assertEqual([e["name"] for e in mc.entries(store)], ["model.pt", "again"])
         assert_same(self, {"w": torch.arange(10.0)}, mc.load(store, "again"))
 
+    def test_add_a_checkpoint_folder_and_a_reference(self):
+        store = os.path.join(self.dir, "run")
+        reference = os.path.join(self.dir, "pretrained.pt")
+        torch.manual_seed(1)
+        base = {"w": torch.randn(256, 64), "b": torch.randn(256)}
+        torch.save(base, reference)
+        folders = []
+        for step in (10, 20):
+            folder = os.path.join(self.dir, "checkpoint-%d" % step)
+            os.makedirs(folder)
+            tuned = {k: v + 0.001 * step * torch.ones_like(v) for k, v in base.items()}
+            torch.save(tuned, os.path.join(folder, "model.pt"))
+            with open(os.path.join(folder, "trainer_state.json"), "w") as f:
+                f.write('{"global_step": %d}\n' % step)
+            mc.add(store, folder, reference=reference if step == 10 else None)
+            folders.append(folder)
+        listed = mc.entries(store)
+        self.assertEqual([(e["name"], e["kind"]) for e in listed], [("checkpoint-10", "folder"), ("checkpoint-20", "folder")])
+        self.assertEqual(listed[0]["bases"], [0], "coded against the reference")
+        for folder in folders:
+            out = os.path.join(self.dir, "restored-" + os.path.basename(folder))
+            mc.get(store, os.path.basename(folder), out)
+            for name in ("model.pt", "trainer_state.json"):
+                with open(os.path.join(folder, name), "rb") as a, open(os.path.join(out, name), "rb") as b:
+                    self.assertEqual(a.read(), b.read(), name)
+        mc.verify(store)
+
     def test_errors_carry_the_cli_message(self):
         store = os.path.join(self.dir, "run")
         mc.save({"w": torch.zeros(3)}, store, "a")

@@ -94,13 +94,13 @@ async function entryTensors(store: Catalogue, entry: EntryRecord): Promise<Set<s
   return keys;
 }
 
-/** The tensors of a reference model's files. */
-async function referenceTensors(reference: ReferenceRecord): Promise<Set<string>> {
+/** The tensors of a reference model's files; a single file's as if at each of `paths` (it may serve any file of a folder). */
+async function referenceTensors(reference: ReferenceRecord, paths: string[]): Promise<Set<string>> {
   const keys = new Set<string>();
   for (const { path } of reference.files) {
     const source = new FileSource(referenceFile(reference, path));
     try {
-      for (const key of (await layoutOrRaw(source, path)) ?? []) keys.add(key);
+      for (const at of reference.kind === 'file' ? paths : [path]) for (const key of (await layoutOrRaw(source, at)) ?? []) keys.add(key);
     } finally {
       source.close();
     }
@@ -122,20 +122,33 @@ async function closestEntry(store: Catalogue, entries: EntryRecord[], tensors: S
   return best?.entry;
 }
 
+/** The first entry of `entry`'s chain: a keyframe, or coded against the reference alone. */
+function chainStart(entries: EntryRecord[], entry: EntryRecord): EntryRecord {
+  const base = entries.find((e) => e.seq === entry.bases[0]);
+  return base && base.depth < entry.depth ? chainStart(entries, base) : entry;
+}
+
+/** `entry` as the base, with its own base as the older one (the two-base predictor). */
+const withOlder = (entry: EntryRecord): number[] => (entry.bases.length ? [entry.seq, entry.bases[0]!] : [entry.seq]);
+
 /**
  * The bases for a new entry (seqs, REFERENCE for the reference): the closest earlier entry, if a
- * restore through it stays within the store's depth, and that entry's own base as the older one
- * (the two-base predictor); else the reference if it shares the tensors; else none, a keyframe.
+ * restore through it stays within the store's depth; past that depth, the start of its chain
+ * (DESIGN.md, "Store policy": chunks where that no longer pays are coded alone, so it never costs
+ * more than a keyframe); else the reference if it shares the tensors; else none, a keyframe.
  */
-async function chooseBases(store: Catalogue, entries: EntryRecord[], tensors: Set<string>, reference: ReferenceRecord | undefined): Promise<number[]> {
+async function chooseBases(store: Catalogue, entries: EntryRecord[], inputs: Input[], reference: ReferenceRecord | undefined): Promise<number[]> {
+  const tensors = new Set(inputs.flatMap((i) => i.tensors ?? []));
   const entry = await closestEntry(store, entries, tensors);
-  if (entry && entry.depth + 1 <= store.maxDepth) return entry.bases.length ? [entry.seq, entry.bases[0]!] : [entry.seq];
-  return reference && store.maxDepth > 0 && shared(await referenceTensors(reference), tensors) > 0 ? [REFERENCE] : [];
+  if (entry && entry.depth + 1 <= store.maxDepth) return withOlder(entry);
+  const start = entry && chainStart(entries, entry);
+  if (start && start.depth + 1 <= store.maxDepth) return withOlder(start);
+  return reference && store.maxDepth > 0 && shared(await referenceTensors(reference, inputs.filter((i) => i.tensors).map((i) => i.path)), tensors) > 0 ? [REFERENCE] : [];
 }
 
 /** Whether base `seq` has a checkpoint at member path `path` to code against. */
 function hasCheckpoint(entries: EntryRecord[], reference: ReferenceRecord | undefined, seq: number, path: string): boolean {
-  if (seq === REFERENCE) return reference?.files.some((f) => f.path === path) ?? false;
+  if (seq === REFERENCE) return reference?.kind === 'file' || (reference?.files.some((f) => f.path === path) ?? false);
   return entries.find((e) => e.seq === seq)?.members.some((m) => m.path === path && !m.raw) ?? false;
 }
 
@@ -153,7 +166,7 @@ export async function storeAdd(dir: string, path: string, options: AddOptions = 
       const entries = store.entries();
       if (entries.some((e) => e.name === name)) throw new MithrilError(dir, `already has an entry named ${JSON.stringify(name)}`, 'EXISTS');
       const seq = (entries.at(-1)?.seq ?? 0) + 1;
-      const chosen = await chooseBases(store, entries, new Set(inputs.flatMap((i) => i.tensors ?? [])), reference);
+      const chosen = await chooseBases(store, entries, inputs, reference);
       const total = inputs.reduce((sum, i) => sum + i.size, 0);
       let done = 0;
       const members: MemberRecord[] = [];

@@ -4,7 +4,7 @@ import { MithrilError } from '../errors.js';
 import { FileSource } from '../io/source.js';
 import { REFERENCE, type Catalogue, type EntryRecord, type MemberRecord, type ReferenceRecord } from './catalogue.js';
 
-/** Where a reference's file at `path` (a member path; '' for a file reference) is. */
+/** Where a reference's file for member path `path` is (a file reference serves every path). */
 export const referenceFile = (reference: ReferenceRecord, path: string): string => (reference.kind === 'file' ? reference.path : join(reference.path, path));
 
 /**
@@ -22,7 +22,7 @@ export class Chains {
 
   /** The file at member path `path` of entry `seq`, or of `reference` for REFERENCE. */
   open(seq: number, path: string, reference: ReferenceRecord | undefined): Promise<GivenBase> {
-    const key = seq === REFERENCE ? `reference\0${reference?.path}\0${path}` : `${seq}\0${path}`;
+    const key = seq === REFERENCE ? `reference\0${reference?.path}\0${reference?.kind === 'file' ? '' : path}` : `${seq}\0${path}`;
     let given = this.opening.get(key);
     if (!given) this.opening.set(key, (given = seq === REFERENCE ? this.openReference(reference, path) : this.openMember(seq, path)));
     return given;
@@ -42,7 +42,7 @@ export class Chains {
   }
 
   private async openReference(reference: ReferenceRecord | undefined, path: string): Promise<GivenBase> {
-    const recorded = reference?.files.find((f) => f.path === path);
+    const recorded = reference?.kind === 'file' ? reference.files[0] : reference?.files.find((f) => f.path === path);
     if (!reference || !recorded) throw new MithrilError(this.store.dir, `an entry names a reference file it does not record${path ? ` (${path})` : ''}: the store is damaged`, 'CORRUPT');
     const file = referenceFile(reference, path);
     const given = await this.track(file, `reference ${file}`, (source) => openBase(source), () => {
