@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, copyFileSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { REFERENCE, storeAdd, storeGet, storeList, storeRm, storeVerify } from '../src/store/store.js';
@@ -76,10 +76,18 @@ describe('store: folder entries and a reference model', () => {
     assert.equal(exists.code, 1);
     assert.match(exists.stderr, /^mithril: checkpoint-5: already exists \(a folder entry is restored as a new folder\)\n$/);
     assert.deepEqual(readdirSync(root).sort(), ['checkpoint-5', 'run'], 'no temporary folder left');
+    // Folders that would never end, or hold the store, and names that are paths: refused in one line, nothing made.
+    symlinkSync('..', join(root, 'checkpoint-5', 'tokenizer', 'up'));
+    assert.match(mithril(root, ['store', 'add', 'other', 'checkpoint-5']).stderr, /^mithril: checkpoint-5\/tokenizer\/up: links back to a folder that holds it\n$/);
+    unlinkSync(join(root, 'checkpoint-5', 'tokenizer', 'up'));
+    assert.match(mithril(root, ['store', 'add', 'run', '.']).stderr, /^mithril: \.: holds the store itself: add the checkpoint folder, not one around the store\n$/);
+    assert.equal(mithril(root, ['store', 'add', '-q', 'run', 'checkpoint-5', '--name', '../up']).code, 0);
+    assert.match(mithril(root, ['store', 'get', 'run', '../up']).stderr, /^mithril: \.\.\/up: is not a plain file name: name the output with -o\n$/);
+    assert.deepEqual(readdirSync(root).sort(), ['checkpoint-5', 'run']);
     const kept = join(dir, 'data', storeList(dir)[0]!.members.find((m) => m.path === 'trainer_state.json')!.file);
     chmodSync(kept, 0o644);
     writeFileSync(kept, '{"epoch": 9}\n');
-    assert.match((await storeVerify(dir)).problems[0]!.problem, /checksum mismatch: not the trainer_state\.json that was added/);
+    assert.match((await storeVerify(dir)).problems.find((p) => p.name === 'checkpoint-5')!.problem, /checksum mismatch: not the trainer_state\.json that was added/);
     const get = mithril(root, ['store', 'get', 'run', 'checkpoint-5', '-o', 'out']);
     assert.equal(get.code, 1);
     assert.deepEqual(readdirSync(root).sort(), ['checkpoint-5', 'run'], 'nothing half-restored');

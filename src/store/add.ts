@@ -1,5 +1,5 @@
 import { linkSync, statSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { basename, join, relative, resolve } from 'node:path';
 import { checksumOfSource } from '../checksum.js';
 import { compressStream } from '../compress.js';
 import { ContainerReader } from '../container/reader.js';
@@ -152,15 +152,20 @@ function hasCheckpoint(entries: EntryRecord[], reference: ReferenceRecord | unde
   return entries.find((e) => e.seq === seq)?.members.some((m) => m.path === path && !m.raw) ?? false;
 }
 
+/** Whether `path` is `folder` or inside it. */
+const within = (path: string, folder: string): boolean => !relative(folder, path).startsWith('..');
+
 /** Adds a checkpoint (a file, a folder, or `-` for standard input) to the store at `dir`, creating the store if needed. */
 export async function storeAdd(dir: string, path: string, options: AddOptions = {}): Promise<EntryRecord> {
   const name = options.name ?? (path === STDIN ? undefined : basename(path));
   if (!name) throw new MithrilError('stdin', 'an entry read from standard input needs --name', 'USAGE');
+  if (path !== STDIN && within(resolve(dir), resolve(path))) throw new MithrilError(path, 'holds the store itself: add the checkpoint folder, not one around the store', 'USAGE');
   const given = options.reference === undefined ? undefined : await referenceRecord(options.reference);
-  const store = Catalogue.open(dir, { maxDepth: options.maxDepth, reference: given });
-  const reference = given ?? store.reference;
   const inputs = await readInputs(path);
   try {
+    // Made only now, so that an input refused above leaves no empty store behind.
+    const store = Catalogue.open(dir, { maxDepth: options.maxDepth, reference: given });
+    const reference = given ?? store.reference;
     return await store.locked(async () => {
       store.removeLeftovers();
       const entries = store.entries();

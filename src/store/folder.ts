@@ -7,14 +7,18 @@ import type { ReferenceRecord } from './catalogue.js';
 
 /**
  * The files of a checkpoint folder as sorted `/`-separated paths inside it, every level down,
- * links followed (a Hugging Face cache snapshot is links to blobs); anything but files and folders is refused.
+ * links followed (a Hugging Face cache snapshot is links to blobs); anything but files and
+ * folders is refused, and so is a link back to a folder above (it would never end).
  */
-export function folderFiles(dir: string, under = ''): string[] {
+export function folderFiles(dir: string, under = '', above: string[] = []): string[] {
+  const here = statSync(under ? `${dir}/${under}` : dir);
+  const id = `${here.dev}:${here.ino}`;
+  if (above.includes(id)) throw new MithrilError(`${dir}/${under}`, 'links back to a folder that holds it', 'UNSUPPORTED');
   const files: string[] = [];
   for (const name of readdirSync(under ? `${dir}/${under}` : dir).sort()) {
     const path = under ? `${under}/${name}` : name;
     const stat = statSync(`${dir}/${path}`);
-    if (stat.isDirectory()) files.push(...folderFiles(dir, path));
+    if (stat.isDirectory()) files.push(...folderFiles(dir, path, [...above, id]));
     else if (stat.isFile()) files.push(path);
     else throw new MithrilError(`${dir}/${path}`, 'is not a regular file or folder: a checkpoint folder holds only those', 'UNSUPPORTED');
   }

@@ -35,6 +35,12 @@ function findEntry(dir: string, entries: EntryRecord[], name: string): EntryReco
   return entry;
 }
 
+/** An entry's name as a file or folder name here, never a path elsewhere (records may come from anywhere). */
+function plainName(name: string): string {
+  if (name === '' || name === '.' || name === '..' || /[/\\\0]/.test(name)) throw new MithrilError(name, 'is not a plain file name: name the output with -o', 'USAGE');
+  return name;
+}
+
 interface GetOptions {
   output?: string;
   force?: boolean;
@@ -52,11 +58,11 @@ export async function storeGet(dir: string, name: string, options: GetOptions = 
   const entry = findEntry(dir, entries, name);
   return withChains(store, entries, async (chains) => {
     if (entry.kind === 'file') {
-      const output = options.output ?? (basename(entry.members[0]!.original.name) || entry.name);
+      const output = options.output ?? plainName(basename(entry.members[0]!.original.name) || entry.name);
       const openedBases = await chains.basesOf(entry, entry.members[0]!);
       return decompressFile(store.dataPath(entry.members[0]!), { ...options, output, openedBases });
     }
-    const output = options.output ?? entry.name;
+    const output = options.output ?? plainName(entry.name);
     if (output === STDOUT) throw new MithrilError(entry.name, 'is a folder entry: restore it to a folder (-o DIR), not to standard output', 'USAGE');
     await restoreFolder(store, chains, entry, output, options);
     return { input: dir, output, originalSize: entry.size, compressedSize: entry.stored };
