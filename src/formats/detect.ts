@@ -4,7 +4,7 @@ import { looksLikeDcpMetadata } from './dcp-metadata.js';
 import { isDistcpName, readDcpByContent, readDcpLayout, siblingItems } from './dcp.js';
 import type { Layout } from './layout.js';
 import { looksLikeSafetensors, readSafetensorsLayout } from './safetensors.js';
-import { LEGACY_TORCH_PROBLEM, looksLikeLegacyTorch, looksLikeTorchZip, readTorchLayout, torchPickleEntry } from './torch.js';
+import { LEGACY_TORCH_PROBLEM, looksLikeLegacyTorch, looksLikeTorchZip, readTorchCheckpoint, torchPickleEntry, type TorchCheckpoint } from './torch.js';
 import { readZipEntries } from './zip.js';
 
 /** Enough leading bytes to tell every format apart (a legacy torch file with a pickle FRAME needs 23; a DCP .metadata names its module by byte 50). */
@@ -36,18 +36,22 @@ export async function detectLayout(source: ByteSource): Promise<Layout> {
 }
 
 /**
- * A torch.save archive, or a DCP `.distcp` file (named so, or placed by the `.metadata` beside it,
- * or, by its content, a file that is not one archive but starts with several back to back).
+ * A torch.save archive, or a DCP `.distcp` file: named so, or placed by the `.metadata` beside it,
+ * or by its content, several archives back to back (the end records then describe the last one,
+ * which reads as a broken archive or as one with stray bytes before its end record).
  */
 async function readZipLayout(source: ByteSource): Promise<Layout> {
   const items = await siblingItems(source);
   if (items || isDistcpName(source.name)) return readDcpLayout(source, items);
+  let torch: TorchCheckpoint;
   try {
-    return await readTorchLayout(source);
+    torch = await readTorchCheckpoint(source);
   } catch (e) {
     if (!(e instanceof MithrilError) || e.code !== 'INVALID_CHECKPOINT') throw e;
     const dcp = await readDcpByContent(source);
     if (!dcp) throw e;
     return dcp;
   }
+  if (torch.archive.strayBytes === 0) return torch.layout;
+  return (await readDcpByContent(source)) ?? torch.layout;
 }
