@@ -7,12 +7,11 @@
 import { MithrilError } from '../errors.js';
 import type { ByteSource } from '../io/source.js';
 import { SliceSource } from '../io/slice.js';
+import { DCP_MAX_FALSE_ENDS } from '../limits.js';
 import { looksLikeTorchZip, readTorchLayout } from './torch.js';
 
 /** Bytes scanned at a time for end record signatures. */
 const WINDOW = 4 * 1024 * 1024;
-/** Signatures that do not end an archive (tensor bytes that happen to match) tried per record before giving up. */
-const MAX_FALSE_ENDS = 32;
 const EOCD = [0x50, 0x4b, 0x05, 0x06];
 const EOCD_SIZE = 22;
 
@@ -46,7 +45,7 @@ async function recordEnd(source: ByteSource, start: number, within: number): Pro
       const end = from + i + EOCD_SIZE + (bytes[i + 20]! | (bytes[i + 21]! << 8));
       if (end > source.size) continue;
       if (await readsAsArchive(source, start, end)) return end;
-      if (++falseEnds > MAX_FALSE_ENDS) return undefined;
+      if (++falseEnds > DCP_MAX_FALSE_ENDS) return undefined;
     }
   }
   return undefined;

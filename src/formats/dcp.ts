@@ -17,7 +17,7 @@ import { findRecords, type RecordRange } from './dcp-walk.js';
 import type { Layout, Segment } from './layout.js';
 import { PickleError } from './pickle/values.js';
 import { looksLikeTorchZip, readTorchLayout } from './torch.js';
-import { MAX_PICKLE_BYTES } from '../limits.js';
+import { DCP_CONTENT_SCAN, MAX_DCP_METADATA_BYTES } from '../limits.js';
 
 export const METADATA_FILE = '.metadata';
 
@@ -35,7 +35,7 @@ export async function siblingItems(source: ByteSource): Promise<DcpItem[] | unde
   const metadata = source.sibling?.(METADATA_FILE);
   if (!metadata) return undefined;
   try {
-    if (metadata.size > MAX_PICKLE_BYTES || !looksLikeDcpMetadata(await metadata.read(0, Math.min(64, metadata.size)))) return undefined;
+    if (metadata.size > MAX_DCP_METADATA_BYTES || !looksLikeDcpMetadata(await metadata.read(0, Math.min(64, metadata.size)))) return undefined;
     const files = readDcpMetadata(await metadata.read(0, metadata.size));
     return files.get(basename(source.name));
   } catch (e) {
@@ -46,9 +46,6 @@ export async function siblingItems(source: ByteSource): Promise<DcpItem[] | unde
   }
 }
 
-/** How far into an unnamed file its first archive must end for the file to be taken for DCP by its content (it is read that far). */
-const CONTENT_SCAN = 64 * 1024 * 1024;
-
 /** The layout of a `.distcp` file, with its items from `.metadata` when given (else found by walking the records). */
 export async function readDcpLayout(source: ByteSource, items?: readonly DcpItem[]): Promise<Layout> {
   return recordsLayout(source, items ? placed(source, items) : numbered(await findRecords(source)));
@@ -56,7 +53,7 @@ export async function readDcpLayout(source: ByteSource, items?: readonly DcpItem
 
 /** By content alone: the layout of a file made of two or more torch.save archives back to back, else undefined. */
 export async function readDcpByContent(source: ByteSource): Promise<Layout | undefined> {
-  const records = await findRecords(source, CONTENT_SCAN);
+  const records = await findRecords(source, DCP_CONTENT_SCAN);
   return records.length >= 2 ? recordsLayout(source, numbered(records)) : undefined;
 }
 
