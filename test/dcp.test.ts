@@ -133,6 +133,16 @@ describe('DCP folders: compression', () => {
     assert.deepEqual(FILES.map((f) => sha256(readFileSync(join(dir, 'restored', f)))), before);
   });
 
+  it('compress -r --rm takes .metadata last, so every rank\'s file is still named by it', () => {
+    const folder = copyFolder(STEP500);
+    const run = mithril(folder, 'compress', '-r', '--rm', '-q', '.');
+    assert.equal(run.code, 0, run.stderr);
+    assert.deepEqual(readdirSync(folder).sort(), FILES.map((f) => `${f}.mth`).sort());
+    const info = mithril(folder, 'info', '--tensors', '__1_0.distcp.mth');
+    assert.match(info.stdout, /lm_head\.weight@128,0 /);
+    assert.match(info.stdout, /transformer\.ln_f\.weight /);
+  });
+
   for (const rank of [0, 1]) {
     it(`rank ${rank}: a delta against step 400 pairs every tensor by its DCP name, is smaller than alone, and restores exactly`, async () => {
       const file = `__${rank}_0.distcp`;
