@@ -7,6 +7,7 @@ import { describe, it } from 'node:test';
 import { openBase } from '../src/chunks/bases.js';
 import { MithrilError } from '../src/errors.js';
 import { looksLikeDcpMetadata, readDcpMetadata } from '../src/formats/dcp-metadata.js';
+import { readDcpLayout } from '../src/formats/dcp.js';
 import { detectLayout, looksLikeCheckpoint } from '../src/formats/detect.js';
 import type { Layout, TensorSegment } from '../src/formats/layout.js';
 import { compressBuffer, decompressBuffer } from '../src/index.js';
@@ -100,6 +101,19 @@ describe('DCP folders: layout', () => {
       assert.deepEqual(walked.map((t) => t.name), named.map((_, i) => `record${i}`));
       assert.deepEqual(walked.map(({ dtype, shape, offset }) => ({ dtype, shape, offset })), named.map(({ dtype, shape, offset }) => ({ dtype, shape, offset })));
     }
+  });
+
+  it('records written through DCP transforms, or not torch.save archives, stay opaque; overlapping items are refused', async () => {
+    const bytes = readFileSync(join(STEP400, '__0_0.distcp'));
+    const items = readDcpMetadata(readFileSync(join(STEP400, '.metadata'))).get('__0_0.distcp')!;
+    const [first, second] = [...items].sort((a, b) => a.offset - b.offset);
+    const source = new BufferSource(Buffer.concat([bytes.subarray(0, first!.length), Buffer.from('not a zip')]), '__0_0.distcp');
+    const layout = await readDcpLayout(source, [{ ...first!, transformed: true }, { fqn: 'x', file: '__0_0.distcp', offset: first!.length, length: 9, transformed: false }]);
+    assert.deepEqual(layout.segments, [
+      { kind: 'opaque', role: 'dcp record', offset: 0, length: first!.length },
+      { kind: 'opaque', role: 'dcp record', offset: first!.length, length: 9 },
+    ]);
+    await assert.rejects(readDcpLayout(new BufferSource(bytes, '__0_0.distcp'), [first!, { ...second!, offset: first!.length - 1 }]), /overlaps the item before/);
   });
 
   it('.metadata is a checkpoint file of its own (one opaque segment), so a folder is compressed whole', async () => {

@@ -56,8 +56,9 @@ export function readDcpMetadata(data: Uint8Array): Map<string, DcpItem[]> {
     if (typeof fqn !== 'string' || typeof file !== 'string' || !isCount(offset) || !isCount(length)) {
       throw new PickleError(`storage_data item ${typeof fqn === 'string' ? fqn : '?'} has no file, offset or length`);
     }
-    const transforms = info.get('transform_descriptors');
-    const item: DcpItem = { fqn, file, offset, length, transformed: isObj(transforms ?? null, 'list') && (transforms as { items: unknown[] }).items.length > 0 };
+    const transforms = info.get('transform_descriptors') ?? null;
+    const transformed = (isObj(transforms, 'list') || isObj(transforms, 'tuple')) && transforms.items.length > 0;
+    const item: DcpItem = { fqn, file, offset, length, transformed };
     const chunkOffsets = ints(index.get('offset') ?? null);
     const tensor = tensorOf(described.get(fqn));
     if (chunkOffsets && tensor && chunkOffsets.length === tensor.size.length) {

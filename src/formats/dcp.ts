@@ -98,10 +98,9 @@ function placed(source: ByteSource, items: readonly DcpItem[]): DcpRecord[] {
 
 /** One record's torch.save layout, shifted to its place, its tensors named after the item. */
 async function recordSegments(source: ByteSource, record: DcpRecord): Promise<Segment[]> {
-  const slice = new SliceSource(source, record.offset, record.length);
-  const first = await slice.read(0, Math.min(4, slice.size));
   if (record.length === 0) return [];
-  if (record.transformed || !looksLikeTorchZip(first)) return [{ kind: 'opaque', role: 'dcp record', offset: record.offset, length: record.length }];
+  const slice = new SliceSource(source, record.offset, record.length);
+  if (record.transformed || !looksLikeTorchZip(await slice.read(0, Math.min(4, slice.size)))) return [{ kind: 'opaque', role: 'dcp record', offset: record.offset, length: record.length }];
   const { segments } = await readTorchLayout(slice);
   const tensors = segments.filter((s) => s.kind === 'tensor').length;
   let n = 0;
