@@ -7,6 +7,12 @@
 export const SAFETENSORS_MAX_HEADER = 100 * 1024 * 1024;
 /** A torch.save `data.pkl` that is interpreted; a larger one leaves the storages as plain bytes. */
 export const MAX_PICKLE_BYTES = 64 * 1024 * 1024;
+/** A DCP `.metadata` read for tensor names is a pickle too: the same limit (a larger one is not read). */
+export const MAX_DCP_METADATA_BYTES = MAX_PICKLE_BYTES;
+/** How far into a file not named `.distcp` its first torch.save record must end for it to be read as DCP by its content. */
+export const DCP_CONTENT_SCAN = 64 * 1024 * 1024;
+/** Byte strings that look like a zip end record inside a DCP record's tensor bytes, tried before the walk gives up. */
+export const DCP_MAX_FALSE_ENDS = 32;
 /** Nested MARKs on the pickle machine's stack. */
 export const MAX_MARK_DEPTH = 10_000;
 /** Nesting of containers walked when naming the tensors of a pickle. */

@@ -103,7 +103,7 @@ function outputFor(files: Input[], flags: OutputFlags): (file: Input) => string 
 }
 
 const program = new Command('mithril')
-  .description('Lossless, bit-exact compression of PyTorch checkpoints (.safetensors, torch.save .pt/.bin).')
+  .description('Lossless, bit-exact compression of PyTorch checkpoints (.safetensors, torch.save .pt/.bin, torch.distributed.checkpoint folders).')
   .version(version(), '-V, --version')
   .exitOverride()
   .configureOutput({ outputError: (text, write) => write(`mithril: ${text.trim()}\n`) });

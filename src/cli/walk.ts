@@ -1,13 +1,18 @@
 import { readdirSync, statSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
+import { METADATA_FILE } from '../formats/dcp.js';
 import { looksLikeCheckpoint } from '../formats/detect.js';
 import { SUFFIX } from '../files.js';
 import { FileSource } from '../io/source.js';
 
+/** A DCP folder's `.metadata` goes after the files it names: with --rm, they are compressed while it is still there to name their tensors. */
+const lastOfFolder = (name: string): number => (name === METADATA_FILE ? 1 : 0);
+
 /** Every file below `dir` (sorted, symbolic links not followed) for which `wanted` holds. */
 async function walk(dir: string, wanted: (path: string) => Promise<boolean>): Promise<string[]> {
   const found: string[] = [];
-  for (const entry of readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
+  const entries = readdirSync(dir, { withFileTypes: true }).sort((a, b) => lastOfFolder(a.name) - lastOfFolder(b.name) || a.name.localeCompare(b.name));
+  for (const entry of entries) {
     const path = join(dir, entry.name);
     if (entry.isDirectory()) found.push(...(await walk(path, wanted)));
     else if (entry.isFile() && (await wanted(path))) found.push(path);

@@ -61,6 +61,11 @@ const TORCH_DTYPES = new Map<string, string>([
   ['float8_e8m0fnu', 'F8_E8M0'],
 ]);
 
+/** The safetensors spelling of `torch.<name>` (a pickled dtype), or undefined for one mithril does not know. */
+export function torchDtype(name: string): string | undefined {
+  return TORCH_DTYPES.get(name);
+}
+
 const TORCH_MODULES = new Set(['torch', 'torch.storage', 'torch.cuda']);
 const REBUILD_TENSOR = new Set(['torch._utils._rebuild_tensor', 'torch._utils._rebuild_tensor_v2', 'torch._utils._rebuild_tensor_v3']);
 const REBUILD_PARAMETER = new Set(['torch._utils._rebuild_parameter', 'torch._utils._rebuild_parameter_with_state']);

@@ -35,6 +35,12 @@ export interface ZipArchive {
   directorySize: number;
   /** Whether ZIP64 end records (locator + record) are present. */
   zip64: boolean;
+  /**
+   * Bytes between the central directory and the end of central directory record that are no end
+   * record: 0 as torch.save writes an archive; more when the offsets are those of an archive that
+   * does not start at byte 0 (archives back to back, as in a DCP `.distcp` file).
+   */
+  strayBytes: number;
 }
 
 const SIG_LOCAL = 0x04034b50;
@@ -73,7 +79,8 @@ export async function readZipArchive(source: ByteSource): Promise<ZipArchive> {
   for (const r of records) r.entry.dataOffset = await readLocalHeader(source, r, directoryOffset, fail);
   const entries = records.map((r) => r.entry);
   checkNoOverlap(entries, fail);
-  return { entries, directoryOffset, directorySize, zip64: end.zip64 };
+  const strayBytes = end.recordsStart - (directoryOffset + directorySize) + end.strayAfter;
+  return { entries, directoryOffset, directorySize, zip64: end.zip64, strayBytes };
 }
 
 /** Throws the one-line error for a malformed archive. */
@@ -89,6 +96,10 @@ interface EndRecord {
   cdOffset: bigint;
   /** Where the end records begin; the central directory must end by then. */
   recordsStart: number;
+  /** Where the ZIP64 record ends (the classic record's offset without one). */
+  recordsEnd: number;
+  /** Bytes between the ZIP64 record and its locator. */
+  strayAfter: number;
   zip64: boolean;
 }
 
@@ -102,6 +113,7 @@ interface CentralRecord {
 async function readEndRecords(source: ByteSource, fail: Fail): Promise<EndRecord> {
   const classic = await readEndOfCentralDirectory(source, fail);
   const end = (await readZip64EndRecord(source, classic.recordsStart, fail)) ?? classic;
+  if (end.zip64) end.strayAfter = classic.recordsStart - ZIP64_LOCATOR_SIZE - end.recordsEnd;
   if (!end.zip64) {
     // 0xFFFF entries can be a true count; saturated 32-bit fields cannot be, without ZIP64 records.
     if (end.cdSize === BigInt(U32_MAX) || end.cdOffset === BigInt(U32_MAX)) fail('end record needs ZIP64 records, which are missing');
@@ -136,6 +148,8 @@ async function readEndOfCentralDirectory(source: ByteSource, fail: Fail): Promis
     cdSize: BigInt(tv.getUint32(eocd + 12, true)),
     cdOffset: BigInt(tv.getUint32(eocd + 16, true)),
     recordsStart: tailStart + eocd,
+    recordsEnd: tailStart + eocd,
+    strayAfter: 0,
     zip64: false,
   };
 }
@@ -170,6 +184,8 @@ async function readZip64EndRecord(source: ByteSource, eocdOffset: number, fail: 
     cdSize: rv.getBigUint64(40, true),
     cdOffset: rv.getBigUint64(48, true),
     recordsStart: recordOffset,
+    recordsEnd: recordOffset + Number(recordSize),
+    strayAfter: 0,
     zip64: true,
   };
 }

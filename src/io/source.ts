@@ -1,4 +1,5 @@
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { MithrilError } from '../errors.js';
 
 /**
@@ -16,6 +17,12 @@ export interface ByteSource {
   checkUnchanged(): Promise<void>;
   /** Releases the source; closing it again does nothing. */
   close(): void;
+  /**
+   * Opens the file called `name` beside this one (the same folder, or prefix for a remote source),
+   * for formats that spread over several files (a DCP folder's `.metadata`); undefined when there is
+   * none or this source has no place (a buffer, standard input). The caller closes it.
+   */
+  sibling?(name: string): ByteSource | undefined;
 }
 
 export class BufferSource implements ByteSource {
@@ -83,6 +90,19 @@ export class FileSource implements ByteSource {
       done += n;
     }
     return target;
+  }
+
+  /** Only when `name` is this very file (not stdin, nor a pipe spooled to a temporary file): then its folder is the place of siblings. */
+  sibling(name: string): ByteSource | undefined {
+    try {
+      const own = fstatSync(this.fd);
+      const named = statSync(this.name, { throwIfNoEntry: false });
+      if (!named || named.ino !== own.ino || named.dev !== own.dev) return undefined;
+      const path = join(dirname(this.name), name);
+      return statSync(path, { throwIfNoEntry: false })?.isFile() ? new FileSource(path) : undefined;
+    } catch {
+      return undefined; // an unreadable sibling is as good as none: it only adds names
+    }
   }
 
   close(): void {
