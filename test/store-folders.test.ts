@@ -139,4 +139,15 @@ describe('store: folder entries and a reference model', () => {
     await storeGet(dir, 'checkpoint-5', { output: join(root, 'out') });
     assert.deepEqual(tree(join(root, 'out')), tree(folder));
   });
+
+  it('keeps torch.distributed.checkpoint folders: each rank\'s file coded against the same rank\'s at the earlier step', async () => {
+    const root = tempDir();
+    const dir = join(root, 'run');
+    for (const step of [400, 500]) await storeAdd(dir, fixture(`dcp/gpt_step${step}.bf16`));
+    const later = storeList(dir)[1]!;
+    assert.deepEqual(later.members.map((m) => [m.path, m.bases]), [['.metadata', []], ['__0_0.distcp', [1]], ['__1_0.distcp', [1]]]);
+    assert.ok(later.size / later.stored > 1.9, `ratio ${(later.size / later.stored).toFixed(3)}`); // 1.50 alone
+    await storeGet(dir, 'gpt_step500.bf16', { output: join(root, 'out') });
+    assert.deepEqual(tree(join(root, 'out')), tree(fixture('dcp/gpt_step500.bf16')));
+  });
 });
