@@ -48,7 +48,7 @@ export async function measureHistoryAdds(c: HistoryCase): Promise<{ dir: string;
 
 /** Restores the store's deepest entry in this (fresh) process: its time and the process's peak RSS. */
 export async function restoreDeepest(dir: string): Promise<HistoryResult['deepest']> {
-  const deepest = storeList(dir).reduce((a, b) => (b.depth > a.depth ? b : a));
+  const deepest = (await storeList(dir)).reduce((a, b) => (b.depth > a.depth ? b : a));
   const output = join(dir, '..', 'restored');
   const started = performance.now();
   await storeGet(dir, deepest.name, { output, threads: 1 });

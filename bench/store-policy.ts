@@ -28,7 +28,7 @@ for (const [title, names] of Object.entries(chains)) {
     const root = mkdtempSync(join(tmpdir(), 'mithril-policy-'));
     const dir = join(root, 'store');
     for (const file of files) await storeAdd(dir, file, { maxDepth, threads: 1 });
-    const entries = storeList(dir);
+    const entries = await storeList(dir);
     const deepest = entries.reduce((a, b) => (b.depth >= a.depth ? b : a));
     let best = Infinity;
     for (let run = 0; run < 5; run++) {

@@ -24,7 +24,7 @@ async function cnnStore(maxDepth?: number): Promise<string> {
 describe('store', () => {
   it('chooses bases by itself, restores every entry bit-exactly, and beats coding each alone', async () => {
     const dir = await cnnStore();
-    const entries = storeList(dir);
+    const entries = await storeList(dir);
     assert.deepEqual(entries.map((e) => [e.name, e.bases, e.depth]), [
       [EPOCHS[0], [], 0],
       [EPOCHS[1], [1], 1],
@@ -43,8 +43,8 @@ describe('store', () => {
   });
 
   it('--max-depth bounds the deltas a restore decodes: past it, a delta against the chain\'s start; at 0, keyframes', async () => {
-    assert.deepEqual(storeList(await cnnStore(1)).map((e) => [e.bases, e.depth]), [[[], 0], [[1], 1], [[1], 1]]);
-    assert.deepEqual(storeList(await cnnStore(0)).map((e) => [e.bases, e.depth]), [[[], 0], [[], 0], [[], 0]]);
+    assert.deepEqual((await storeList(await cnnStore(1))).map((e) => [e.bases, e.depth]), [[[], 0], [[1], 1], [[1], 1]]);
+    assert.deepEqual((await storeList(await cnnStore(0))).map((e) => [e.bases, e.depth]), [[[], 0], [[], 0], [[], 0]]);
   });
 
   it('the CLI: add from a file and from stdin, ls, get -c, one-line refusals', () => {
@@ -73,16 +73,16 @@ describe('store', () => {
   it('rm in the middle of a chain re-codes what needed it, and every other entry still restores bit-exactly', async () => {
     const dir = await cnnStore();
     assert.deepEqual(await storeRm(dir, EPOCHS[1]!), { recoded: [EPOCHS[2]] });
-    assert.deepEqual(storeList(dir).map((e) => [e.name, e.bases, e.depth]), [[EPOCHS[0], [], 0], [EPOCHS[2], [1], 1]]);
+    assert.deepEqual((await storeList(dir)).map((e) => [e.name, e.bases, e.depth]), [[EPOCHS[0], [], 0], [EPOCHS[2], [1], 1]]);
     const out = tempDir();
     await storeGet(dir, EPOCHS[2]!, { output: join(out, 'e6') });
     assert.deepEqual(readFileSync(join(out, 'e6')), readFixture(EPOCHS[2]!));
-    assert.equal(storeList(dir)[1]!.members[0]!.original.name, EPOCHS[2]);
+    assert.equal((await storeList(dir))[1]!.members[0]!.original.name, EPOCHS[2]);
     // Removing the keyframe makes the entry that needed it a keyframe.
     const run = mithril(dir, ['store', 'rm', '.', EPOCHS[0]!]);
     assert.equal(run.code, 0, run.stderr);
     assert.match(run.stderr, /removed; re-coded cnn_epoch6\.bf16\.safetensors/);
-    assert.deepEqual(storeList(dir).map((e) => [e.name, e.bases, e.depth]), [[EPOCHS[2], [], 0]]);
+    assert.deepEqual((await storeList(dir)).map((e) => [e.name, e.bases, e.depth]), [[EPOCHS[2], [], 0]]);
     assert.deepEqual(readdirSync(join(dir, 'data')), ['00000003.2.mth']);
     assert.deepEqual(await storeVerify(dir), { entries: 1, problems: [] });
   });
@@ -116,7 +116,7 @@ describe('store', () => {
   it('kill -9 during add leaves the store whole: the entry is absent, and the next add clears what it left', async () => {
     const dir = await cnnStore();
     await interruptedAdd(dir, 'SIGKILL');
-    assert.equal(storeList(dir).length, 3);
+    assert.equal((await storeList(dir)).length, 3);
     assert.deepEqual((await storeVerify(dir)).problems, []);
     await storeAdd(dir, fixture('ft_step10_layer0.bf16.safetensors'));
     assert.deepEqual(readdirSync(join(dir, 'data')).sort(), ['00000001.mth', '00000002.mth', '00000003.mth', '00000004.mth']);
@@ -138,10 +138,10 @@ describe('store', () => {
       await new Promise((resolve) => setTimeout(resolve, delay));
       child.kill('SIGKILL');
       await exited;
-      assert.ok([2, 3].includes(storeList(dir).length));
+      assert.ok([2, 3].includes((await storeList(dir)).length));
       assert.deepEqual((await storeVerify(dir)).problems, [], `killed after ${delay} ms`);
       await storeAdd(dir, fixture('ft_step10_layer0.bf16.safetensors')); // clears what the rm left
-      const files = new Set(storeList(dir).flatMap((e) => e.members.map((m) => m.file)));
+      const files = new Set((await storeList(dir)).flatMap((e) => e.members.map((m) => m.file)));
       assert.deepEqual(readdirSync(join(dir, 'data')).filter((name) => !files.has(name)), [], 'no leftover after the next add');
     }
   });
@@ -151,12 +151,12 @@ describe('store', () => {
     const first = (name: string) =>
       new Promise<number | null>((resolve) => spawn(process.execPath, [CLI, 'store', 'add', '-q', fresh, fixture(name)]).on('exit', resolve));
     assert.deepEqual(await Promise.all([first(EPOCHS[0]!), first(EPOCHS[1]!)]), [0, 0]);
-    assert.equal(storeList(fresh).length, 2);
+    assert.equal((await storeList(fresh)).length, 2);
     const dir = await cnnStore();
     const add = (name: string) =>
       new Promise<number | null>((resolve) => spawn(process.execPath, [CLI, 'store', 'add', '-q', dir, fixture(name)]).on('exit', resolve));
     assert.deepEqual(await Promise.all([add('ft_step10_layer0.bf16.safetensors'), add('ft_step20_layer0.bf16.safetensors')]), [0, 0]);
-    assert.deepEqual(storeList(dir).map((e) => e.seq), [1, 2, 3, 4, 5]);
+    assert.deepEqual((await storeList(dir)).map((e) => e.seq), [1, 2, 3, 4, 5]);
     assert.deepEqual((await storeVerify(dir)).problems, []);
   });
 });

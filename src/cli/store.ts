@@ -57,8 +57,8 @@ export function storeCommand(program: Command, threadsOption: () => Option): Com
     .description('list the entries: sizes, ratio, bases and chain depth')
     .argument('<store>')
     .option('--json', 'one JSON object per entry')
-    .action((dir: string, opts: { json?: boolean }) => {
-      const entries = storeList(dir);
+    .action(async (dir: string, opts: { json?: boolean }) => {
+      const entries = await storeList(dir);
       if (opts.json) for (const entry of entries) console.log(JSON.stringify(entry));
       else console.log(formatEntries(entries));
     });
@@ -97,7 +97,7 @@ export function storeCommand(program: Command, threadsOption: () => Option): Com
       const { entries, problems } = await storeVerify(dir, opts);
       for (const p of problems) console.error(`mithril: ${p.name}: ${p.problem}${p.dependents.length ? ` (needed by ${p.dependents.join(', ')})` : ''}`);
       if (problems.length) process.exitCode = 1;
-      else console.log([`${dir}: ok (${entries} entries)`, ...referenceLines(storeList(dir))].join('\n'));
+      else console.log([`${dir}: ok (${entries} entries)`, ...referenceLines(await storeList(dir))].join('\n'));
     });
   return store;
 }

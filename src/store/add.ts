@@ -1,4 +1,4 @@
-import { linkSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { basename, join, relative, resolve } from 'node:path';
 import { checksumOfSource } from '../checksum.js';
 import { compressStream } from '../compress.js';
@@ -164,11 +164,11 @@ export async function storeAdd(dir: string, path: string, options: AddOptions = 
   const inputs = await readInputs(path);
   try {
     // Made only now, so that an input refused above leaves no empty store behind.
-    const store = Catalogue.open(dir, { maxDepth: options.maxDepth, reference: given });
+    const store = await Catalogue.open(dir, { maxDepth: options.maxDepth, reference: given });
     const reference = given ?? store.reference;
     return await store.locked(async () => {
-      store.removeLeftovers();
-      const entries = store.entries();
+      await store.removeLeftovers();
+      const entries = await store.entries();
       if (entries.some((e) => e.name === name)) throw new MithrilError(dir, `already has an entry named ${JSON.stringify(name)}`, 'EXISTS');
       const seq = (entries.at(-1)?.seq ?? 0) + 1;
       const chosen = await chooseBases(store, entries, inputs, reference);
@@ -188,7 +188,7 @@ export async function storeAdd(dir: string, path: string, options: AddOptions = 
         seq, name, kind: path !== STDIN && statSync(path).isDirectory() ? 'folder' : 'file', size: total, stored: members.reduce((sum, m) => sum + m.stored, 0),
         bases, ...(bases.includes(REFERENCE) ? { reference } : {}), members, depth: 0, coding: options.fast ? 'fast' : 'strong', added: new Date().toISOString(),
       });
-      return store.entries().find((e) => e.seq === seq)!;
+      return (await store.entries()).find((e) => e.seq === seq)!;
     });
   } finally {
     for (const input of inputs) if (!input.path) (await input.open()).close();
@@ -231,7 +231,7 @@ async function addRaw(add: Adding, input: Input): Promise<MemberRecord> {
   const same = [...add.entries].reverse().flatMap((e) => e.members).find((m) => m.raw && m.path === input.path && m.original.size === original.size && m.original.xxh64 === original.xxh64);
   if (same) {
     source.close();
-    linkSync(add.store.dataPath(same), target);
+    await add.store.backend.link(`data/${same.file}`, `data/${file}`);
   } else {
     await writeOutput(source, target, false, (out) => copySource(source, out.sink));
   }

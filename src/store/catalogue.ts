@@ -1,8 +1,7 @@
-import { closeSync, existsSync, linkSync, mkdirSync, openSync, readdirSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type { SourceRecord } from '../container/format.js';
 import { MithrilError } from '../errors.js';
-import { AtomicFile, keepAfterInterruption, removeIfInterrupted } from '../io/atomic-file.js';
+import type { StoreBackend } from './backend.js';
+import { LocalBackend } from './local-backend.js';
 
 /**
  * A store on disk (docs/FORMAT.md, "Stores"):
@@ -79,33 +78,40 @@ const pad = (seq: number): string => String(seq).padStart(8, '0');
 
 export class Catalogue {
   private constructor(
-    readonly dir: string,
+    readonly backend: StoreBackend,
     readonly maxDepth: number,
     readonly reference: ReferenceRecord | undefined,
   ) {}
 
-  /** Opens the store at `dir`; with `create`, makes one there if the folder is missing or empty. */
-  static open(dir: string, create: { maxDepth?: number; reference?: ReferenceRecord } | false): Catalogue {
-    const headerPath = join(dir, STORE_FILE);
-    if (!existsSync(headerPath)) {
-      // Empty but for a header another add was writing when it died.
-      const empty = !existsSync(dir) || (statSync(dir).isDirectory() && readdirSync(dir).every((name) => name.startsWith(HEADER_TEMP)));
-      if (!create || !empty) throw new MithrilError(dir, existsSync(dir) ? `is not a mithril store (no ${STORE_FILE})` : 'no such store', existsSync(dir) ? 'NOT_CONTAINER' : 'NOT_FOUND');
-      createHeader(dir, { format: FORMAT, version: VERSION, maxDepth: create.maxDepth ?? DEFAULT_MAX_DEPTH, ...(create.reference ? { reference: create.reference } : {}) });
+  /** The store as given, for messages. */
+  get dir(): string {
+    return this.backend.root;
+  }
+
+  /** Opens the store at `location`; with `create`, makes one there if nothing is there yet. */
+  static async open(location: string, create: { maxDepth?: number; reference?: ReferenceRecord } | false): Promise<Catalogue> {
+    const backend = new LocalBackend(location);
+    let text = await backend.read(STORE_FILE);
+    if (text === undefined) {
+      const state = await backend.state();
+      if (!create || state === 'used') throw new MithrilError(location, state === 'missing' ? 'no such store' : `is not a mithril store (no ${STORE_FILE})`, state === 'missing' ? 'NOT_FOUND' : 'NOT_CONTAINER');
+      // Of two adds creating the store at once, one header wins; both then read it.
+      const header: StoreHeader = { format: FORMAT, version: VERSION, maxDepth: create.maxDepth ?? DEFAULT_MAX_DEPTH, ...(create.reference ? { reference: create.reference } : {}) };
+      await backend.write(STORE_FILE, JSON.stringify(header, null, 2) + '\n', true);
+      text = (await backend.read(STORE_FILE))!;
     }
     let header: Partial<StoreHeader>;
     try {
-      header = JSON.parse(readFileSync(headerPath, 'utf8')) as Partial<StoreHeader>;
+      header = JSON.parse(text) as Partial<StoreHeader>;
     } catch {
-      throw new MithrilError(headerPath, 'damaged store header (not JSON)', 'CORRUPT');
+      throw new MithrilError(backend.path(STORE_FILE), 'damaged store header (not JSON)', 'CORRUPT');
     }
     if (header.format !== FORMAT || header.version !== VERSION || !Number.isSafeInteger(header.maxDepth) || header.maxDepth! < 0) {
-      throw new MithrilError(headerPath, `not a version-${VERSION} mithril store header`, 'UNSUPPORTED');
+      throw new MithrilError(backend.path(STORE_FILE), `not a version-${VERSION} mithril store header`, 'UNSUPPORTED');
     }
     // The folders follow the header: made here, whoever made the header, so a crash in between heals.
-    mkdirSync(join(dir, 'data'), { recursive: true });
-    mkdirSync(join(dir, 'entries'), { recursive: true });
-    return new Catalogue(dir, header.maxDepth!, header.reference);
+    await backend.prepare();
+    return new Catalogue(backend, header.maxDepth!, header.reference);
   }
 
   /** The data file name of an entry's `member`th file (0 for a file entry), or of its `generation`th re-coding. */
@@ -118,27 +124,24 @@ export class Catalogue {
     return Number(/^\d{8}(?:-\d+)?\.(\d+)\.(?:mth|raw)$/.exec(member.file)?.[1] ?? 0);
   }
 
+  /** A data file's path or URL, as the file functions take it. */
   dataPath(member: Pick<MemberRecord, 'file'>): string {
-    return join(this.dir, 'data', member.file);
-  }
-
-  private recordPath(seq: number): string {
-    return join(this.dir, 'entries', `${pad(seq)}.json`);
+    return this.backend.path(`data/${member.file}`);
   }
 
   /** Every entry, in order of addition, with its depth as its chain now has it. */
-  entries(): EntryRecord[] {
-    const names = readdirSync(join(this.dir, 'entries')).filter((name) => /^\d{8}\.json$/.test(name)).sort();
-    const entries = names.map((name) => {
-      const path = join(this.dir, 'entries', name);
+  async entries(): Promise<EntryRecord[]> {
+    const names = (await this.backend.list('entries')).filter((name) => /^\d{8}\.json$/.test(name)).sort();
+    const entries = await Promise.all(names.map(async (name) => {
+      const path = this.backend.path(`entries/${name}`);
       try {
-        const record = JSON.parse(readFileSync(path, 'utf8')) as EntryRecord;
+        const record = JSON.parse((await this.backend.read(`entries/${name}`)) ?? '') as EntryRecord;
         if (record.seq !== Number(name.slice(0, 8)) || typeof record.name !== 'string' || !Array.isArray(record.bases) || !validMembers(record)) throw new Error('fields');
         return record;
       } catch {
         throw new MithrilError(path, 'damaged entry record', 'CORRUPT');
       }
-    });
+    }));
     const bySeq = new Map(entries.map((e) => [e.seq, e]));
     // The reference is read as it is: a delta against it is one step, like a keyframe's first delta.
     const depth = (e: EntryRecord, seen: number): number =>
@@ -150,57 +153,30 @@ export class Catalogue {
     return entries;
   }
 
-  /** Makes an entry exist, or replaces its record (`replace`): its container must be complete already. */
+  /** Makes an entry exist, or replaces its record (`replace`): its data files must be complete already. */
   async writeRecord(record: EntryRecord, replace = false): Promise<void> {
-    const file = new AtomicFile(this.recordPath(record.seq), replace);
-    try {
-      await file.sink.write(new TextEncoder().encode(JSON.stringify(record, null, 2) + '\n'));
-      await file.commit();
-    } catch (error) {
-      file.abort();
-      throw error;
+    const name = `entries/${pad(record.seq)}.json`;
+    if (!(await this.backend.write(name, JSON.stringify(record, null, 2) + '\n', !replace))) {
+      throw new MithrilError(this.backend.path(name), 'another writer made this entry meanwhile', 'EXISTS');
     }
   }
 
   /** Makes an entry not exist: its record goes first, then its files. */
-  removeEntry(entry: EntryRecord): void {
-    unlinkSync(this.recordPath(entry.seq));
-    for (const member of entry.members) unlinkSync(this.dataPath(member));
+  async removeEntry(entry: EntryRecord): Promise<void> {
+    await this.backend.remove(`entries/${pad(entry.seq)}.json`);
+    for (const member of entry.members) await this.backend.remove(`data/${member.file}`);
   }
 
-  /** Containers without a record (an add that never finished) and temporary files: a crash's leftovers. */
-  removeLeftovers(): void {
-    const recorded = new Set(this.entries().flatMap((e) => e.members.map((m) => m.file)));
-    for (const name of readdirSync(join(this.dir, 'data'))) {
-      if (!recorded.has(name)) unlinkSync(join(this.dir, 'data', name));
-    }
-    for (const name of readdirSync(join(this.dir, 'entries'))) {
-      if (name.includes('.tmp-')) unlinkSync(join(this.dir, 'entries', name));
-    }
+  /** Data files no record names (an add that never finished) and temporary files: a crash's leftovers. */
+  async removeLeftovers(): Promise<void> {
+    const recorded = new Set((await this.entries()).flatMap((e) => e.members.map((m) => m.file)));
+    for (const name of await this.backend.list('data')) if (!recorded.has(name)) await this.backend.remove(`data/${name}`);
+    for (const name of await this.backend.list('entries')) if (name.includes('.tmp-')) await this.backend.remove(`entries/${name}`);
   }
 
-  /** Runs `work` holding the store's lock, so that two adds never interleave; a dead holder's lock is taken over. */
-  async locked<T>(work: () => Promise<T>): Promise<T> {
-    const path = join(this.dir, 'lock');
-    for (;;) {
-      try {
-        const fd = openSync(path, 'wx');
-        removeIfInterrupted(path);
-        writeFileSync(fd, String(process.pid));
-        closeSync(fd);
-        break;
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-        if (!holderAlive(path)) unlinkSync(path);
-        else await new Promise((resolve) => setTimeout(resolve, 50));
-      }
-    }
-    try {
-      return await work();
-    } finally {
-      unlinkSync(path);
-      keepAfterInterruption(path);
-    }
+  /** Runs `work` holding the store's lock, so that two writers never interleave. */
+  locked<T>(work: () => Promise<T>): Promise<T> {
+    return this.backend.lock(work);
   }
 }
 
@@ -210,41 +186,4 @@ function validMembers(record: EntryRecord): boolean {
   return Array.isArray(record.members) && record.members.length > 0 && record.members.every((m) =>
     typeof m.file === 'string' && /^\d{8}(-\d+)?(\.\d+)?\.(mth|raw)$/.test(m.file) && Array.isArray(m.bases) &&
     (record.kind === 'file' ? m.path === '' : plainPath(m.path)));
-}
-
-const HEADER_TEMP = `.${STORE_FILE}.tmp-`;
-
-/**
- * Writes a new store's header in one step (a temporary file, then a hard link that fails if a
- * header is there): a store is never half made, and of two adds creating it at once, one header wins.
- */
-function createHeader(dir: string, header: StoreHeader): void {
-  mkdirSync(dir, { recursive: true });
-  const temp = join(dir, `${HEADER_TEMP}${process.pid}`);
-  writeFileSync(temp, JSON.stringify(header, null, 2) + '\n');
-  try {
-    linkSync(temp, join(dir, STORE_FILE));
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-  } finally {
-    unlinkSync(temp);
-  }
-}
-
-/** Whether the process named in a lock file still runs (a lock just created may not name it yet). */
-function holderAlive(lock: string): boolean {
-  let text: string;
-  try {
-    text = readFileSync(lock, 'utf8');
-  } catch {
-    return true; // gone meanwhile: the next attempt takes it
-  }
-  const pid = Number(text);
-  if (text === '' || !Number.isSafeInteger(pid) || pid <= 0) return Date.now() - (statSync(lock, { throwIfNoEntry: false })?.mtimeMs ?? Date.now()) < 5000;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }

@@ -13,8 +13,8 @@ export { storeAdd, type AddOptions } from './add.js';
 export { DEFAULT_MAX_DEPTH, REFERENCE, type EntryRecord, type MemberRecord } from './catalogue.js';
 
 /** The store's entries, in order of addition. */
-export function storeList(dir: string): EntryRecord[] {
-  return Catalogue.open(dir, false).entries();
+export async function storeList(dir: string): Promise<EntryRecord[]> {
+  return (await Catalogue.open(dir, false)).entries();
 }
 
 /** Each reference model the entries need, with the entries that cannot be restored without it (directly or through their bases). */
@@ -53,8 +53,8 @@ interface GetOptions {
  * standard output; default its original name, here), a folder entry as a new folder (default its name).
  */
 export async function storeGet(dir: string, name: string, options: GetOptions = {}): Promise<FileResult> {
-  const store = Catalogue.open(dir, false);
-  const entries = store.entries();
+  const store = await Catalogue.open(dir, false);
+  const entries = await store.entries();
   const entry = findEntry(dir, entries, name);
   return withChains(store, entries, async (chains) => {
     if (entry.kind === 'file') {
@@ -117,8 +117,8 @@ export interface StoreProblem {
 
 /** Decodes every entry's files and checks every checksum (and the reference, for entries that need it); returns what is wrong, entry by entry. */
 export async function storeVerify(dir: string, options: { threads?: number } = {}): Promise<{ entries: number; problems: StoreProblem[] }> {
-  const store = Catalogue.open(dir, false);
-  const entries = store.entries();
+  const store = await Catalogue.open(dir, false);
+  const entries = await store.entries();
   const problems: StoreProblem[] = [];
   const dependents = (seq: number): string[] => entries.filter((e) => e.bases.includes(seq)).flatMap((e) => [e.name, ...dependents(e.seq)]);
   for (const entry of entries) {
@@ -165,23 +165,23 @@ function basesWithout(member: MemberRecord, removed: EntryRecord): number[] {
  * old or the new one whole), and only then are its record and files removed.
  */
 export async function storeRm(dir: string, name: string, options: { threads?: number } = {}): Promise<{ recoded: string[] }> {
-  const store = Catalogue.open(dir, false);
+  const store = await Catalogue.open(dir, false);
   return store.locked(async () => {
-    store.removeLeftovers();
-    const target = findEntry(dir, store.entries(), name);
+    await store.removeLeftovers();
+    const target = findEntry(dir, await store.entries(), name);
     const recoded: string[] = [];
-    for (const dependent of store.entries().filter((e) => e.bases.includes(target.seq))) {
+    for (const dependent of (await store.entries()).filter((e) => e.bases.includes(target.seq))) {
       await recode(store, dependent, target, options);
       recoded.push(dependent.name);
     }
-    store.removeEntry(target);
+    await store.removeEntry(target);
     return { recoded };
   });
 }
 
 /** Re-codes the files of `entry` that were coded against `removed`, then replaces its record. */
 async function recode(store: Catalogue, entry: EntryRecord, removed: EntryRecord, options: { threads?: number }): Promise<void> {
-  const entries = store.entries();
+  const entries = await store.entries();
   const replaced: MemberRecord[] = [];
   const members = await withChains(store, entries, async (chains) => {
     const next: MemberRecord[] = [];
@@ -198,11 +198,11 @@ async function recode(store: Catalogue, entry: EntryRecord, removed: EntryRecord
   const { reference, ...rest } = entry;
   const stored = members.reduce((sum, m) => sum + m.stored, 0);
   await store.writeRecord({ ...rest, ...(bases.includes(REFERENCE) ? { reference } : {}), members, bases, stored }, true);
-  for (const member of replaced) rmSync(store.dataPath(member), { force: true });
+  for (const member of replaced) await store.backend.remove(`data/${member.file}`);
 }
 
 async function recodeMember(store: Catalogue, chains: Chains, entry: EntryRecord, member: MemberRecord, index: number, bases: number[], options: { threads?: number }): Promise<MemberRecord> {
-  const restored = join(store.dir, 'data', `.restore-${entry.seq}-${index}-${process.pid}`);
+  const restored = store.backend.scratch(`.restore-${entry.seq}-${index}-${process.pid}`);
   const file = Catalogue.fileName(entry.seq, index, false, Catalogue.generationOf(member) + 1);
   try {
     await decompressFile(store.dataPath(member), { output: restored, openedBases: await chains.basesOf(entry, member), threads: options.threads });
