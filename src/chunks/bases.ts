@@ -47,6 +47,7 @@ class RawBase implements BaseCheckpoint {
     const tensors = tensorsByName((await detectLayout(source)).segments);
     const hash = new RunningChecksum();
     const buffer = new Uint8Array(Math.min(HASH_READ, source.size));
+    source.willRead?.([{ offset: 0, length: source.size }]);
     for (let at = 0; at < source.size; at += buffer.length) {
       hash.update(await source.read(at, Math.min(buffer.length, source.size - at), buffer));
     }
