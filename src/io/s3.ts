@@ -38,7 +38,7 @@ export function setS3Endpoint(endpoint: string | undefined): void {
   client = undefined;
 }
 
-const customEndpoint = (): string | undefined => endpointOption ?? process.env.AWS_ENDPOINT_URL_S3 ?? process.env.AWS_ENDPOINT_URL;
+const customEndpoint = (): string | undefined => endpointOption || process.env.AWS_ENDPOINT_URL_S3 || process.env.AWS_ENDPOINT_URL || undefined;
 
 /**
  * The one client of the process: credentials, region and endpoint come from the SDK's standard
