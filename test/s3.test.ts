@@ -4,7 +4,6 @@ import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import {
   DeleteObjectsCommand,
   HeadObjectCommand,
@@ -15,6 +14,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { readIndex } from '../src/index.js';
 import { CLI, fixture, readFixture, safetensors, tempDir } from './helpers.js';
+import { LocalS3 } from './s3-server.js';
 
 /**
  * s3:// paths end to end, through the CLI, against a real S3-protocol server: s3rver on loopback,
@@ -23,7 +23,6 @@ import { CLI, fixture, readFixture, safetensors, tempDir } from './helpers.js';
  * a real one.
  */
 const EXTERNAL = process.env.MITHRIL_TEST_S3_ENDPOINT;
-const SERVER = fileURLToPath(new URL('./s3-server.js', import.meta.url));
 const work = tempDir();
 const data = join(work, 's3rver');
 const bucket = EXTERNAL ? process.env.MITHRIL_TEST_S3_BUCKET ?? assert.fail('set MITHRIL_TEST_S3_BUCKET with MITHRIL_TEST_S3_ENDPOINT') : 'mithril-test';
@@ -31,35 +30,25 @@ const bucket = EXTERNAL ? process.env.MITHRIL_TEST_S3_BUCKET ?? assert.fail('set
 const prefix = `mithril-test-${process.pid}-${Date.now().toString(36)}/`;
 const url = (key: string): string => `s3://${bucket}/${prefix}${key}`;
 
-let server: ChildProcess | undefined;
+let server: LocalS3 | undefined;
 let endpoint = EXTERNAL ?? '';
 let port = 0;
 
+/** Starts s3rver, on the port it had before if it ran already (its objects are kept in `data`). */
 async function startServer(): Promise<void> {
-  const child = spawn(process.execPath, [SERVER, data, bucket, String(port)], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const line = await new Promise<string>((resolve, reject) => {
-    child.stdout!.once('data', (text: Buffer) => resolve(text.toString()));
-    child.once('exit', (code) => reject(new Error(`s3rver exited with ${code}`)));
-  });
-  port = (JSON.parse(line) as { port: number }).port;
-  endpoint = `http://127.0.0.1:${port}`;
-  server = child;
+  server = await LocalS3.start(data, bucket, port);
+  ({ port, endpoint } = server);
 }
 
 async function killServer(): Promise<void> {
-  const exited = new Promise((resolve) => server!.once('exit', resolve));
-  server!.kill('SIGKILL');
-  await exited;
+  await server!.kill();
   server = undefined;
 }
 
-const s3env = (): NodeJS.ProcessEnv =>
-  EXTERNAL
-    ? { AWS_ENDPOINT_URL: endpoint }
-    : { AWS_ENDPOINT_URL: endpoint, AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER', AWS_REGION: 'us-east-1' };
+const s3env = (): NodeJS.ProcessEnv => (EXTERNAL ? { AWS_ENDPOINT_URL: endpoint } : { AWS_ENDPOINT_URL: endpoint, ...LocalS3.env });
 
 let client: S3Client | undefined;
-const s3 = (): S3Client => (client ??= new S3Client({ endpoint, forcePathStyle: true, region: s3env().AWS_REGION ?? process.env.AWS_REGION, credentials: EXTERNAL ? undefined : { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } }));
+const s3 = (): S3Client => (client ??= new S3Client({ endpoint, forcePathStyle: true, region: s3env().AWS_REGION ?? process.env.AWS_REGION, credentials: EXTERNAL ? undefined : { accessKeyId: LocalS3.env.AWS_ACCESS_KEY_ID, secretAccessKey: LocalS3.env.AWS_SECRET_ACCESS_KEY } }));
 
 const keyOf = (s3url: string): string => s3url.slice(`s3://${bucket}/`.length);
 
