@@ -7,7 +7,7 @@ import { decompressStream, type DecompressOptions } from './decompress.js';
 import { openInput, STDIN } from './io/input.js';
 import { openOutput, STDOUT, type Output } from './io/output.js';
 import type { ByteSource } from './io/source.js';
-import { isS3Url, s3BaseName } from './io/s3.js';
+import { isS3Url, s3BaseName } from './io/s3-url.js';
 import { ContainerReader } from './container/reader.js';
 import type { ContainerIndex } from './container/format.js';
 import { matchBases, openBase, type BaseCheckpoint, type GivenBase } from './chunks/bases.js';

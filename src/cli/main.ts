@@ -9,9 +9,8 @@ import { asFileError, compressFile, decompressFile, extractTensorFile, readIndex
 import type { Summary } from '../summary.js';
 import { expandInputs, type Input } from './walk.js';
 import { removePendingFiles } from '../io/atomic-file.js';
-import { isS3Url, setS3Endpoint } from '../io/s3.js';
-import { abortPendingUploads } from '../io/s3-output.js';
-import { s3Fetched } from '../io/s3-source.js';
+import { abortPendingUploads, s3Fetched } from '../io/s3-process.js';
+import { isS3Url } from '../io/s3-url.js';
 import { defaultThreads } from '../parallel/executor.js';
 import { summarize } from '../summary.js';
 import { withProgress } from './progress.js';
@@ -239,7 +238,10 @@ program
   });
 
 program.addCommand(storeCommand(program, threadsOption));
-program.hook('preAction', (_, action) => setS3Endpoint(action.opts<{ endpoint?: string }>().endpoint));
+program.hook('preAction', async (_, action) => {
+  const { endpoint } = action.opts<{ endpoint?: string }>();
+  if (endpoint !== undefined) (await import('../io/s3.js')).setS3Endpoint(endpoint);
+});
 
 /** How long an interrupted command waits for its uploads to be aborted before it exits anyway. */
 const ABORT_WAIT_MS = 5000;

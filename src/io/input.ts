@@ -3,8 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { MithrilError } from '../errors.js';
-import { isS3Url } from './s3.js';
-import { S3Source } from './s3-source.js';
+import { isS3Url } from './s3-url.js';
 import { FileSource, type ByteSource } from './source.js';
 import { writeAll } from './sink.js';
 
@@ -18,7 +17,8 @@ export const STDIN = '-';
  * and containers both keep their directory at the end.
  */
 export async function openInput(path: string): Promise<ByteSource> {
-  if (isS3Url(path)) return S3Source.open(path);
+  // The SDK is loaded only when an object is named.
+  if (isS3Url(path)) return (await import('./s3-source.js')).S3Source.open(path);
   const name = path === STDIN ? 'stdin' : path;
   const fd = path === STDIN ? 0 : openSync(path, 'r');
   const stat = fstatSync(fd);

@@ -1,8 +1,7 @@
 import { closeSync, constants, fstatSync, lstatSync, openSync, statSync, type Stats } from 'node:fs';
 import { MithrilError } from '../errors.js';
 import { AtomicFile } from './atomic-file.js';
-import { isS3Url } from './s3.js';
-import { S3Output } from './s3-output.js';
+import { isS3Url } from './s3-url.js';
 import { FdSink, StreamSink, type ByteSink } from './sink.js';
 
 /** The name standard output goes by on the command line. */
@@ -73,7 +72,8 @@ const isSpecial = (stat: Stats | undefined): stat is Stats => stat !== undefined
  */
 export async function openOutput(path: string, force: boolean): Promise<Output> {
   if (path === STDOUT) return new Stdout();
-  if (isS3Url(path)) return S3Output.open(path, force);
+  // The SDK is loaded only when an object is named.
+  if (isS3Url(path)) return (await import('./s3-output.js')).S3Output.open(path, force);
   const here = lstatSync(path, { throwIfNoEntry: false });
   const target = here?.isSymbolicLink() ? statSync(path, { throwIfNoEntry: false }) : here;
   if (target?.isDirectory()) throw new MithrilError(path, 'is a directory', 'IS_DIRECTORY');

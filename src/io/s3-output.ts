@@ -8,21 +8,15 @@ import {
   type CompletedPart,
 } from '@aws-sdk/client-s3';
 import { MithrilError } from '../errors.js';
-import { asS3Error, notFound, parseS3Url, s3Client, statusOf, type S3Location } from './s3.js';
+import { asS3Error, notFound, s3Client, statusOf } from './s3.js';
+import { pendingUploads as pending } from './s3-process.js';
+import { parseS3Url, type S3Location } from './s3-url.js';
 import type { ByteSink } from './sink.js';
 
 /** The first 1000 parts hold this much each, the next 1000 twice as much, and so on: 10,000 parts (the service's limit) reach far past any checkpoint. */
 const FIRST_PART_BYTES = 8 << 20;
 /** Parts being uploaded at once: with the part being filled, the memory an upload holds. */
 const PARTS_IN_FLIGHT = 4;
-
-/** Multipart uploads begun and neither completed nor aborted, aborted if the process is interrupted. */
-const pending = new Set<S3Output>();
-
-/** Aborts the uploads still open (on a signal); failures are ignored, as the process is ending. */
-export async function abortPendingUploads(): Promise<void> {
-  await Promise.all([...pending].map((upload) => upload.abort()));
-}
 
 /**
  * An object written with a multipart upload, completed only once every byte is written, so that

@@ -1,10 +1,9 @@
 import { GetObjectCommand, HeadObjectCommand } from '@aws-sdk/client-s3';
 import { MithrilError } from '../errors.js';
-import { asS3Error, notFound, parseS3Url, s3Client, statusOf, type S3Location } from './s3.js';
+import { asS3Error, notFound, s3Client, statusOf } from './s3.js';
+import { s3Fetched } from './s3-process.js';
+import { parseS3Url, type S3Location } from './s3-url.js';
 import type { ByteRange, ByteSource } from './source.js';
-
-/** Bytes fetched from object storage by this process, and in how many GET requests (for tests and benchmarks). */
-export const s3Fetched = { bytes: 0, requests: 0 };
 
 /** Ranges announced by willRead are fetched in pieces of at most this size... */
 const PIECE_BYTES = 8 << 20;
