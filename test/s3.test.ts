@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer, request, type IncomingMessage } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import {
@@ -73,11 +75,16 @@ interface Run {
 }
 
 let runs = 0;
-function mithril(args: string[], env: NodeJS.ProcessEnv = {}): Run {
+/** Runs the CLI without blocking this process (which may be serving a proxy). */
+async function mithril(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
   const stats = join(work, `fetched-${++runs}.json`);
-  const run = spawnSync(process.execPath, [CLI, ...args], { cwd: work, env: { ...process.env, ...s3env(), MITHRIL_DEBUG_S3_BYTES: stats, ...env } });
+  const cli = spawn(process.execPath, [CLI, ...args], { cwd: work, env: { ...process.env, ...s3env(), MITHRIL_DEBUG_S3_BYTES: stats, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let [stdout, stderr] = ['', ''];
+  cli.stdout.on('data', (text: Buffer) => (stdout += text.toString()));
+  cli.stderr.on('data', (text: Buffer) => (stderr += text.toString()));
+  const code = await new Promise<number | null>((resolve) => cli.once('close', resolve));
   const fetched = existsSync(stats) ? (JSON.parse(readFileSync(stats, 'utf8')) as Run['fetched']) : { bytes: 0, requests: 0 };
-  return { code: run.status, stderr: run.stderr.toString(), stdout: run.stdout.toString(), fetched };
+  return { code, stderr, stdout, fetched };
 }
 
 function assertOk(run: Run): void {
@@ -118,7 +125,8 @@ async function partStored(s3url: string): Promise<boolean> {
     return (listed.Uploads ?? []).length > 0;
   }
   const uploads = join(data, bucket, '._S3rver_uploads');
-  return existsSync(uploads) && readdirSync(uploads).some((id) => existsSync(join(uploads, id, '1.md5')));
+  const mine = (id: string): boolean => existsSync(join(uploads, id, 'key')) && readFileSync(join(uploads, id, 'key'), 'utf8') === keyOf(s3url);
+  return existsSync(uploads) && readdirSync(uploads).some((id) => mine(id) && existsSync(join(uploads, id, '1.md5')));
 }
 
 /** Starts compressing `input` into `s3url` and calls `interrupt` once the first part is stored; resolves with the command's outcome. */
@@ -133,6 +141,50 @@ async function interruptedUpload(input: string, s3url: string, interrupt: (cli: 
   assert.ok(!finished, `the upload finished before it could be interrupted: ${stderr}`);
   await interrupt(cli);
   return { ...(await done), stderr };
+}
+
+/** An S3 error answer: status and code, as a service sends them. */
+type Fault = { status: number; code: string } | undefined;
+
+/**
+ * A proxy in front of the test server that answers some requests itself with an error, as a flaky
+ * service (5xx) or a stricter one (conditional writes) would; `faults` counts those answers.
+ */
+async function faultyProxy(target: string, fault: (req: IncomingMessage) => Fault): Promise<{ endpoint: string; faults: () => number; close: () => Promise<void> }> {
+  let faults = 0;
+  const proxy = createServer((req, res) => {
+    const answer = fault(req);
+    if (answer) {
+      faults++;
+      req.resume();
+      req.on('end', () => res.writeHead(answer.status, { 'content-type': 'application/xml' }).end(`<?xml version="1.0" encoding="UTF-8"?><Error><Code>${answer.code}</Code><Message>injected by the test</Message></Error>`));
+      return;
+    }
+    const { hostname, port: targetPort } = new URL(target);
+    const forward = request({ hostname, port: targetPort, method: req.method, path: req.url, headers: req.headers }, (answered) => {
+      res.writeHead(answered.statusCode!, answered.headers);
+      answered.pipe(res);
+    });
+    forward.on('error', () => res.destroy());
+    req.pipe(forward);
+  });
+  await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+  return {
+    endpoint: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`,
+    faults: () => faults,
+    close: () => new Promise((resolve) => proxy.close(() => resolve())),
+  };
+}
+
+/** Runs `use` with the CLI pointed at a faulty proxy in front of the test server. */
+async function throughProxy(fault: (req: IncomingMessage) => Fault, use: (env: NodeJS.ProcessEnv) => Promise<void>): Promise<number> {
+  const proxy = await faultyProxy(endpoint, fault);
+  try {
+    await use({ AWS_ENDPOINT_URL: proxy.endpoint });
+    return proxy.faults();
+  } finally {
+    await proxy.close();
+  }
 }
 
 describe('object storage (s3://)', { timeout: 300_000 }, () => {
@@ -155,13 +207,13 @@ describe('object storage (s3://)', { timeout: 300_000 }, () => {
     }
   });
 
-  it('compresses a local file into a bucket and restores it from there, bit-exact', () => {
+  it('compresses a local file into a bucket and restores it from there, bit-exact', async () => {
     const target = url('cnn.safetensors.mth');
-    assertOk(mithril(['compress', '-q', fixture('cnn_epoch6.bf16.safetensors'), '-o', target]));
+    assertOk(await mithril(['compress', '-q', fixture('cnn_epoch6.bf16.safetensors'), '-o', target]));
     // No -o: restored into the current folder under the key's name, without .mth.
-    assertOk(mithril(['decompress', '-q', target]));
+    assertOk(await mithril(['decompress', '-q', target]));
     sameFile(join(work, 'cnn.safetensors'), fixture('cnn_epoch6.bf16.safetensors'));
-    const verified = mithril(['verify', target]);
+    const verified = await mithril(['verify', target]);
     assertOk(verified);
     assert.match(verified.stdout, /: ok \(625022 bytes/);
   });
@@ -169,19 +221,19 @@ describe('object storage (s3://)', { timeout: 300_000 }, () => {
   it('compresses an object into another object (torch.save .pt), and --endpoint stands for AWS_ENDPOINT_URL', async () => {
     const original = url('train/cnn_train_epoch6.pt');
     await put(original, readFixture('cnn_train_epoch6.pt'));
-    assertOk(mithril(['compress', '-q', original, '-o', url('train/cnn_train_epoch6.pt.mth')]));
+    assertOk(await mithril(['compress', '-q', original, '-o', url('train/cnn_train_epoch6.pt.mth')]));
     const restored = join(work, 'restored.pt');
-    assertOk(mithril(['decompress', '-q', '--endpoint', endpoint, url('train/cnn_train_epoch6.pt.mth'), '-o', restored], { AWS_ENDPOINT_URL: undefined }));
+    assertOk(await mithril(['decompress', '-q', '--endpoint', endpoint, url('train/cnn_train_epoch6.pt.mth'), '-o', restored], { AWS_ENDPOINT_URL: undefined }));
     sameFile(restored, fixture('cnn_train_epoch6.pt'));
   });
 
   it('streams a 65 MiB checkpoint up and down; info and extract fetch only the index and the chunks they need', async () => {
     const local = join(work, 'big.safetensors.mth');
-    assertOk(mithril(['compress', '-q', big, '-o', bigUrl]));
-    assertOk(mithril(['compress', '-q', big, '-o', local]));
+    assertOk(await mithril(['compress', '-q', big, '-o', bigUrl]));
+    assertOk(await mithril(['compress', '-q', big, '-o', local]));
     const size = readFileSync(local).length;
 
-    const info = mithril(['info', bigUrl]);
+    const info = await mithril(['info', bigUrl]);
     assertOk(info);
     const { index } = await readIndex(local);
     console.log(`info: fetched ${info.fetched.bytes} bytes in ${info.fetched.requests} GETs of a ${size}-byte object`);
@@ -191,14 +243,14 @@ describe('object storage (s3://)', { timeout: 300_000 }, () => {
     const name = tensor.kind === 'tensor' ? tensor.name : '';
     const chunks = index.chunks.filter((c) => c.rawOffset + c.rawLength > tensor.offset && c.rawOffset < tensor.offset + tensor.length);
     const chunkBytes = chunks.reduce((sum, c) => sum + c.streams.reduce((s, stream) => s + stream.codedLength, 0), 0);
-    const extracted = mithril(['extract', bigUrl, name, '-o', join(work, 'tensor.raw')]);
+    const extracted = await mithril(['extract', bigUrl, name, '-o', join(work, 'tensor.raw')]);
     assertOk(extracted);
     console.log(`extract ${name}: fetched ${extracted.fetched.bytes} bytes; index ${info.fetched.bytes} + its chunks ${chunkBytes}`);
     assert.ok(extracted.fetched.bytes <= info.fetched.bytes + chunkBytes + 64 * 1024, `extract fetched ${extracted.fetched.bytes}`);
     assert.deepEqual(readFileSync(join(work, 'tensor.raw')), readFileSync(big).subarray(tensor.offset, tensor.offset + tensor.length));
 
     const restored = join(work, 'big.restored');
-    const down = mithril(['decompress', '-q', bigUrl, '-o', restored]);
+    const down = await mithril(['decompress', '-q', bigUrl, '-o', restored]);
     assertOk(down);
     sameFile(restored, big);
     // Each byte once, give or take the header and footer read again with the index.
@@ -208,31 +260,62 @@ describe('object storage (s3://)', { timeout: 300_000 }, () => {
   it('codes against bases in the bucket (an original, then its .mth), fetching only what it needs', async () => {
     const base = url('epoch5.safetensors');
     await put(base, readFixture('cnn_epoch5.bf16.safetensors'));
-    assertOk(mithril(['compress', '-q', base, '-o', url('epoch5.safetensors.mth')]));
+    assertOk(await mithril(['compress', '-q', base, '-o', url('epoch5.safetensors.mth')]));
     const delta = url('epoch6.delta.mth');
-    assertOk(mithril(['compress', '-q', '--base', base, fixture('cnn_epoch6.bf16.safetensors'), '-o', delta]));
+    assertOk(await mithril(['compress', '-q', '--base', base, fixture('cnn_epoch6.bf16.safetensors'), '-o', delta]));
     const restored = join(work, 'epoch6.from-delta');
-    assertOk(mithril(['decompress', '-q', '--base', url('epoch5.safetensors.mth'), delta, '-o', restored]));
+    assertOk(await mithril(['decompress', '-q', '--base', url('epoch5.safetensors.mth'), delta, '-o', restored]));
     sameFile(restored, fixture('cnn_epoch6.bf16.safetensors'));
-    assertOneLine(mithril(['decompress', '-q', delta, '-o', join(work, 'no-base')]), delta, /base/);
+    assertOneLine(await mithril(['decompress', '-q', delta, '-o', join(work, 'no-base')]), delta, /base/);
   });
 
-  it('never replaces an existing object without -f', () => {
+  it('never replaces an existing object without -f', async () => {
     const target = url('exists.mth');
-    assertOk(mithril(['compress', '-q', fixture('ft_step10_layer0.bf16.safetensors'), '-o', target]));
-    assertOneLine(mithril(['compress', '-q', fixture('ft_step20_layer0.bf16.safetensors'), '-o', target]), target, /already exists \(use -f to overwrite\)/);
-    assertOk(mithril(['compress', '-q', '-f', fixture('ft_step20_layer0.bf16.safetensors'), '-o', target]));
-    assertOk(mithril(['decompress', '-q', target, '-o', join(work, 'step20')]));
+    assertOk(await mithril(['compress', '-q', fixture('ft_step10_layer0.bf16.safetensors'), '-o', target]));
+    assertOneLine(await mithril(['compress', '-q', fixture('ft_step20_layer0.bf16.safetensors'), '-o', target]), target, /already exists \(use -f to overwrite\)/);
+    assertOk(await mithril(['compress', '-q', '-f', fixture('ft_step20_layer0.bf16.safetensors'), '-o', target]));
+    assertOk(await mithril(['decompress', '-q', target, '-o', join(work, 'step20')]));
     sameFile(join(work, 'step20'), fixture('ft_step20_layer0.bf16.safetensors'));
   });
 
-  it('a missing key, a missing bucket, refused credentials: one line each', () => {
-    assertOneLine(mithril(['info', url('missing.mth')]), url('missing.mth'), /no such object/);
+  it('a missing key, a missing bucket, refused credentials: one line each', async () => {
+    assertOneLine(await mithril(['info', url('missing.mth')]), url('missing.mth'), /no such object/);
     const nowhere = `s3://mithril-no-such-bucket-${process.pid}/k.mth`;
-    assertOneLine(mithril(['info', nowhere]), nowhere, /no such bucket/);
-    assertOneLine(mithril(['compress', '-q', fixture('ft_step10_layer0.bf16.safetensors'), '-o', nowhere]), nowhere, /no such bucket/);
+    assertOneLine(await mithril(['info', nowhere]), nowhere, /no such bucket/);
+    assertOneLine(await mithril(['compress', '-q', fixture('ft_step10_layer0.bf16.safetensors'), '-o', nowhere]), nowhere, /no such bucket/);
     // s3rver checks the access key id but not SigV4 signatures, so a wrong secret alone would pass there.
-    assertOneLine(mithril(['info', url('cnn.safetensors.mth')], { AWS_ACCESS_KEY_ID: 'NOT-A-KEY' }), url('cnn.safetensors.mth'), /access denied/);
+    assertOneLine(await mithril(['info', url('cnn.safetensors.mth')], { AWS_ACCESS_KEY_ID: 'NOT-A-KEY' }), url('cnn.safetensors.mth'), /access denied/);
+  });
+
+  it('transient 5xx answers are retried; a lasting one is one line naming the URL', async (t) => {
+    if (EXTERNAL) return t.skip('the faulty proxy speaks plain HTTP to the loopback server only');
+    let requests = 0;
+    // Every third request fails, never twice in a row: each succeeds on a retry.
+    const flaky = (): Fault => (++requests % 3 === 0 ? { status: 503, code: 'SlowDown' } : undefined);
+    const target = url('flaky.mth');
+    const injected = await throughProxy(flaky, async (env) => {
+      assertOk(await mithril(['compress', '-q', big, '-o', target], env));
+      assertOk(await mithril(['decompress', '-q', target, '-o', join(work, 'flaky.out')], env));
+    });
+    assert.ok(injected >= 3, `only ${injected} faults injected`);
+    sameFile(join(work, 'flaky.out'), big);
+    await throughProxy(() => ({ status: 500, code: 'InternalError' }), async (env) => {
+      assertOneLine(await mithril(['info', target], env), target, /answered HTTP 500/);
+    });
+  });
+
+  it('a service with conditional writes refuses a key made meanwhile; one without them (501) is written after a last check', async (t) => {
+    if (EXTERNAL) return t.skip('the faulty proxy speaks plain HTTP to the loopback server only');
+    // s3rver ignores If-None-Match: the proxy answers as a service that has it would when another writer got there first.
+    const racing = (req: IncomingMessage): Fault => (req.headers['if-none-match'] === '*' ? { status: 412, code: 'PreconditionFailed' } : undefined);
+    for (const [name, input] of [['raced-put.mth', fixture('ft_step10_layer0.bf16.safetensors')], ['raced-multipart.mth', big]] as const) {
+      await throughProxy(racing, async (env) => assertOneLine(await mithril(['compress', '-q', input, '-o', url(name)], env), url(name), /already exists/));
+      assert.equal(await exists(url(name)), false);
+    }
+    const lacking = (req: IncomingMessage): Fault => (req.headers['if-none-match'] === '*' ? { status: 501, code: 'NotImplemented' } : undefined);
+    const injected = await throughProxy(lacking, async (env) => assertOk(await mithril(['compress', '-q', fixture('ft_step10_layer0.bf16.safetensors'), '-o', url('no-conditional.mth')], env)));
+    assert.equal(injected, 1);
+    assert.equal(await exists(url('no-conditional.mth')), true);
   });
 
   it('interrupted by a signal mid-upload: no object appears', async () => {

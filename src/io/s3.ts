@@ -66,6 +66,8 @@ export function asS3Error(url: string, error: unknown): MithrilError {
   if (NETWORK_CODES.has(name) || NETWORK_CODES.has(e.code ?? '')) {
     return new MithrilError(url, `cannot reach ${where} (${e.code ?? name}), gave up after retrying`, 'REMOTE');
   }
+  // An answer without a body (to a HEAD) leaves the SDK only the status to go by.
+  if (name === 'Unknown' || name === 'UnknownError') return new MithrilError(url, `${where} answered HTTP ${status ?? '(no status)'}`, 'REMOTE');
   const said = (e.message ?? '').replace(/\s+/g, ' ').trim();
   return new MithrilError(url, `${where} answered ${name}${status ? ` (HTTP ${status})` : ''}${said && said !== name ? `: ${said}` : ''}`, 'REMOTE');
 }
