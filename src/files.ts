@@ -132,6 +132,7 @@ function checkNotInput(input: string, output: string): void {
 /**
  * Runs `write` into the output at `path`; the output is committed (renamed into place, for a
  * regular file) only if the input and bases did not change meanwhile, and removed on any failure.
+ * `expectedSize` (roughly; default the input's) sizes an upload's parts.
  */
 export async function writeOutput<T>(
   input: ByteSource,
@@ -139,10 +140,11 @@ export async function writeOutput<T>(
   force: boolean,
   write: (output: Output) => Promise<T>,
   bases: readonly { base: BaseCheckpoint }[] = [],
+  expectedSize = input.size,
 ): Promise<T> {
   let output: Output | undefined;
   try {
-    output = await openOutput(path, force);
+    output = await openOutput(path, force, expectedSize);
     const result = await write(output);
     await input.checkUnchanged();
     for (const { base } of bases) await base.checkUnchanged();
@@ -226,7 +228,7 @@ export async function decompressFile(input: string, options: OutputOptions & Bas
       source.close();
       throw asFileError(input, error);
     }
-    await writeOutput(source, output, options.force ?? false, (file) => decompressStream(reader, file.sink, { ...options, bases }), bases);
+    await writeOutput(source, output, options.force ?? false, (file) => decompressStream(reader, file.sink, { ...options, bases }), bases, reader.index.source.size);
     return { input, output, originalSize: reader.index.source.size, compressedSize: source.size };
   });
 }

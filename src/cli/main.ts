@@ -9,7 +9,7 @@ import { asFileError, compressFile, decompressFile, extractTensorFile, readIndex
 import type { Summary } from '../summary.js';
 import { expandInputs, type Input } from './walk.js';
 import { removePendingFiles } from '../io/atomic-file.js';
-import { abortPendingUploads, s3Fetched } from '../io/s3-process.js';
+import { abortPendingUploads, s3Connected, s3Fetched } from '../io/s3-process.js';
 import { isS3Url } from '../io/s3-url.js';
 import { defaultThreads } from '../parallel/executor.js';
 import { summarize } from '../summary.js';
@@ -249,6 +249,8 @@ const ABORT_WAIT_MS = 5000;
 // Interrupted: remove our temporary files, abort our uploads, and exit as the signal would have (128 + its number).
 for (const [signal, code] of [['SIGHUP', 129], ['SIGINT', 130], ['SIGQUIT', 131], ['SIGPIPE', 141], ['SIGTERM', 143]] as const) {
   process.on(signal, () => {
+    // A broken standard output still ends the command, through the EPIPE its next write gets.
+    if (signal === 'SIGPIPE' && s3Connected()) return;
     removePendingFiles();
     const timeout = new Promise((resolve) => setTimeout(resolve, ABORT_WAIT_MS).unref());
     void Promise.race([abortPendingUploads(), timeout]).finally(() => process.exit(code));

@@ -68,12 +68,13 @@ const isSpecial = (stat: Stats | undefined): stat is Stats => stat !== undefined
 /**
  * Opens `path` for a command's output. A regular file (or nothing) is written atomically and
  * replaced only with `force`, and so is an `s3://` object; a character device or FIFO (or a link
- * to one, such as /dev/stdout) is written into; a block device only with `force`.
+ * to one, such as /dev/stdout) is written into; a block device only with `force`. `expectedSize`
+ * (roughly) sizes an upload's parts.
  */
-export async function openOutput(path: string, force: boolean): Promise<Output> {
+export async function openOutput(path: string, force: boolean, expectedSize = 0): Promise<Output> {
   if (path === STDOUT) return new Stdout();
   // The SDK is loaded only when an object is named.
-  if (isS3Url(path)) return (await import('./s3-output.js')).S3Output.open(path, force);
+  if (isS3Url(path)) return (await import('./s3-output.js')).S3Output.open(path, force, expectedSize);
   const here = lstatSync(path, { throwIfNoEntry: false });
   const target = here?.isSymbolicLink() ? statSync(path, { throwIfNoEntry: false }) : here;
   if (target?.isDirectory()) throw new MithrilError(path, 'is a directory', 'IS_DIRECTORY');

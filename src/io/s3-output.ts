@@ -13,8 +13,12 @@ import { pendingUploads as pending } from './s3-process.js';
 import { parseS3Url, type S3Location } from './s3-url.js';
 import type { ByteSink } from './sink.js';
 
-/** The first 1000 parts hold this much each, the next 1000 twice as much, and so on: 10,000 parts (the service's limit) reach far past any checkpoint. */
-const FIRST_PART_BYTES = 8 << 20;
+/** The least a part may hold (the service's rule for all parts but the last). */
+const MIN_PART_BYTES = 5 << 20;
+/** An upload may have 10,000 parts: parts are sized for the expected size to take this many... */
+const PLANNED_PARTS = 9000;
+/** ...and past them double every this many, in case the output is larger than expected. */
+const PARTS_PER_DOUBLING = 250;
 /** Parts being uploaded at once: with the part being filled, the memory an upload holds. */
 const PARTS_IN_FLIGHT = 4;
 
@@ -27,7 +31,10 @@ const PARTS_IN_FLIGHT = 4;
 export class S3Output {
   readonly atomic = true;
   readonly sink: ByteSink = { write: (bytes) => this.write(bytes) };
-  private part: Uint8Array = new Uint8Array(FIRST_PART_BYTES);
+  private readonly partBytes: number;
+  private part: Uint8Array;
+  /** Buffers of parts already sent, reused: fresh ones would pile up faster than they are collected. */
+  private readonly spare: Uint8Array[] = [];
   private filled = 0;
   private uploadId: string | undefined;
   private readonly parts: CompletedPart[] = [];
@@ -37,16 +44,21 @@ export class S3Output {
   private constructor(
     private readonly location: S3Location,
     private readonly force: boolean,
-  ) {}
+    expectedSize: number,
+  ) {
+    this.partBytes = Math.max(MIN_PART_BYTES, Math.ceil(expectedSize / PLANNED_PARTS));
+    this.part = new Uint8Array(this.partBytes);
+  }
 
   get name(): string {
     return this.location.url;
   }
 
-  static async open(url: string, force: boolean): Promise<S3Output> {
+  /** `expectedSize` sizes the parts (it need not be exact): memory is 5 parts of max(5 MiB, expectedSize / 9000). */
+  static async open(url: string, force: boolean, expectedSize: number): Promise<S3Output> {
     const location = parseS3Url(url);
     if (location.key.endsWith('/')) throw new MithrilError(url, 'is a folder (a key ending in /), not an object', 'IS_DIRECTORY');
-    const output = new S3Output(location, force);
+    const output = new S3Output(location, force, expectedSize);
     // Also the first sign of a missing bucket or refused credentials, before any work is done.
     if (!force && (await output.exists())) throw output.existsError();
     return output;
@@ -91,10 +103,16 @@ export class S3Output {
     const PartNumber = this.parts.length + 1;
     const Body = this.part.subarray(0, this.filled);
     this.parts.push({ PartNumber });
-    this.part = new Uint8Array(FIRST_PART_BYTES << Math.floor(this.parts.length / 1000));
+    const sent = this.part;
+    const size = this.partBytes * 2 ** Math.max(0, Math.floor((this.parts.length - PLANNED_PARTS) / PARTS_PER_DOUBLING) + 1);
+    this.part = this.spare.pop() ?? new Uint8Array(size);
+    if (this.part.length !== size) this.part = new Uint8Array(size);
     this.filled = 0;
     const upload = this.request(() => s3Client().send(new UploadPartCommand({ Bucket: this.location.bucket, Key: this.location.key, UploadId: this.uploadId, PartNumber, Body })))
-      .then((done) => void (this.parts[PartNumber - 1]!.ETag = done.ETag))
+      .then((done) => {
+        this.parts[PartNumber - 1]!.ETag = done.ETag;
+        this.spare.push(sent);
+      })
       .catch((error: unknown) => void (this.failure ??= error))
       .finally(() => this.inFlight.delete(upload));
     this.inFlight.add(upload);

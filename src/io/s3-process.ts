@@ -4,6 +4,18 @@
  * the bytes it fetched.
  */
 
+let connected = false;
+
+/**
+ * Whether this process has talked to object storage: then a SIGPIPE is a connection the service
+ * closed (the request is retried), not a signal to end on, and is ignored as Node ignores it.
+ */
+export const s3Connected = (): boolean => connected;
+
+export function markS3Connected(): void {
+  connected = true;
+}
+
 /** Bytes fetched from object storage by this process, and in how many GET requests (for tests and benchmarks). */
 export const s3Fetched = { bytes: 0, requests: 0 };
 

@@ -6,7 +6,7 @@ import { parseS3Url, type S3Location } from './s3-url.js';
 import type { ByteRange, ByteSource } from './source.js';
 
 /** Ranges announced by willRead are fetched in pieces of at most this size... */
-const PIECE_BYTES = 8 << 20;
+const PIECE_BYTES = 4 << 20;
 /** ...this many ahead of the reader at most: the memory a read-ahead holds is bounded, whatever the object's size. */
 const PIECES_AHEAD = 4;
 /** A body cut off mid-way (a reset after the headers) is not retried by the SDK: it is here. */
@@ -17,6 +17,7 @@ interface Piece {
   offset: number;
   length: number;
   data?: Promise<Uint8Array>;
+  buffer?: Uint8Array;
 }
 
 /**
@@ -26,6 +27,8 @@ interface Piece {
  */
 export class S3Source implements ByteSource {
   private pieces: Piece[] = [];
+  /** Buffers of pieces already read, reused: fresh ones would pile up faster than they are collected. */
+  private spare: Uint8Array[] = [];
   private closed = false;
 
   private constructor(
@@ -84,11 +87,14 @@ export class S3Source implements ByteSource {
     const end = offset + length;
     for (const piece of this.pieces) {
       if (piece.offset >= end) break;
-      const data = await (piece.data ??= this.fetch(piece.offset, piece.length, new Uint8Array(piece.length)));
+      const data = await (piece.data ?? this.fetchPiece(piece));
       const from = Math.max(offset, piece.offset);
       target.set(data.subarray(from - piece.offset, Math.min(end, piece.offset + piece.length) - piece.offset), from - offset);
     }
-    while (this.pieces.length && this.pieces[0]!.offset + this.pieces[0]!.length <= end) this.pieces.shift();
+    while (this.pieces.length && this.pieces[0]!.offset + this.pieces[0]!.length <= end) {
+      const { buffer } = this.pieces.shift()!;
+      if (buffer) this.spare.push(buffer);
+    }
     this.fetchAhead();
     return target;
   }
@@ -107,10 +113,15 @@ export class S3Source implements ByteSource {
   private fetchAhead(): void {
     for (const piece of this.pieces.slice(0, PIECES_AHEAD)) {
       if (piece.data || this.closed) continue;
-      piece.data = this.fetch(piece.offset, piece.length, new Uint8Array(piece.length));
       // Awaited when read; a piece never read (the command failed first) must not crash the process.
-      piece.data.catch(() => {});
+      this.fetchPiece(piece).catch(() => {});
     }
+  }
+
+  private fetchPiece(piece: Piece): Promise<Uint8Array> {
+    piece.buffer = this.spare.pop() ?? new Uint8Array(PIECE_BYTES);
+    piece.data = this.fetch(piece.offset, piece.length, piece.buffer.subarray(0, piece.length));
+    return piece.data;
   }
 
   /** One ranged GET into `target`; a body cut off mid-way is asked for again. */
@@ -168,5 +179,6 @@ export class S3Source implements ByteSource {
   close(): void {
     this.closed = true;
     this.pieces = [];
+    this.spare = [];
   }
 }

@@ -1,5 +1,6 @@
 import { HeadBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { MithrilError } from '../errors.js';
+import { markS3Connected } from './s3-process.js';
 import type { S3Location } from './s3-url.js';
 
 /** Tries per request, the first included: transient failures (5xx, resets, timeouts) are retried with the SDK's backoff. */
@@ -24,6 +25,7 @@ const customEndpoint = (): string | undefined => endpointOption || process.env.A
 export function s3Client(): S3Client {
   // The pinned SDK runs on Node 20; its multi-line notice about later versions would break our one-line output.
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+  markS3Connected();
   client ??= new S3Client({
     ...(endpointOption !== undefined ? { endpoint: endpointOption } : {}),
     forcePathStyle: customEndpoint() !== undefined,
