@@ -269,6 +269,14 @@ describe('object storage (s3://)', { timeout: 300_000 }, () => {
     assertOneLine(await mithril(['decompress', '-q', delta, '-o', join(work, 'no-base')]), delta, /base/);
   });
 
+  it('-o s3://bucket/prefix/ writes inside the prefix, for several inputs', async () => {
+    const inputs = [fixture('ft_step10_layer0.bf16.safetensors'), fixture('ft_step20_layer0.bf16.safetensors')];
+    assertOk(await mithril(['compress', '-q', ...inputs, '-o', url('many/')]));
+    for (const name of ['ft_step10_layer0.bf16.safetensors', 'ft_step20_layer0.bf16.safetensors']) assert.equal(await exists(url(`many/${name}.mth`)), true);
+    assertOk(await mithril(['decompress', '-q', url('many/ft_step20_layer0.bf16.safetensors.mth'), '-o', `${work}/`]));
+    sameFile(join(work, 'ft_step20_layer0.bf16.safetensors'), fixture('ft_step20_layer0.bf16.safetensors'));
+  });
+
   it('never replaces an existing object without -f', async () => {
     const target = url('exists.mth');
     assertOk(await mithril(['compress', '-q', fixture('ft_step10_layer0.bf16.safetensors'), '-o', target]));
