@@ -40,6 +40,7 @@ export class S3Output {
   private readonly parts: CompletedPart[] = [];
   private readonly inFlight = new Set<Promise<void>>();
   private failure: unknown;
+  private creating: Promise<{ UploadId?: string }> | undefined;
 
   private constructor(
     private readonly location: S3Location,
@@ -96,9 +97,11 @@ export class S3Output {
     while (this.inFlight.size >= PARTS_IN_FLIGHT) await Promise.race(this.inFlight);
     if (this.failure) throw this.failure;
     if (this.uploadId === undefined) {
-      const created = await this.request(() => s3Client().send(new CreateMultipartUploadCommand({ Bucket: this.location.bucket, Key: this.location.key })));
-      this.uploadId = created.UploadId;
+      // Known as pending before the service answers, so that a signal meanwhile still aborts it.
       pending.add(this);
+      this.creating = this.request(() => s3Client().send(new CreateMultipartUploadCommand({ Bucket: this.location.bucket, Key: this.location.key })));
+      this.uploadId = (await this.creating).UploadId;
+      if (this.failure) throw this.failure;
     }
     const PartNumber = this.parts.length + 1;
     const Body = this.part.subarray(0, this.filled);
@@ -127,6 +130,7 @@ export class S3Output {
   }
 
   async commit(): Promise<void> {
+    if (this.failure) throw this.failure;
     if (this.uploadId === undefined) {
       const Body = this.part.subarray(0, this.filled);
       await this.conditional((IfNoneMatch) => s3Client().send(new PutObjectCommand({ Bucket: this.location.bucket, Key: this.location.key, Body, IfNoneMatch })));
@@ -159,9 +163,12 @@ export class S3Output {
 
   /** Gives up: the multipart upload is aborted, so the service drops its parts; if that fails too, nothing was made visible anyway. */
   async abort(): Promise<void> {
+    // A signal aborts while the command goes on until the exit: nothing may be written after.
+    this.failure ??= new MithrilError(this.name, 'upload aborted', 'REMOTE');
+    pending.delete(this);
+    await this.creating?.catch(() => undefined);
     const uploadId = this.uploadId;
     this.uploadId = undefined;
-    pending.delete(this);
     if (uploadId === undefined) return;
     await Promise.allSettled(this.inFlight);
     try {
