@@ -137,10 +137,15 @@ async function interruptedUpload(input: string, s3url: string, interrupt: (cli: 
   const done = new Promise<{ code: number | null; signal: string | null }>((resolve) => cli.once('exit', (code, signal) => resolve({ code, signal })));
   let finished = false;
   void done.then(() => (finished = true));
-  while (!finished && !(await partStored(s3url))) await new Promise((resolve) => setTimeout(resolve, 10));
-  assert.ok(!finished, `the upload finished before it could be interrupted: ${stderr}`);
-  await interrupt(cli);
-  return { ...(await done), stderr };
+  try {
+    while (!finished && !(await partStored(s3url))) await new Promise((resolve) => setTimeout(resolve, 10));
+    assert.ok(!finished, `the upload finished before it could be interrupted: ${stderr}`);
+    await interrupt(cli);
+    return { ...(await done), stderr };
+  } finally {
+    // A failed check must not leave the upload running on (to write its object after the cleanup).
+    if (!finished) cli.kill('SIGKILL');
+  }
 }
 
 /** An S3 error answer: status and code, as a service sends them. */
