@@ -5,6 +5,8 @@
  * each delta chain of the shared fixtures (`--delta-one <n>`), run by default or with `--delta`.
  * `--big [--big-size GiB]` instead builds (once, outside the repo) multi-GiB files from the real
  * tensors and measures mithril end to end with 1 and all threads against the zstd CLI.
+ * `--s3 [--big-size GiB]` builds such a file (default 0.5 GiB) and compares file→file with file→s3
+ * and s3→file against s3rver on loopback in the same run, plus the bytes `info` and `extract` fetch.
  * The child times mithril file→file compress and decompress (warm-up, then best of 3), checks the
  * round trip is byte-identical, then the codec alone buffer to buffer, then whole-file single-frame
  * zstd -1 and -3 on the same bytes. Peak RSS is that of the file-to-file runs.
@@ -18,6 +20,7 @@ import { fileURLToPath } from 'node:url';
 import type * as ZstdBinding from 'zstd-napi/binding.js';
 import { defaultThreads } from '../src/parallel/executor.js';
 import { bigFile, bigMarkdown, measureBig, runBigOne } from './big.js';
+import { measureS3 } from './s3.js';
 import { deltaCases, deltaMarkdown, measureDelta, type DeltaResult } from './delta.js';
 import { historyCases, historyMarkdown, measureHistoryAdds, restoreDeepest, type HistoryResult } from './history.js';
 import { bestTime, measureMithril, measureMithrilInMemory, MiB, speed, type Codec, type FileCodec } from './measure.js';
@@ -118,6 +121,13 @@ async function main(args: string[]): Promise<void> {
   if (bigOne >= 0) {
     const [mode, input, output, threads] = args.slice(bigOne + 1);
     return runBigOne(mode!, input!, output!, Number(threads));
+  }
+  if (args.includes('--s3')) {
+    const source = existsSync(shared) ? join(shared, 'gpt/gpt_step500.bf16.safetensors') : join(repo, 'fixtures/cnn_epoch6.bf16.safetensors');
+    const file = await bigFile(source, Number(flag(args, '--big-size') ?? 0.5));
+    process.stdout.write(`node ${process.version} · ${cpus()[0]?.model ?? 'unknown CPU'} · ${cpus().length} cores · ${new Date().toISOString()}\n\n`);
+    process.stdout.write((await measureS3(file, fileURLToPath(import.meta.url), defaultThreads())) + '\n');
+    return;
   }
   if (args.includes('--big')) {
     const gib = Number(flag(args, '--big-size') ?? 2);

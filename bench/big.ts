@@ -64,7 +64,7 @@ export async function runBigOne(mode: string, input: string, output: string, thr
  * Reads the file once so that every run finds it in the page cache. In pieces: a forked child
  * inherits its parent's peak RSS on Linux, so the parent must stay small for children's figures.
  */
-function warmPageCache(file: string): void {
+export function warmPageCache(file: string): void {
   const fd = openSync(file, 'r');
   const buffer = new Uint8Array(16 * MiB);
   try {
@@ -88,17 +88,20 @@ function timed(command: string, args: string[]): { seconds: number; peakRssMiB: 
   return { seconds, peakRssMiB: withTime ? Number(run.stderr.trim().split('\n').pop()) / 1024 : NaN };
 }
 
+/** Runs runBigOne in a child of `script` (`--big-one`), for its own peak RSS. */
+export function runBigChild(script: string, mode: string, input: string, output: string, threads: number): { seconds: number; peakRssMiB: number } {
+  const run = spawnSync(process.execPath, [script, '--big-one', mode, input, output, String(threads)], { encoding: 'utf8' });
+  if (run.status !== 0) throw new Error(`mithril ${mode} -T ${threads} failed: ${run.stderr.trim().split('\n').pop()}`);
+  return JSON.parse(run.stdout.trim()) as { seconds: number; peakRssMiB: number };
+}
+
 /** End to end, file to file, page cache warm: mithril with 1 and all threads against `zstd -1 -T0`. */
 export function measureBig(file: string, script: string, threads: number): BigRow[] {
   const size = statSync(file).size;
   const packed = `${file}.bench.mth`;
   const restored = `${file}.bench.out`;
   const rows: BigRow[] = [];
-  const child = (mode: string, input: string, output: string, t: number): { seconds: number; peakRssMiB: number } => {
-    const run = spawnSync(process.execPath, [script, '--big-one', mode, input, output, String(t)], { encoding: 'utf8' });
-    if (run.status !== 0) throw new Error(`mithril ${mode} -T ${t} failed: ${run.stderr.trim().split('\n').pop()}`);
-    return JSON.parse(run.stdout.trim()) as { seconds: number; peakRssMiB: number };
-  };
+  const child = (mode: string, input: string, output: string, t: number) => runBigChild(script, mode, input, output, t);
   try {
     warmPageCache(file);
     for (const t of [...new Set([1, threads])]) {

@@ -28,6 +28,7 @@ export class RunningChecksum {
 export async function checksumOfSource(source: ByteSource): Promise<{ size: number; xxh64: string }> {
   const hash = new RunningChecksum();
   const buffer = new Uint8Array(Math.min(HASH_READ, source.size));
+  source.willRead?.([{ offset: 0, length: source.size }]);
   for (let at = 0; at < source.size; at += buffer.length) hash.update(await source.read(at, Math.min(buffer.length, source.size - at), buffer));
   return { size: source.size, xxh64: hash.hex() };
 }

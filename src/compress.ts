@@ -62,6 +62,7 @@ export async function compressStream(source: ByteSource, sink: ByteSink, options
   const layout = await detectLayout(source);
   const bases = options.bases ?? [];
   const chunks = planChunks(layout, chunkSize, bases.length ? SMALL_TENSOR_WITH_BASES : SMALL_TENSOR);
+  source.willRead?.(chunks);
   const writer = await ContainerWriter.open(sink);
   const fileHash = new RunningChecksum();
   const minBytes = options.workerMinBytes ?? (options.best ? WORKER_MIN_BYTES_SLOW : WORKER_MIN_BYTES);

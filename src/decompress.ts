@@ -47,6 +47,7 @@ export async function decompressStream(container: ByteSource | ContainerReader, 
     options.onProgress?.(chunk.rawOffset + chunk.rawLength, original.size);
   });
 
+  reader.willReadChunks(chunks.map((_, number) => number));
   try {
     for (const [number, chunk] of chunks.entries()) {
       const codedLength = chunk.streams.reduce((sum, s) => sum + s.codedLength, 0);

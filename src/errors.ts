@@ -5,13 +5,15 @@
  *   CORRUPT, CHECKSUM, CHANGED, NO_TENSOR, NO_ENTRY (a store has no such entry)
  * - bases: NEEDS_BASE, WRONG_BASE
  * - command line: USAGE
+ * - object storage: REMOTE (the service cannot be reached, or refused for a reason not above)
  */
 export type ErrorCode =
   | 'NOT_FOUND' | 'PERMISSION' | 'IS_DIRECTORY' | 'NO_SPACE' | 'READ_ONLY' | 'NOT_WRITABLE' | 'EXISTS'
   | 'EMPTY' | 'NOT_CHECKPOINT' | 'INVALID_CHECKPOINT' | 'UNSUPPORTED' | 'NOT_CONTAINER' | 'TRUNCATED'
   | 'CORRUPT' | 'CHECKSUM' | 'CHANGED' | 'NO_TENSOR' | 'NO_ENTRY'
   | 'NEEDS_BASE' | 'WRONG_BASE'
-  | 'USAGE';
+  | 'USAGE'
+  | 'REMOTE';
 
 /** An error the user can act on: printed as one line, naming the file and the problem. */
 export class MithrilError extends Error {

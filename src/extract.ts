@@ -14,9 +14,11 @@ export async function extractTensor(reader: ContainerReader, bases: readonly Bas
   if (!tensor) throw new MithrilError(reader.name, `has no tensor named ${JSON.stringify(name)} (mithril info --tensors lists them)`, 'NO_TENSOR');
   const bytes = new Uint8Array(tensor.length);
   const end = tensor.offset + tensor.length;
-  for (const [number, chunk] of chunks.entries()) {
+  const needed = [...chunks.keys()].filter((n) => chunks[n]!.rawOffset + chunks[n]!.rawLength > tensor.offset && chunks[n]!.rawOffset < end);
+  reader.willReadChunks(needed);
+  for (const number of needed) {
+    const chunk = chunks[number]!;
     const chunkEnd = chunk.rawOffset + chunk.rawLength;
-    if (chunkEnd <= tensor.offset || chunk.rawOffset >= end) continue;
     const raw = new Uint8Array(chunk.rawLength);
     await readChunk(reader, number, raw, await refBytes(chunk, bases));
     const from = Math.max(tensor.offset, chunk.rawOffset);

@@ -6,7 +6,8 @@ import { compressStream, type CompressOptions, type UnusedBase } from './compres
 import { decompressStream, type DecompressOptions } from './decompress.js';
 import { openInput, STDIN } from './io/input.js';
 import { openOutput, STDOUT, type Output } from './io/output.js';
-import { FileSource } from './io/source.js';
+import type { ByteSource } from './io/source.js';
+import { isS3Url, s3BaseName } from './io/s3-url.js';
 import { ContainerReader } from './container/reader.js';
 import type { ContainerIndex } from './container/format.js';
 import { matchBases, openBase, type BaseCheckpoint, type GivenBase } from './chunks/bases.js';
@@ -79,7 +80,7 @@ export function asFileError(path: string, error: unknown): unknown {
   return known ? new MithrilError(path, known[0], known[1]) : error;
 }
 
-async function open(path: string): Promise<FileSource> {
+async function open(path: string): Promise<ByteSource> {
   if (path === STDIN && isatty(0)) throw new MithrilError('stdin', 'is a terminal: pipe or redirect the input into it', 'USAGE');
   try {
     return await openInput(path);
@@ -88,7 +89,11 @@ async function open(path: string): Promise<FileSource> {
   }
 }
 
-const isDirectory = (path: string): boolean => statSync(path, { throwIfNoEntry: false })?.isDirectory() ?? false;
+/** A folder to write into: an existing directory, or an object storage prefix (`s3://bucket/prefix/`). */
+const isDirectory = (path: string): boolean => (isS3Url(path) ? path.endsWith('/') : (statSync(path, { throwIfNoEntry: false })?.isDirectory() ?? false));
+
+/** `name` inside the folder `folder` (a prefix's URL keeps its `//`, which join() would fold). */
+const inside = (folder: string, name: string): string => (isS3Url(folder) ? folder + name : join(folder, name));
 
 /** Opens the base checkpoints named by `paths` (the same checkpoint given twice counts once), runs `use`, and closes them whatever happens. */
 async function withBases<T>(options: BaseOptions, use: (bases: GivenBase[]) => Promise<T>): Promise<T> {
@@ -116,6 +121,10 @@ async function withBases<T>(options: BaseOptions, use: (bases: GivenBase[]) => P
 /** Refuses an output that is the input itself under another name (a link, `./x`). */
 function checkNotInput(input: string, output: string): void {
   if (input === STDIN || output === STDOUT) return;
+  if (isS3Url(input) || isS3Url(output)) {
+    if (input === output) throw new MithrilError(output, 'output would overwrite the input', 'USAGE');
+    return;
+  }
   const [a, b] = [statSync(input, { throwIfNoEntry: false }), statSync(output, { throwIfNoEntry: false })];
   if (a && b && a.dev === b.dev && a.ino === b.ino) throw new MithrilError(output, 'output would overwrite the input', 'USAGE');
 }
@@ -123,24 +132,26 @@ function checkNotInput(input: string, output: string): void {
 /**
  * Runs `write` into the output at `path`; the output is committed (renamed into place, for a
  * regular file) only if the input and bases did not change meanwhile, and removed on any failure.
+ * `expectedSize` (roughly; default the input's) sizes an upload's parts.
  */
 export async function writeOutput<T>(
-  input: FileSource,
+  input: ByteSource,
   path: string,
   force: boolean,
   write: (output: Output) => Promise<T>,
   bases: readonly { base: BaseCheckpoint }[] = [],
+  expectedSize = input.size,
 ): Promise<T> {
   let output: Output | undefined;
   try {
-    output = openOutput(path, force);
+    output = await openOutput(path, force, expectedSize);
     const result = await write(output);
     await input.checkUnchanged();
     for (const { base } of bases) await base.checkUnchanged();
     await output.commit();
     return result;
   } catch (error) {
-    output?.abort();
+    await output?.abort();
     throw asFileError(path, error);
   } finally {
     input.close();
@@ -153,10 +164,12 @@ function compressTarget(input: string, output: string | undefined): string {
   if (output !== undefined && !isDirectory(output)) return output;
   if (input === STDIN) throw new MithrilError('stdin', 'give the output file name with -o (or -c for standard output)', 'USAGE');
   if (input.endsWith(SUFFIX)) throw new MithrilError(input, `already has the ${SUFFIX} suffix`, 'USAGE');
+  // An object is never written into a bucket unless named: by default its container comes here.
+  if (isS3Url(input)) return inside(output ?? '.', s3BaseName(input) + SUFFIX);
   const stat = statSync(input, { throwIfNoEntry: false });
   if (stat?.isDirectory()) throw new MithrilError(input, 'is a directory', 'IS_DIRECTORY');
   if (output === undefined && stat && !stat.isFile()) throw new MithrilError(input, 'is not a regular file: name the output with -o, or use -c', 'USAGE');
-  return output === undefined ? input + SUFFIX : join(output, basename(input) + SUFFIX);
+  return output === undefined ? input + SUFFIX : inside(output, basename(input) + SUFFIX);
 }
 
 export async function compressFile(input: string, options: OutputOptions & BaseOptions & Omit<CompressOptions, 'bases'> = {}): Promise<CompressFileResult> {
@@ -198,7 +211,8 @@ function decompressTarget(input: string, output: string | undefined, recorded: s
   if (output === STDOUT || (output === undefined && input === STDIN)) return STDOUT;
   if (output !== undefined && !isDirectory(output)) return output;
   const name = restoredName(input, recorded);
-  return output === undefined ? join(dirname(input), name) : join(output, name);
+  // An object is restored into the current folder unless an output is named.
+  return inside(output ?? (isS3Url(input) ? '.' : dirname(input)), name);
 }
 
 export async function decompressFile(input: string, options: OutputOptions & BaseOptions & Omit<DecompressOptions, 'bases'> = {}): Promise<FileResult> {
@@ -214,7 +228,7 @@ export async function decompressFile(input: string, options: OutputOptions & Bas
       source.close();
       throw asFileError(input, error);
     }
-    await writeOutput(source, output, options.force ?? false, (file) => decompressStream(reader, file.sink, { ...options, bases }), bases);
+    await writeOutput(source, output, options.force ?? false, (file) => decompressStream(reader, file.sink, { ...options, bases }), bases, reader.index.source.size);
     return { input, output, originalSize: reader.index.source.size, compressedSize: source.size };
   });
 }
@@ -252,7 +266,7 @@ export async function extractTensorFile(
 ): Promise<{ output: string; bytes: number }> {
   const npy = options.format === 'npy';
   const fileName = `${name.replace(/[^\w.-]/g, '_')}.${npy ? 'npy' : 'raw'}`;
-  const output = options.output === undefined ? fileName : isDirectory(options.output) ? join(options.output, fileName) : options.output;
+  const output = options.output === undefined ? fileName : isDirectory(options.output) ? inside(options.output, fileName) : options.output;
   return withBases(options, async (bases) => {
     const source = await open(input);
     return writeOutput(source, output, options.force ?? false, async (file) => {

@@ -34,3 +34,4 @@ export async function decompressBuffer(container: Uint8Array, options: Decompres
   await decompressStream(reader, sink, options);
   return sink.bytes();
 }
+export { s3Fetched } from './io/s3-process.js';

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { UnusedBase } from '../compress.js';
 import { MithrilError } from '../errors.js';
@@ -9,6 +9,8 @@ import { asFileError, compressFile, decompressFile, extractTensorFile, readIndex
 import type { Summary } from '../summary.js';
 import { expandInputs, type Input } from './walk.js';
 import { removePendingFiles } from '../io/atomic-file.js';
+import { abortPendingUploads, s3Connected, s3Fetched } from '../io/s3-process.js';
+import { isS3Url } from '../io/s3-url.js';
 import { defaultThreads } from '../parallel/executor.js';
 import { summarize } from '../summary.js';
 import { withProgress } from './progress.js';
@@ -90,17 +92,21 @@ interface OutputFlags {
 function outputFor(files: Input[], flags: OutputFlags): (file: Input) => string | undefined {
   const output = flags.stdout ? STDOUT : flags.output;
   if (flags.stdout && flags.output !== undefined && flags.output !== STDOUT) throw usage('-c and -o name two different outputs');
-  const folder = output !== undefined && output !== STDOUT && statSync(output, { throwIfNoEntry: false })?.isDirectory();
+  const folder = output !== undefined && output !== STDOUT && (isS3Url(output) ? output.endsWith('/') : statSync(output, { throwIfNoEntry: false })?.isDirectory());
   if (files.length > 1 && output !== undefined && !folder) throw usage(output === STDOUT ? 'standard output takes a single input' : '-o with several inputs must be an existing folder');
   const streams = output === STDOUT || files.some((f) => f.path === STDIN);
   if (flags.rm && streams) throw usage('--rm needs a file input and a file output');
+  if (flags.rm && files.some((f) => isS3Url(f.path))) throw usage('--rm removes local files only, not s3:// objects');
   if (!folder) return () => output;
+  if (isS3Url(output)) return (file) => (file.folder ? `${output}${file.folder}/` : output);
   return (file) => {
     const inside = join(output, file.folder);
     mkdirSync(inside, { recursive: true });
     return inside;
   };
 }
+
+const ENDPOINT_HELP = 'the S3-compatible service for s3:// paths (default: AWS_ENDPOINT_URL, else AWS itself)';
 
 const program = new Command('mithril')
   .description('Lossless, bit-exact compression of PyTorch checkpoints (.safetensors, torch.save .pt/.bin, torch.distributed.checkpoint folders).')
@@ -127,6 +133,7 @@ program
   .addOption(threadsOption())
   .addOption(new Option('--chunk-size <size>', 'bytes per independently coded chunk').argParser(parseSize).default(1048576, '1M'))
   .option('-r, --recursive', 'compress every checkpoint in the folders given (other files are left alone)')
+  .option('--endpoint <url>', ENDPOINT_HELP)
   .option('--rm', 'remove each input once its output is complete')
   .action(async (inputs: string[], opts: OutputFlags & { force?: boolean; quiet?: boolean; best?: boolean; strong?: boolean; chunkSize: number; base: string[]; threads: number; recursive?: boolean }) => {
     const files = await expandInputs(inputs, opts.recursive ?? false, false);
@@ -154,6 +161,7 @@ program
   .option('--base <file>', BASE_HELP, collect, [])
   .addOption(threadsOption())
   .option('-r, --recursive', 'decompress every .mth in the folders given')
+  .option('--endpoint <url>', ENDPOINT_HELP)
   .option('--rm', 'remove each .mth once its original is restored')
   .action(async (inputs: string[], opts: OutputFlags & { force?: boolean; quiet?: boolean; base: string[]; threads: number; recursive?: boolean }) => {
     const files = await expandInputs(inputs, opts.recursive ?? false, true);
@@ -173,6 +181,7 @@ program
   .option('--json', 'print JSON')
   .option('--tensors', 'list every tensor')
   .option('-r, --recursive', 'every .mth in the folders given, as one summary table')
+  .option('--endpoint <url>', ENDPOINT_HELP)
   .action(async (inputs: string[], opts: { json?: boolean; tensors?: boolean; recursive?: boolean }) => {
     const files = await expandInputs(inputs, opts.recursive ?? false, true);
     const rows: [string, Summary][] = [];
@@ -194,6 +203,7 @@ program
   .option('--base <file>', BASE_HELP, collect, [])
   .addOption(threadsOption())
   .option('-r, --recursive', 'verify every .mth in the folders given')
+  .option('--endpoint <url>', ENDPOINT_HELP)
   .action(async (inputs: string[], opts: { json?: boolean; quiet?: boolean; base: string[]; threads: number; recursive?: boolean }) => {
     await forEachFile(await expandInputs(inputs, opts.recursive ?? false, true), async ({ path }) => {
       try {
@@ -217,6 +227,7 @@ program
   .option('-f, --force', 'overwrite an existing output file')
   .addOption(new Option('--format <format>', 'raw bytes as stored, or a NumPy .npy file').choices(['raw', 'npy']).default('raw'))
   .option('--base <file>', BASE_HELP, collect, [])
+  .option('--endpoint <url>', ENDPOINT_HELP)
   .action(async (file: string, tensor: string, opts: OutputFlags & { force?: boolean; format: 'raw' | 'npy'; base: string[] }) => {
     const input = { path: file, folder: '' };
     const output = outputFor([input], opts)(input);
@@ -227,14 +238,28 @@ program
   });
 
 program.addCommand(storeCommand(program, threadsOption));
+program.hook('preAction', async (_, action) => {
+  const { endpoint } = action.opts<{ endpoint?: string }>();
+  if (endpoint !== undefined) (await import('../io/s3.js')).setS3Endpoint(endpoint);
+});
 
-// Interrupted: remove our temporary files and exit as the signal would have (128 + its number).
+/** How long an interrupted command waits for its uploads to be aborted before it exits anyway. */
+const ABORT_WAIT_MS = 5000;
+
+// Interrupted: remove our temporary files, abort our uploads, and exit as the signal would have (128 + its number).
 for (const [signal, code] of [['SIGHUP', 129], ['SIGINT', 130], ['SIGQUIT', 131], ['SIGPIPE', 141], ['SIGTERM', 143]] as const) {
   process.on(signal, () => {
+    // A broken standard output still ends the command, through the EPIPE its next write gets.
+    if (signal === 'SIGPIPE' && s3Connected()) return;
     removePendingFiles();
-    process.exit(code);
+    const timeout = new Promise((resolve) => setTimeout(resolve, ABORT_WAIT_MS).unref());
+    void Promise.race([abortPendingUploads(), timeout]).finally(() => process.exit(code));
   });
 }
+// For tests and benchmarks: what reading s3:// objects cost, written where MITHRIL_DEBUG_S3_BYTES names.
+process.on('exit', () => {
+  if (process.env.MITHRIL_DEBUG_S3_BYTES) writeFileSync(process.env.MITHRIL_DEBUG_S3_BYTES, JSON.stringify(s3Fetched) + '\n');
+});
 process.stdout.on('error', (error) => {
   if (!isBrokenPipe(error)) throw error;
   removePendingFiles();

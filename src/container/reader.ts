@@ -2,11 +2,13 @@ import { xxh64 } from '@node-rs/xxhash';
 import { decodeWith } from '../codec/coders.js';
 import { MithrilError, type ErrorCode } from '../errors.js';
 import type { ByteSource } from '../io/source.js';
-import { decodeFooter, decodeHeader, hasContainerMagic, FOOTER_SIZE, HEADER_SIZE, MAX_INDEX_BYTES, MAX_ZSTD_RATIO, type ContainerIndex, type SourceRecord } from './format.js';
+import { decodeFooter, decodeHeader, hasContainerMagic, FOOTER_SIZE, HEADER_SIZE, MAX_INDEX_BYTES, MAX_ZSTD_RATIO, type ChunkRecord, type ContainerIndex, type SourceRecord } from './format.js';
 import { validateIndex } from './validate.js';
 
 /** A source for messages; names come from files, so they are quoted with escapes (one line always). */
 export const describeSource = (s: SourceRecord): string => `${JSON.stringify(s.name)} (${s.size} bytes, xxh64 ${s.xxh64})`;
+
+const codedLengthOf = (chunk: ChunkRecord): number => chunk.streams.reduce((sum, s) => sum + s.codedLength, 0);
 
 /** An opened container: its validated index, ready for random access to any chunk. */
 export class ContainerReader {
@@ -69,10 +71,15 @@ export class ContainerReader {
     return `chunk ${chunkNumber} (${what}, bytes ${chunk.rawOffset}..${chunk.rawOffset + chunk.rawLength})`;
   }
 
+  /** Tells the source that these chunks will be read next, in this order (a remote one fetches them ahead). */
+  willReadChunks(chunkNumbers: readonly number[]): void {
+    this.source.willRead?.(chunkNumbers.map((n) => ({ offset: this.index.chunks[n]!.offset, length: codedLengthOf(this.index.chunks[n]!) })));
+  }
+
   /** Reads a chunk's coded bytes (into `into` when given). */
   readCoded(chunkNumber: number, into?: Uint8Array): Promise<Uint8Array> {
     const chunk = this.index.chunks[chunkNumber]!;
-    const codedLength = chunk.streams.reduce((sum, s) => sum + s.codedLength, 0);
+    const codedLength = codedLengthOf(chunk);
     if (!into) {
       if (this.coded.length < codedLength) this.coded = new Uint8Array(codedLength + (codedLength >> 2));
       into = this.coded;

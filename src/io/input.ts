@@ -3,18 +3,22 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { MithrilError } from '../errors.js';
-import { FileSource } from './source.js';
+import { isS3Url } from './s3-url.js';
+import { FileSource, type ByteSource } from './source.js';
 import { writeAll } from './sink.js';
 
 /** The name standard input goes by, in messages and on the command line. */
 export const STDIN = '-';
 
 /**
- * Opens an input for random access: a regular file as it is; standard input (`-`) or any other
+ * Opens an input for random access: a regular file as it is, an `s3://` object with ranged
+ * requests; standard input (`-`) or any other
  * special file (a pipe, `<(…)`, a device) is first copied to a temporary file, since checkpoints
  * and containers both keep their directory at the end.
  */
-export async function openInput(path: string): Promise<FileSource> {
+export async function openInput(path: string): Promise<ByteSource> {
+  // The SDK is loaded only when an object is named.
+  if (isS3Url(path)) return (await import('./s3-source.js')).S3Source.open(path);
   const name = path === STDIN ? 'stdin' : path;
   const fd = path === STDIN ? 0 : openSync(path, 'r');
   const stat = fstatSync(fd);

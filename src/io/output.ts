@@ -1,12 +1,13 @@
 import { closeSync, constants, fstatSync, lstatSync, openSync, statSync, type Stats } from 'node:fs';
 import { MithrilError } from '../errors.js';
 import { AtomicFile } from './atomic-file.js';
+import { isS3Url } from './s3-url.js';
 import { FdSink, StreamSink, type ByteSink } from './sink.js';
 
 /** The name standard output goes by on the command line. */
 export const STDOUT = '-';
 
-/** Where a command's result goes: an atomically replaced regular file, a special file, or stdout. */
+/** Where a command's result goes: an atomically replaced regular file, an object, a special file, or stdout. */
 export interface Output {
   readonly sink: ByteSink;
   /** For messages. */
@@ -15,8 +16,8 @@ export interface Output {
   readonly atomic: boolean;
   /** Makes the output final: a regular file is synced and renamed into place, a stream flushed. */
   commit(): Promise<void>;
-  /** Gives up: a regular file's temporary is removed; bytes already streamed cannot be taken back. */
-  abort(): void;
+  /** Gives up: a regular file's temporary is removed, an upload aborted; bytes already streamed cannot be taken back. */
+  abort(): void | Promise<void>;
 }
 
 /** A device, FIFO or other special file: written into as it is, never unlinked or replaced. */
@@ -66,11 +67,14 @@ const isSpecial = (stat: Stats | undefined): stat is Stats => stat !== undefined
 
 /**
  * Opens `path` for a command's output. A regular file (or nothing) is written atomically and
- * replaced only with `force`; a character device or FIFO (or a link to one, such as /dev/stdout)
- * is written into; a block device only with `force`.
+ * replaced only with `force`, and so is an `s3://` object; a character device or FIFO (or a link
+ * to one, such as /dev/stdout) is written into; a block device only with `force`. `expectedSize`
+ * (roughly) sizes an upload's parts.
  */
-export function openOutput(path: string, force: boolean): Output {
+export async function openOutput(path: string, force: boolean, expectedSize = 0): Promise<Output> {
   if (path === STDOUT) return new Stdout();
+  // The SDK is loaded only when an object is named.
+  if (isS3Url(path)) return (await import('./s3-output.js')).S3Output.open(path, force, expectedSize);
   const here = lstatSync(path, { throwIfNoEntry: false });
   const target = here?.isSymbolicLink() ? statSync(path, { throwIfNoEntry: false }) : here;
   if (target?.isDirectory()) throw new MithrilError(path, 'is a directory', 'IS_DIRECTORY');

@@ -2,9 +2,14 @@ import { closeSync, fstatSync, openSync, readSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { MithrilError } from '../errors.js';
 
+export interface ByteRange {
+  readonly offset: number;
+  readonly length: number;
+}
+
 /**
  * Random-access bytes, the one seam every input goes through: a file read with positional reads,
- * a buffer in memory, and (next) an object read with ranged requests. Asynchronous, so that a
+ * a buffer in memory, and an object read with ranged requests (s3-source.ts). Asynchronous, so that a
  * remote source fits; a local file answers at once.
  */
 export interface ByteSource {
@@ -15,6 +20,11 @@ export interface ByteSource {
   read(offset: number, length: number, into?: Uint8Array): Promise<Uint8Array>;
   /** Throws if the bytes changed since the source was opened (a file written to meanwhile). */
   checkUnchanged(): Promise<void>;
+  /**
+   * Tells that these ranges will be read next, in this order, so that a remote source can fetch
+   * them ahead (a local one needs no hint). Reads outside them are still served.
+   */
+  willRead?(ranges: readonly ByteRange[]): void;
   /** Releases the source; closing it again does nothing. */
   close(): void;
   /**

@@ -9,7 +9,7 @@ import { detectLayout } from '../formats/detect.js';
 import type { TensorSegment } from '../formats/layout.js';
 import { openInput, STDIN } from '../io/input.js';
 import { copySource } from '../io/sink.js';
-import { FileSource } from '../io/source.js';
+import { FileSource, type ByteSource } from '../io/source.js';
 import { Catalogue, REFERENCE, type EntryRecord, type MemberRecord, type ReferenceRecord } from './catalogue.js';
 import { referenceFile, withChains, type Chains } from './chains.js';
 import { folderFiles, referenceRecord } from './folder.js';
@@ -39,7 +39,7 @@ const tensorKeys = (path: string, segments: readonly { kind: string }[]): string
 /** A file of the checkpoint being added: its tensors, or none if it is kept raw. */
 interface Input {
   path: string;
-  open: () => Promise<FileSource>;
+  open: () => Promise<ByteSource>;
   tensors: string[] | undefined;
   size: number;
 }
@@ -70,7 +70,7 @@ async function readInputs(path: string): Promise<Input[]> {
 }
 
 /** A folder's file: its tensor keys if it is a checkpoint, undefined if it is to be kept as it is. */
-async function layoutOrRaw(source: FileSource, path: string): Promise<string[] | undefined> {
+async function layoutOrRaw(source: ByteSource, path: string): Promise<string[] | undefined> {
   try {
     return tensorKeys(path, (await detectLayout(source)).segments);
   } catch (error) {
@@ -84,7 +84,7 @@ async function layoutOrRaw(source: FileSource, path: string): Promise<string[] |
 async function entryTensors(store: Catalogue, entry: EntryRecord): Promise<Set<string>> {
   const keys = new Set<string>();
   for (const member of entry.members.filter((m) => !m.raw)) {
-    const source = new FileSource(store.dataPath(member));
+    const source = await store.openData(member);
     try {
       for (const key of tensorKeys(member.path, (await ContainerReader.open(source)).index.segments)) keys.add(key);
     } finally {

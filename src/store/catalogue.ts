@@ -1,5 +1,7 @@
 import type { SourceRecord } from '../container/format.js';
 import { MithrilError } from '../errors.js';
+import { openInput } from '../io/input.js';
+import type { ByteSource } from '../io/source.js';
 import type { StoreBackend } from './backend.js';
 import { LocalBackend } from './local-backend.js';
 
@@ -127,6 +129,11 @@ export class Catalogue {
   /** A data file's path or URL, as the file functions take it. */
   dataPath(member: Pick<MemberRecord, 'file'>): string {
     return this.backend.path(`data/${member.file}`);
+  }
+
+  /** Opens a data file for reading. */
+  openData(member: Pick<MemberRecord, 'file'>): Promise<ByteSource> {
+    return openInput(this.dataPath(member));
   }
 
   /** Every entry, in order of addition, with its depth as its chain now has it. */

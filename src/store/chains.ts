@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { openBase, type GivenBase } from '../chunks/bases.js';
 import { MithrilError } from '../errors.js';
-import { FileSource } from '../io/source.js';
+import { FileSource, type ByteSource } from '../io/source.js';
 import { REFERENCE, type Catalogue, type EntryRecord, type MemberRecord, type ReferenceRecord } from './catalogue.js';
 
 /** Where a reference's file for member path `path` is (a file reference serves every path). */
@@ -38,14 +38,14 @@ export class Chains {
     const member = entry?.members.find((m) => m.path === path && !m.raw);
     if (!entry || !member) throw new MithrilError(this.store.dir, `entry ${seq}${path ? ` (${path})` : ''} is missing: the store is damaged`, 'CORRUPT');
     const bases = await this.basesOf(entry, member);
-    return this.track(this.store.dataPath(member), `${entry.name}${path ? `/${path}` : ''} (${this.store.dataPath(member)})`, (source) => openBase(source, bases));
+    return this.track(() => this.store.openData(member), `${entry.name}${path ? `/${path}` : ''} (${this.store.dataPath(member)})`, (source) => openBase(source, bases));
   }
 
   private async openReference(reference: ReferenceRecord | undefined, path: string): Promise<GivenBase> {
     const recorded = reference?.kind === 'file' ? reference.files[0] : reference?.files.find((f) => f.path === path);
     if (!reference || !recorded) throw new MithrilError(this.store.dir, `an entry names a reference file it does not record${path ? ` (${path})` : ''}: the store is damaged`, 'CORRUPT');
     const file = referenceFile(reference, path);
-    const given = await this.track(file, `reference ${file}`, (source) => openBase(source), () => {
+    const given = await this.track(async () => new FileSource(file), `reference ${file}`, (source) => openBase(source), () => {
       throw new MithrilError(file, 'the reference model is missing: the entries coded against it need it (mithril store ls shows which)', 'NEEDS_BASE');
     });
     if (given.base.identity.size !== recorded.size || given.base.identity.xxh64 !== recorded.xxh64) {
@@ -54,11 +54,11 @@ export class Chains {
     return given;
   }
 
-  /** Opens `file` as a base through `open`, remembered for `close`. */
-  private async track(file: string, shown: string, open: (source: FileSource) => Promise<GivenBase['base']>, missing?: () => never): Promise<GivenBase> {
-    let source: FileSource;
+  /** Opens a file (`openSource`) as a base through `open`, remembered for `close`. */
+  private async track(openSource: () => Promise<ByteSource>, shown: string, open: (source: ByteSource) => Promise<GivenBase['base']>, missing?: () => never): Promise<GivenBase> {
+    let source: ByteSource;
     try {
-      source = new FileSource(file);
+      source = await openSource();
     } catch (error) {
       if (missing && (error as NodeJS.ErrnoException).code === 'ENOENT') missing();
       throw error;

@@ -5,7 +5,7 @@ import { MithrilError } from '../errors.js';
 import { compressFile, decompressFile, STDOUT, verifyFile, writeOutput, type FileResult } from '../files.js';
 import { removeIfInterrupted, keepAfterInterruption } from '../io/atomic-file.js';
 import { copySource } from '../io/sink.js';
-import { FileSource } from '../io/source.js';
+import type { ByteSource } from '../io/source.js';
 import { Catalogue, REFERENCE, type EntryRecord, type MemberRecord } from './catalogue.js';
 import { withChains, type Chains } from './chains.js';
 
@@ -95,7 +95,7 @@ async function restoreFolder(store: Catalogue, chains: Chains, entry: EntryRecor
 
 /** Copies a raw member's file to `output`, checking its size and hash on the way. */
 async function copyRaw(store: Catalogue, member: MemberRecord, output: string): Promise<void> {
-  const source = new FileSource(store.dataPath(member));
+  const source = await store.openData(member);
   await writeOutput(source, output, false, async (out) => {
     await copySource(source, out.sink);
     await checkRaw(source, member);
@@ -103,7 +103,7 @@ async function copyRaw(store: Catalogue, member: MemberRecord, output: string): 
 }
 
 /** Throws unless a raw member's file still has the original's size and hash. */
-async function checkRaw(source: FileSource, member: MemberRecord): Promise<void> {
+async function checkRaw(source: ByteSource, member: MemberRecord): Promise<void> {
   const { size, xxh64 } = await checksumOfSource(source);
   if (size !== member.original.size || xxh64 !== member.original.xxh64) throw new MithrilError(source.name, `checksum mismatch: not the ${member.path} that was added`, 'CHECKSUM');
 }
@@ -136,7 +136,7 @@ export async function storeVerify(dir: string, options: { threads?: number } = {
 
 async function verifyMember(store: Catalogue, chains: Chains, entry: EntryRecord, member: MemberRecord, options: { threads?: number }): Promise<void> {
   if (member.raw) {
-    const source = new FileSource(store.dataPath(member));
+    const source = await store.openData(member);
     try {
       return await checkRaw(source, member);
     } finally {
