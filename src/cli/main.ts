@@ -237,7 +237,7 @@ program
     });
   });
 
-program.addCommand(storeCommand(program, threadsOption));
+program.addCommand(storeCommand(program, threadsOption, () => new Option('--endpoint <url>', ENDPOINT_HELP)));
 program.hook('preAction', async (_, action) => {
   const { endpoint } = action.opts<{ endpoint?: string }>();
   if (endpoint !== undefined) (await import('../io/s3.js')).setS3Endpoint(endpoint);

@@ -31,13 +31,14 @@ function referenceLines(entries: EntryRecord[]): string[] {
 }
 
 /** `mithril store …`: a training run's checkpoints as keyframes and deltas, with bases chosen automatically. */
-export function storeCommand(program: Command, threadsOption: () => Option): Command {
+export function storeCommand(program: Command, threadsOption: () => Option, endpointOption: () => Option): Command {
   // Settings first, so the subcommands made below inherit the program's one-line errors and exit codes.
-  const store = new Command('store').copyInheritedSettings(program).description("keep a training run's checkpoints: keyframes and deltas, bases chosen automatically");
+  const store = new Command('store').copyInheritedSettings(program).description("keep a training run's checkpoints (in a folder, or under an s3:// prefix): keyframes and deltas, bases chosen automatically");
   store
     .command('add')
     .description('add checkpoints (files, or - for standard input with --name), creating the store if needed')
     .argument('<store>')
+    .addOption(endpointOption())
     .argument('<paths...>')
     .option('--name <name>', 'the entry name (default: the file name; one path only)')
     .option('--fast', 'the quick delta coder instead of --strong')
@@ -56,6 +57,7 @@ export function storeCommand(program: Command, threadsOption: () => Option): Com
     .command('ls')
     .description('list the entries: sizes, ratio, bases and chain depth')
     .argument('<store>')
+    .addOption(endpointOption())
     .option('--json', 'one JSON object per entry')
     .action(async (dir: string, opts: { json?: boolean }) => {
       const entries = await storeList(dir);
@@ -66,6 +68,7 @@ export function storeCommand(program: Command, threadsOption: () => Option): Com
     .command('get')
     .description('restore an entry bit-exactly, through its chain of bases')
     .argument('<store>')
+    .addOption(endpointOption())
     .argument('<name>')
     .option('-o, --output <path>', 'output file (a new folder for a folder entry), or - for standard output (default: the original name, here)')
     .option('-c, --stdout', 'write to standard output')
@@ -81,6 +84,7 @@ export function storeCommand(program: Command, threadsOption: () => Option): Com
     .command('rm')
     .description('remove an entry; entries coded against it are re-coded first, so no other is lost')
     .argument('<store>')
+    .addOption(endpointOption())
     .argument('<name>')
     .option('-q, --quiet', 'print nothing but errors')
     .addOption(threadsOption())
@@ -92,6 +96,7 @@ export function storeCommand(program: Command, threadsOption: () => Option): Com
     .command('verify')
     .description('decode every entry and check every checksum')
     .argument('<store>')
+    .addOption(endpointOption())
     .addOption(threadsOption())
     .action(async (dir: string, opts: { threads: number }) => {
       const { entries, problems } = await storeVerify(dir, opts);

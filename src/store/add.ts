@@ -8,6 +8,7 @@ import { writeOutput } from '../files.js';
 import { detectLayout } from '../formats/detect.js';
 import type { TensorSegment } from '../formats/layout.js';
 import { openInput, STDIN } from '../io/input.js';
+import { isS3Url } from '../io/s3-url.js';
 import { copySource } from '../io/sink.js';
 import { FileSource, type ByteSource } from '../io/source.js';
 import { Catalogue, REFERENCE, type EntryRecord, type MemberRecord, type ReferenceRecord } from './catalogue.js';
@@ -46,7 +47,7 @@ interface Input {
 
 /** The checkpoint at `path` as files: itself, or every file of a folder (those that are not checkpoints kept raw). */
 async function readInputs(path: string): Promise<Input[]> {
-  if (path === STDIN || !statSync(path).isDirectory()) {
+  if (!isFolder(path)) {
     const source = await openInput(path);
     try {
       return [{ path: '', open: async () => source, tensors: tensorKeys('', (await detectLayout(source)).segments), size: source.size }];
@@ -152,6 +153,9 @@ function hasCheckpoint(entries: EntryRecord[], reference: ReferenceRecord | unde
   return entries.find((e) => e.seq === seq)?.members.some((m) => m.path === path && !m.raw) ?? false;
 }
 
+/** Whether the checkpoint at `path` is a folder (standard input and objects are files). */
+const isFolder = (path: string): boolean => path !== STDIN && !isS3Url(path) && statSync(path).isDirectory();
+
 /** Whether `path` is `folder` or inside it. */
 const within = (path: string, folder: string): boolean => !relative(folder, path).startsWith('..');
 
@@ -159,7 +163,7 @@ const within = (path: string, folder: string): boolean => !relative(folder, path
 export async function storeAdd(dir: string, path: string, options: AddOptions = {}): Promise<EntryRecord> {
   const name = options.name ?? (path === STDIN ? undefined : basename(path));
   if (!name) throw new MithrilError('stdin', 'an entry read from standard input needs --name', 'USAGE');
-  if (path !== STDIN && within(resolve(dir), resolve(path))) throw new MithrilError(path, 'holds the store itself: add the checkpoint folder, not one around the store', 'USAGE');
+  if (path !== STDIN && !isS3Url(dir) && within(resolve(dir), resolve(path))) throw new MithrilError(path, 'holds the store itself: add the checkpoint folder, not one around the store', 'USAGE');
   const given = options.reference === undefined ? undefined : await referenceRecord(options.reference);
   const inputs = await readInputs(path);
   try {
@@ -185,7 +189,7 @@ export async function storeAdd(dir: string, path: string, options: AddOptions = 
       });
       const bases = [...new Set(members.flatMap((m) => m.bases))];
       await store.writeRecord({
-        seq, name, kind: path !== STDIN && statSync(path).isDirectory() ? 'folder' : 'file', size: total, stored: members.reduce((sum, m) => sum + m.stored, 0),
+        seq, name, kind: isFolder(path) ? 'folder' : 'file', size: total, stored: members.reduce((sum, m) => sum + m.stored, 0),
         bases, ...(bases.includes(REFERENCE) ? { reference } : {}), members, depth: 0, coding: options.fast ? 'fast' : 'strong', added: new Date().toISOString(),
       });
       return (await store.entries()).find((e) => e.seq === seq)!;

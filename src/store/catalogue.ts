@@ -1,6 +1,7 @@
 import type { SourceRecord } from '../container/format.js';
 import { MithrilError } from '../errors.js';
 import { openInput } from '../io/input.js';
+import { isS3Url } from '../io/s3-url.js';
 import type { ByteSource } from '../io/source.js';
 import type { StoreBackend } from './backend.js';
 import { LocalBackend } from './local-backend.js';
@@ -92,7 +93,8 @@ export class Catalogue {
 
   /** Opens the store at `location`; with `create`, makes one there if nothing is there yet. */
   static async open(location: string, create: { maxDepth?: number; reference?: ReferenceRecord } | false): Promise<Catalogue> {
-    const backend = new LocalBackend(location);
+    // The SDK is loaded only for a store in object storage.
+    const backend = isS3Url(location) ? new (await import('./s3-backend.js')).S3Backend(location) : new LocalBackend(location);
     let text = await backend.read(STORE_FILE);
     if (text === undefined) {
       const state = await backend.state();
