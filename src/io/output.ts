@@ -13,7 +13,7 @@ export interface Output {
   readonly name: string;
   /** Whether the bytes appear only when complete (a regular file); else they stream as written. */
   readonly atomic: boolean;
-  /** Makes the output final: a regular file is synced and renamed into place, a stream flushed. */
+  /** Makes the output final: a regular file is renamed into place (synced first if syncBeforeRename says so), a stream flushed. */
   commit(): Promise<void>;
   /** Gives up: a regular file's temporary is removed; bytes already streamed cannot be taken back. */
   abort(): void;
@@ -64,17 +64,23 @@ class Stdout implements Output {
 
 const isSpecial = (stat: Stats | undefined): stat is Stats => stat !== undefined && !stat.isFile() && !stat.isDirectory();
 
+/** How an output may be written: `force` replaces an existing file; `sync` syncs a file before its rename. */
+export interface OutputMode {
+  force?: boolean;
+  sync?: boolean;
+}
+
 /**
  * Opens `path` for a command's output. A regular file (or nothing) is written atomically and
  * replaced only with `force`; a character device or FIFO (or a link to one, such as /dev/stdout)
  * is written into; a block device only with `force`.
  */
-export function openOutput(path: string, force: boolean): Output {
+export function openOutput(path: string, { force = false, sync = false }: OutputMode): Output {
   if (path === STDOUT) return new Stdout();
   const here = lstatSync(path, { throwIfNoEntry: false });
   const target = here?.isSymbolicLink() ? statSync(path, { throwIfNoEntry: false }) : here;
   if (target?.isDirectory()) throw new MithrilError(path, 'is a directory', 'IS_DIRECTORY');
-  if (!isSpecial(target)) return new AtomicFile(path, force);
+  if (!isSpecial(target)) return new AtomicFile(path, force, sync);
   if (target.isBlockDevice() && !force) throw new MithrilError(path, 'is a block device (use -f to write into it)', 'EXISTS');
   return new SpecialFile(path);
 }

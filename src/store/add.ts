@@ -10,7 +10,7 @@ import type { TensorSegment } from '../formats/layout.js';
 import { openInput, STDIN } from '../io/input.js';
 import { copySource } from '../io/sink.js';
 import { FileSource } from '../io/source.js';
-import { Catalogue, REFERENCE, type EntryRecord, type MemberRecord, type ReferenceRecord } from './catalogue.js';
+import { Catalogue, REFERENCE, SYNCED, type EntryRecord, type MemberRecord, type ReferenceRecord } from './catalogue.js';
 import { referenceFile, withChains, type Chains } from './chains.js';
 import { folderFiles, referenceRecord } from './folder.js';
 
@@ -213,7 +213,7 @@ async function addCheckpoint(add: Adding, input: Input, chosen: number[], coding
   const source = await input.open();
   const onProgress = coding.onProgress && ((done: number) => coding.onProgress!(done));
   const originalName = coding.originalName ?? basename(input.path || source.name);
-  const result = await writeOutput(source, add.store.dataPath({ file }), false, (out) => compressStream(source, out.sink, { ...coding, onProgress, originalName, bases: bases.map((b) => b.base) }), bases);
+  const result = await writeOutput(source, add.store.dataPath({ file }), SYNCED, (out) => compressStream(source, out.sink, { ...coding, onProgress, originalName, bases: bases.map((b) => b.base) }), bases);
   // Only the bases a chunk was coded against are recorded (always a leading run of those given).
   const used = candidates.filter((_, i) => !result.unusedBases.some((u) => u.base === i));
   return { path: input.path, original: result.source, stored: result.compressedSize, bases: used, file };
@@ -233,7 +233,7 @@ async function addRaw(add: Adding, input: Input): Promise<MemberRecord> {
     source.close();
     linkSync(add.store.dataPath(same), target);
   } else {
-    await writeOutput(source, target, false, (out) => copySource(source, out.sink));
+    await writeOutput(source, target, SYNCED, (out) => copySource(source, out.sink));
   }
   return { path: input.path, original, stored: same ? 0 : original.size, bases: [], file, raw: true };
 }

@@ -17,6 +17,12 @@ const FORMAT = 'mithril-store';
 const VERSION = 1;
 export const DEFAULT_MAX_DEPTH = 8;
 
+/**
+ * The store's own files are always synced before their rename: records name containers that must
+ * be complete, and `rm` deletes the containers that re-coded ones replace.
+ */
+export const SYNCED = { sync: true } as const;
+
 interface StoreHeader {
   format: typeof FORMAT;
   version: number;
@@ -152,7 +158,7 @@ export class Catalogue {
 
   /** Makes an entry exist, or replaces its record (`replace`): its container must be complete already. */
   async writeRecord(record: EntryRecord, replace = false): Promise<void> {
-    const file = new AtomicFile(this.recordPath(record.seq), replace);
+    const file = new AtomicFile(this.recordPath(record.seq), replace, SYNCED.sync);
     try {
       await file.sink.write(new TextEncoder().encode(JSON.stringify(record, null, 2) + '\n'));
       await file.commit();
