@@ -85,6 +85,7 @@ export interface CompressFlags extends OutputFlags, ThreadFlags {
   quiet?: boolean;
   best?: boolean;
   strong?: boolean;
+  fast?: boolean;
   chunkSize: number;
   base: string[];
   recursive?: boolean;
@@ -94,7 +95,9 @@ export async function compress(inputs: string[], opts: CompressFlags): Promise<v
   const files = await expandInputs(inputs, opts.recursive ?? false, false);
   const outputOf = outputFor(files, opts);
   if (opts.base.length > 2) throw usage('at most two --base files (the base and an older one)');
-  if (opts.strong && !opts.best && !opts.base.length && !opts.quiet) console.error('mithril: note: --strong changes only coding against a --base; without one the output is the same as without it');
+  if (opts.strong && opts.fast) throw usage('--fast and --strong name two different delta coders');
+  const coder = opts.fast ? '--fast' : opts.strong ? '--strong' : undefined;
+  if (coder && !opts.best && !opts.base.length && !opts.quiet) console.error(`mithril: note: ${coder} changes only coding against a --base; without one the output is the same as without it`);
   await forEachFile(files, async (file) => {
     const options = { ...opts, ...outputOptions(opts, outputOf(file)), bases: opts.base, threads: threadsOf(opts) };
     const result = await withProgress(`compress ${file.path}`, opts.quiet, (onProgress) => compressFile(file.path, { ...options, onProgress }));

@@ -20,7 +20,7 @@ const MIN_SHARED = 0.5;
 export interface AddOptions {
   /** The entry's name (default: the path's base name; required for standard input). */
   name?: string;
-  /** The quick coder instead of `--strong`. */
+  /** The quick delta coder instead of the default context-modelled one. */
   fast?: boolean;
   /** For a new store: the most deltas a restore decodes in a row. */
   maxDepth?: number;
@@ -179,7 +179,7 @@ export async function storeAdd(dir: string, path: string, options: AddOptions = 
         for (const [index, input] of inputs.entries()) {
           const onProgress = options.onProgress && ((part: number) => options.onProgress!(done + part, total));
           const add = { store, entries, seq, index, reference, chains };
-          members.push(input.tensors ? await addCheckpoint(add, input, chosen, { strong: !options.fast, threads: options.threads, onProgress, originalName: path === STDIN ? name : undefined }) : await addRaw(add, input));
+          members.push(input.tensors ? await addCheckpoint(add, input, chosen, { fast: options.fast, threads: options.threads, onProgress, originalName: path === STDIN ? name : undefined }) : await addRaw(add, input));
           done += input.size;
         }
       });
@@ -206,7 +206,7 @@ interface Adding {
 }
 
 /** Codes a checkpoint file against those of the chosen bases that have one at its path; records only the bases a chunk used. */
-async function addCheckpoint(add: Adding, input: Input, chosen: number[], coding: { strong: boolean; threads?: number; onProgress?: (done: number) => void; originalName?: string }): Promise<MemberRecord> {
+async function addCheckpoint(add: Adding, input: Input, chosen: number[], coding: { fast?: boolean; threads?: number; onProgress?: (done: number) => void; originalName?: string }): Promise<MemberRecord> {
   const candidates = chosen.filter((seq) => hasCheckpoint(add.entries, add.reference, seq, input.path));
   const bases = await Promise.all(candidates.map((seq) => add.chains.open(seq, input.path, add.reference)));
   const file = Catalogue.fileName(add.seq, add.index, false);

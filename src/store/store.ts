@@ -209,7 +209,7 @@ async function recodeMember(store: Catalogue, chains: Chains, entry: EntryRecord
   try {
     await decompressFile(store.dataPath(member), { output: restored, openedBases: await chains.basesOf(entry, member), threads: options.threads });
     const given = await chains.basesOf(entry, { ...member, bases });
-    const result = await compressFile(restored, { output: store.dataPath({ file }), ...SYNCED, bases: [], openedBases: given, strong: entry.coding === 'strong', originalName: member.original.name, threads: options.threads });
+    const result = await compressFile(restored, { output: store.dataPath({ file }), ...SYNCED, bases: [], openedBases: given, fast: entry.coding === 'fast', originalName: member.original.name, threads: options.threads });
     const used = bases.filter((_, i) => !result.unusedBases.some((u) => u.path === given[i]!.path));
     return { ...member, bases: used, stored: result.compressedSize, file };
   } finally {
