@@ -21,8 +21,8 @@ export interface CompressOptions {
   /** Also try slow, strong LZ (zstd level 19) on every plane, and with bases a low-rank model of the residual signs; overrides `fast`. */
   best?: boolean;
   /**
-   * Delta chunks as ULP residuals in byte planes, the quick coder: 1.5–3 times faster to decode
-   * than the default context-modelled rANS, but 1–33% larger (docs/DESIGN.md, "Delta coder").
+   * Delta chunks as ULP residuals in byte planes, the quick coder: up to 4 times faster than the
+   * default context-modelled rANS each way, but 1–33% larger (docs/DESIGN.md, "Delta coder").
    */
   fast?: boolean;
   /** Called after each chunk with the original bytes done so far and the total. */

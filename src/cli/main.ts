@@ -55,7 +55,7 @@ program
   .option('-f, --force', 'overwrite existing output files')
   .option('-q, --quiet', 'print nothing but errors')
   .option('--best', 'also try slow, strong LZ on every plane and, with --base, a low-rank model of the residual signs (smaller on structured tensors and fine-tunes, much slower); overrides --fast')
-  .option('--fast', 'with --base: the quick delta coder (ULP residuals in byte planes), 1.5–3 times faster to decode but 1–33% larger on the fixtures')
+  .option('--fast', 'with --base: the quick delta coder (ULP residuals in byte planes), up to 4 times faster but 1–33% larger on the fixtures')
   .option('--strong', 'with --base: context-modelled delta coding (the default; accepted so that scripts naming it keep working)')
   .option('--base <file>', 'code against an earlier checkpoint (original or .mth); give a second, older --base to predict from both', collect, [])
   .addOption(threadsOption())
