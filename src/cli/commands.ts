@@ -44,12 +44,12 @@ interface OutputFlags {
   sync?: boolean;
 }
 
-/** Threads given with -T, else one per core (`-T 0` too). */
 interface ThreadFlags {
   threads?: number;
 }
 
-const threadsOf = (flags: ThreadFlags): number => flags.threads ?? defaultThreads();
+/** Threads given with -T, else one per core (as `-T 0`): resolved here, since main.ts loads no library. */
+export const threadsOf = (flags: ThreadFlags): number => flags.threads ?? defaultThreads();
 
 /**
  * The library's output options for these flags. The output is synced before its rename when the

@@ -2,11 +2,9 @@
 import type { Command } from 'commander';
 import { STDOUT } from '../files.js';
 import { REFERENCE, referencesNeeded, storeAdd, storeGet, storeList, storeRm, storeVerify, type EntryRecord } from '../store/store.js';
-import { defaultThreads } from '../parallel/executor.js';
+import { threadsOf } from './commands.js';
 import { withProgress } from './progress.js';
 import { ratio, shownOutput, size, table } from './report.js';
-
-const threadsOf = (opts: { threads?: number }): number => opts.threads ?? defaultThreads();
 
 /** `ls`: one line an entry, then the whole history's ratio, then the reference models entries need. */
 function formatEntries(entries: EntryRecord[]): string {
