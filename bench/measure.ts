@@ -33,10 +33,10 @@ export function speed(bytes: number, seconds: number): number {
   return bytes / MiB / seconds;
 }
 
-/** How hard mithril works: the default, `--strong` or `--best`. */
-export type Level = 'default' | 'strong' | 'best';
+/** How hard mithril works: `--fast`, the default (with bases: the strong delta coder) or `--best`. */
+export type Level = 'fast' | 'default' | 'best';
 
-const levelOptions = (level: Level): { strong: boolean; best: boolean } => ({ strong: level === 'strong', best: level === 'best' });
+const levelOptions = (level: Level): { fast: boolean; best: boolean } => ({ fast: level === 'fast', best: level === 'best' });
 
 /** mithril file to file (optionally against base checkpoints), checked byte-identical. */
 export async function measureMithril(path: string, size: number, bases: string[], level: Level = 'default'): Promise<FileCodec> {

@@ -53,7 +53,7 @@ for (const [title, names] of Object.entries(chains)) {
     const base = baseOf(i);
     const older = base === undefined ? undefined : baseOf(base);
     const bases = [base, older].flatMap((b) => (b === undefined ? [] : [files[b]!]));
-    stored += (await compressFile(file, { output: join(root, `${i}.mth`), bases, strong: true, threads: 1 })).compressedSize;
+    stored += (await compressFile(file, { output: join(root, `${i}.mth`), bases, threads: 1 })).compressedSize;
   }
   const original = files.reduce((sum, file) => sum + statSync(file).size, 0);
   console.log(`| ${title} | skip-deltas | ${files.map((_, i) => depthOf(i)).join(' ')} | ${(original / stored).toFixed(3)} |`);

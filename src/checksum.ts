@@ -1,5 +1,12 @@
-import { Xxh64, xxh64 } from '@node-rs/xxhash';
+import { createRequire } from 'node:module';
+import type * as XxhashBinding from '@node-rs/xxhash';
 import type { ByteSource } from './io/source.js';
+
+// Required, not imported: Node 20's ES module path through this CommonJS loader costs about 40 ms
+// of every command's start (docs/DESIGN.md, "Start-up"), require about 5 ms.
+const xxhash = createRequire(import.meta.url)('@node-rs/xxhash') as typeof XxhashBinding;
+const { Xxh64 } = xxhash;
+export const { xxh64 } = xxhash;
 
 const HASH_READ = 16 * 1024 * 1024;
 

@@ -18,10 +18,13 @@ import { InOrder } from './parallel/in-order.js';
 export interface CompressOptions {
   /** Target chunk size in bytes (default 1 MiB). */
   chunkSize?: number;
-  /** Also try slow, strong LZ (zstd level 19) on every plane; implies `strong`. */
+  /** Also try slow, strong LZ (zstd level 19) on every plane, and with bases a low-rank model of the residual signs; overrides `fast`. */
   best?: boolean;
-  /** Delta chunks with context-modelled rANS: smaller than the default byte planes, several times slower. */
-  strong?: boolean;
+  /**
+   * Delta chunks as ULP residuals in byte planes, the quick coder: up to 4 times faster than the
+   * default context-modelled rANS each way, but 1–33% larger (docs/DESIGN.md, "Delta coder").
+   */
+  fast?: boolean;
   /** Called after each chunk with the original bytes done so far and the total. */
   onProgress?: (done: number, total: number) => void;
   /** Earlier checkpoints to code against: the base, then optionally an older one for prediction. */
@@ -90,7 +93,7 @@ export async function compressStream(source: ByteSource, sink: ByteSink, options
       const { base, prev } = await pairChunk(chunk, bases, refBuffers);
       if (base) paired[0] = true;
       if (prev) paired[1] = true;
-      const strong = (options.strong || options.best) ?? false;
+      const strong = (options.best ?? false) || !options.fast;
       // The low-rank model costs the strong coder about a third of its encode speed: only with --best.
       const rowLength = base && options.best ? rowLengthOf(chunk) : undefined;
       await inFlight.add(executor.encode({ raw, out, dtype: chunk.dtype, best: options.best ?? false, strong, rowLength, base, prev }), chunk);

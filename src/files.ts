@@ -5,7 +5,7 @@ import { MithrilError, type ErrorCode } from './errors.js';
 import { compressStream, type CompressOptions, type UnusedBase } from './compress.js';
 import { decompressStream, type DecompressOptions } from './decompress.js';
 import { openInput, STDIN } from './io/input.js';
-import { openOutput, STDOUT, type Output } from './io/output.js';
+import { openOutput, STDOUT, type Output, type OutputMode } from './io/output.js';
 import type { ByteSource } from './io/source.js';
 import { isS3Url, s3BaseName } from './io/s3-url.js';
 import { ContainerReader } from './container/reader.js';
@@ -24,8 +24,13 @@ export interface OutputOptions {
    * standard output when the input is standard input.
    */
   output?: string;
-  /** Replace an existing output file. */
+  /** Replace an existing output file (synced before it is replaced). */
   force?: boolean;
+  /**
+   * Sync the output to disk before renaming it into place, as a caller that then removes the
+   * input must; without it an output that replaces nothing is renamed unsynced (as zstd does).
+   */
+  sync?: boolean;
 }
 
 /** Base checkpoints by path (original files or their .mth): the base first, then an older one. */
@@ -137,14 +142,14 @@ function checkNotInput(input: string, output: string): void {
 export async function writeOutput<T>(
   input: ByteSource,
   path: string,
-  force: boolean,
+  mode: OutputMode,
   write: (output: Output) => Promise<T>,
   bases: readonly { base: BaseCheckpoint }[] = [],
   expectedSize = input.size,
 ): Promise<T> {
   let output: Output | undefined;
   try {
-    output = await openOutput(path, force, expectedSize);
+    output = await openOutput(path, mode, expectedSize);
     const result = await write(output);
     await input.checkUnchanged();
     for (const { base } of bases) await base.checkUnchanged();
@@ -182,7 +187,7 @@ export async function compressFile(input: string, options: OutputOptions & BaseO
     const source = await open(input);
     const originalName = options.originalName ?? (input === STDIN ? '' : undefined);
     const write = (file: Output) => compressStream(source, file.sink, { ...options, originalName, bases: bases.map((b) => b.base) });
-    const result = await writeOutput(source, output, options.force ?? false, write, bases);
+    const result = await writeOutput(source, output, options, write, bases);
     const unusedBases = result.unusedBases.map(({ base, reason }) => ({ path: bases[base]!.path, reason }));
     return { input, output, originalSize: result.originalSize, compressedSize: result.compressedSize, unusedBases };
   });
@@ -228,7 +233,7 @@ export async function decompressFile(input: string, options: OutputOptions & Bas
       source.close();
       throw asFileError(input, error);
     }
-    await writeOutput(source, output, options.force ?? false, (file) => decompressStream(reader, file.sink, { ...options, bases }), bases, reader.index.source.size);
+    await writeOutput(source, output, options, (file) => decompressStream(reader, file.sink, { ...options, bases }), bases, reader.index.source.size);
     return { input, output, originalSize: reader.index.source.size, compressedSize: source.size };
   });
 }
@@ -269,7 +274,7 @@ export async function extractTensorFile(
   const output = options.output === undefined ? fileName : isDirectory(options.output) ? inside(options.output, fileName) : options.output;
   return withBases(options, async (bases) => {
     const source = await open(input);
-    return writeOutput(source, output, options.force ?? false, async (file) => {
+    return writeOutput(source, output, options, async (file) => {
       const reader = await ContainerReader.open(source);
       const { tensor, bytes } = await extractTensor(reader, matchBases(reader, bases), name);
       if (npy) {

@@ -115,11 +115,11 @@ describe('delta against earlier checkpoints', () => {
     assert.ok(index.chunks.some((c) => c.rawOffset === conv.offset && c.delta), 'model.layer3.conv2.weight is delta-coded');
   });
 
-  it('--strong (rANS) round-trips and is smaller than the fast default', async () => {
+  it('the default strong coder (rANS) round-trips and is smaller than --fast', async () => {
     const dir = tempDir();
     const [fast, strong] = [join(dir, 'fast.mth'), join(dir, 'strong.mth')];
-    await compressFile(epoch6, { output: fast, bases: [epoch5] });
-    await compressFile(epoch6, { output: strong, bases: [epoch5], strong: true });
+    await compressFile(epoch6, { output: fast, bases: [epoch5], fast: true });
+    await compressFile(epoch6, { output: strong, bases: [epoch5] });
     assert.ok(size(strong) < size(fast), `strong ${size(strong)} vs fast ${size(fast)}`);
     assert.ok((await readIndex(strong)).index.chunks.some((c) => c.delta?.coding === 'rans'));
     const restored = join(dir, 'restored');
@@ -132,7 +132,7 @@ describe('delta against earlier checkpoints', () => {
     const [step10, step20] = [fixture('ft_step10_layer0.bf16.safetensors'), fixture('ft_step20_layer0.bf16.safetensors')];
     const dir = tempDir();
     const [strong, best] = [join(dir, 'strong.mth'), join(dir, 'best.mth')];
-    await compressFile(step20, { output: strong, bases: [step10], strong: true });
+    await compressFile(step20, { output: strong, bases: [step10] });
     await compressFile(step20, { output: best, bases: [step10], best: true, threads: 2, workerMinBytes: 1 });
     assert.ok(size(best) < 0.95 * size(strong), `best ${size(best)} vs strong ${size(strong)}`);
     for (const threads of [1, 2]) {

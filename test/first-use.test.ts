@@ -233,6 +233,23 @@ describe('bases that do not help are not recorded', () => {
     assert.equal(run.code, 0);
     assert.match(run.stderr, /--strong changes only coding against a --base/);
   });
+
+  it('with --base the strong coder is the default (--strong names it too); --fast is the quick one; both at once is refused', async () => {
+    const dir = tempDir();
+    copyFileSync(fixture('cnn_epoch6.bf16.safetensors'), join(dir, 'e6.safetensors'));
+    copyFileSync(fixture('cnn_epoch5.bf16.safetensors'), join(dir, 'e5.safetensors'));
+    const codings = async (flags: string[]): Promise<string[]> => {
+      const run = mithril(dir, ['compress', '-q', '-f', ...flags, 'e6.safetensors', '--base', 'e5.safetensors']);
+      assert.equal(run.code, 0, run.stderr);
+      return [...new Set((await readIndex(join(dir, 'e6.safetensors.mth'))).index.chunks.flatMap((c) => (c.delta ? [c.delta.coding] : [])))];
+    };
+    assert.deepEqual(await codings([]), ['rans']);
+    assert.deepEqual(await codings(['--strong']), ['rans']);
+    assert.deepEqual(await codings(['--fast']), ['planes']);
+    const both = mithril(dir, ['compress', '-q', '-f', '--fast', '--strong', 'e6.safetensors', '--base', 'e5.safetensors']);
+    assert.equal(both.code, 2);
+    assert.match(both.stderr, /^mithril: error: --fast and --strong name two different delta coders\n$/);
+  });
 });
 
 describe('recognising inputs and outputs', () => {

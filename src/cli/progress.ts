@@ -1,4 +1,5 @@
-import { SingleBar } from 'cli-progress';
+import type { SingleBar } from 'cli-progress';
+import { createRequire } from 'node:module';
 
 /** Below this size work is quick and a bar would only flicker. */
 const MIN_BYTES_FOR_BAR = 64 * 1024 * 1024;
@@ -94,6 +95,9 @@ export class RecentRate {
   }
 }
 
+/** cli-progress's bar, required only once some work proves long enough for one (loading it costs tens of milliseconds). */
+const barClass = (): typeof SingleBar => (createRequire(import.meta.url)('cli-progress') as typeof import('cli-progress')).SingleBar;
+
 /** A progress bar on stderr for long work, when stderr is a terminal and not silenced. */
 function progressBar(label: string, quiet: boolean): { onProgress?: ProgressCallback; stop: () => void } {
   if (quiet || !process.stderr.isTTY) return { stop: () => {} };
@@ -105,7 +109,7 @@ function progressBar(label: string, quiet: boolean): { onProgress?: ProgressCall
       rate.add(Date.now(), done);
       const line = { label, done, total, bytesPerSecond: rate.bytesPerSecond(), etaSeconds: rate.etaSeconds(total) };
       if (bar) return bar.update(done, line);
-      bar = new SingleBar({
+      bar = new (barClass())({
         stream: process.stderr,
         // maxWidth is the terminal's width at each redraw (stream.columns, else 80), so resizes are followed.
         format: (_options, params, payload: Omit<ProgressLine, 'columns'>) => formatProgressLine({ ...payload, columns: params.maxWidth }),

@@ -1,4 +1,4 @@
-import { xxh64 } from '@node-rs/xxhash';
+import { xxh64 } from '../checksum.js';
 import { decodeWith } from '../codec/coders.js';
 import { MithrilError, type ErrorCode } from '../errors.js';
 import type { ByteSource } from '../io/source.js';

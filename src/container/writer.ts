@@ -1,4 +1,4 @@
-import { xxh64 } from '@node-rs/xxhash';
+import { xxh64 } from '../checksum.js';
 import { encodeWith } from '../codec/coders.js';
 import type { EncodedChunk } from '../codec/pipeline.js';
 import type { ByteSink } from '../io/sink.js';

@@ -9,10 +9,6 @@ import { encodeResidual } from './residual-encode.js';
 import { reserveRestore16, ulpPlanes16, ulpResiduals, ulpRestore, ulpRestorePlanes16, type Prediction } from './ulp.js';
 import { warmUpResidualCoder } from './warm-up.js';
 
-
-// Before the first chunk, so V8 optimizes the residual coder with complete type feedback (see warm-up.ts).
-warmUpResidualCoder();
-
 /** A chunk's counterpart in a base checkpoint: where it is, and its bytes. */
 export interface PairedBytes {
   ref: BaseRef;
@@ -42,6 +38,7 @@ export function encodeDeltaChunk(
   planeOptions: EncodeOptions,
   rowLength?: number,
 ): EncodedChunk & { delta: DeltaRecord } {
+  warmUpResidualCoder();
   const beta = prev ? fitBeta(dtype, base.bytes, prev.bytes, raw) : undefined;
   const refs = prev ? [base.ref, prev.ref] : [base.ref];
   const prediction: Prediction | undefined = prev ? { prev: prev.bytes, beta: beta! } : undefined;
@@ -73,6 +70,7 @@ export function decodeDeltaChunk(
   refs: readonly Uint8Array[],
   dst: Uint8Array,
 ): void {
+  warmUpResidualCoder();
   const [base, prev] = refs;
   const prediction = prev ? { prev, beta: delta.beta! } : undefined;
   if (delta.coding === 'rans') {

@@ -17,22 +17,28 @@ const RANGE_BITS = 8;
 export const MAX_RANGES = 255;
 
 /**
- * c · log2(c) for counts up to the elements of a default 1 MiB chunk of 16-bit values, built on
- * first use: the DP looks these up for every count it sums, and Math.log2 is slow.
+ * c · log2(c) for counts up to the elements of a default 1 MiB chunk of 16-bit values: the DP looks
+ * these up for every count it sums, and Math.log2 is slow. Extended only as far as the counts met
+ * (building it whole costs tens of milliseconds, too much for a small file's whole command).
  */
 const CLOGC_TABLE = 1 << 19;
-let clogcTable: Float64Array | null = null;
+let clogcTable = new Float64Array(1);
 
-function clogcTableOf(): Float64Array {
-  if (clogcTable === null) {
-    clogcTable = new Float64Array(CLOGC_TABLE + 1);
-    for (let c = 1; c <= CLOGC_TABLE; c++) clogcTable[c] = c * Math.log2(c);
+/** The table, covering at least counts up to `max` (or all CLOGC_TABLE). */
+function clogcTableFor(max: number): Float64Array {
+  const have = clogcTable.length;
+  if (max >= have && have <= CLOGC_TABLE) {
+    const grown = new Float64Array(Math.min(CLOGC_TABLE, Math.max(max, 2 * have)) + 1);
+    grown.set(clogcTable);
+    for (let c = have; c < grown.length; c++) grown[c] = c * Math.log2(c);
+    clogcTable = grown;
   }
   return clogcTable;
 }
 
+/** From the table where it reaches, else computed: the same value either way. */
 function clogc(c: number): number {
-  return c <= CLOGC_TABLE ? clogcTableOf()[c]! : c * Math.log2(c);
+  return c < clogcTable.length ? clogcTable[c]! : c * Math.log2(c);
 }
 
 /** Keys that occur, ascending: rows of the histogram in [keyMin, keyMax] with a nonzero count. */
@@ -81,7 +87,8 @@ export function chooseRanges(hist: Int32Array, present: number[], alphabet: numb
     rowHi[i] = symbols[at - 1]!;
     rowTotal[i] = total;
   }
-  const table = clogcTableOf();
+  const table = clogcTableFor(rowTotal.reduce((a, b) => a + b, 0));
+  const top = table.length - 1;
   const window = m > DP_MANY ? DP_WINDOW / 2 : DP_WINDOW;
   const best = new Float64Array(m + 1).fill(Infinity);
   const from = new Int32Array(m + 1);
@@ -100,7 +107,7 @@ export function chooseRanges(hist: Int32Array, present: number[], alphabet: numb
         const old = sum[s]!;
         const now = old + counts[e]!;
         sum[s] = now;
-        sumClogc += (now <= CLOGC_TABLE ? table[now]! : now * Math.log2(now)) - (old <= CLOGC_TABLE ? table[old]! : old * Math.log2(old));
+        sumClogc += (now <= top ? table[now]! : now * Math.log2(now)) - (old <= top ? table[old]! : old * Math.log2(old));
       }
       const a = rowLo[i]!;
       const b = rowHi[i]!;

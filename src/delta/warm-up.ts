@@ -11,7 +11,7 @@ import { encodeResidual } from './residual-encode.js';
 
 let warm = false;
 
-/** Once per thread, before the first chunk; well under a millisecond. */
+/** Once per thread, before the first delta chunk (not at import: commands without a base need none of it). */
 export function warmUpResidualCoder(): void {
   if (warm) return;
   warm = true;

@@ -24,9 +24,18 @@ export function removePendingFiles(): void {
 const occupied = (path: string): boolean => lstatSync(path, { throwIfNoEntry: false }) !== undefined;
 
 /**
+ * Whether an output must reach the disk before it is renamed into place: exactly when a crash
+ * soon after could otherwise destroy data, because the rename replaces a file or the caller is
+ * about to remove the input (`asked`, also the CLI's --sync). Otherwise a crash can only lose the
+ * new output, and it is renamed unsynced, as gzip, zstd and torch.save do.
+ */
+export const syncBeforeRename = (replaces: boolean, asked: boolean): boolean => replaces || asked;
+
+/**
  * An output written to a temporary file beside its destination and renamed into place only once
- * complete and synced, so a reader never sees a partial file and a failure leaves nothing behind.
- * Renaming replaces a symbolic link at the destination, never the file it points to (as zstd -f).
+ * complete (and synced when syncBeforeRename says so), so a reader never sees a partial file and a
+ * failure leaves nothing behind. Renaming replaces a symbolic link at the destination, never the
+ * file it points to (as zstd -f).
  */
 export class AtomicFile {
   readonly sink: FdSink;
@@ -37,6 +46,7 @@ export class AtomicFile {
   constructor(
     readonly path: string,
     private readonly overwrite: boolean,
+    private readonly sync = false,
   ) {
     if (!overwrite && occupied(path)) throw new MithrilError(path, 'already exists (use -f to overwrite)', 'EXISTS');
     // Not join(): it would resolve `missing/..` away, and the rename into place would fail only at the end.
@@ -51,12 +61,13 @@ export class AtomicFile {
   }
 
   async commit(): Promise<void> {
-    fsyncSync(this.fd!);
-    this.close();
-    if (!this.overwrite && occupied(this.path)) {
+    const replaces = occupied(this.path);
+    if (replaces && !this.overwrite) {
       this.abort();
       throw new MithrilError(this.path, 'already exists (use -f to overwrite)', 'EXISTS');
     }
+    if (syncBeforeRename(replaces, this.sync)) fsyncSync(this.fd!);
+    this.close();
     renameSync(this.temp, this.path);
     pending.delete(this.temp);
   }

@@ -14,7 +14,7 @@ export interface Output {
   readonly name: string;
   /** Whether the bytes appear only when complete (a regular file); else they stream as written. */
   readonly atomic: boolean;
-  /** Makes the output final: a regular file is synced and renamed into place, a stream flushed. */
+  /** Makes the output final: a regular file is renamed into place (synced first if syncBeforeRename says so), a stream flushed. */
   commit(): Promise<void>;
   /** Gives up: a regular file's temporary is removed, an upload aborted; bytes already streamed cannot be taken back. */
   abort(): void | Promise<void>;
@@ -65,20 +65,26 @@ class Stdout implements Output {
 
 const isSpecial = (stat: Stats | undefined): stat is Stats => stat !== undefined && !stat.isFile() && !stat.isDirectory();
 
+/** How an output may be written: `force` replaces an existing file; `sync` syncs a file before its rename. */
+export interface OutputMode {
+  force?: boolean;
+  sync?: boolean;
+}
+
 /**
  * Opens `path` for a command's output. A regular file (or nothing) is written atomically and
  * replaced only with `force`, and so is an `s3://` object; a character device or FIFO (or a link
  * to one, such as /dev/stdout) is written into; a block device only with `force`. `expectedSize`
  * (roughly) sizes an upload's parts.
  */
-export async function openOutput(path: string, force: boolean, expectedSize = 0): Promise<Output> {
+export async function openOutput(path: string, { force = false, sync = false }: OutputMode, expectedSize = 0): Promise<Output> {
   if (path === STDOUT) return new Stdout();
   // The SDK is loaded only when an object is named.
   if (isS3Url(path)) return (await import('./s3-output.js')).S3Output.open(path, force, expectedSize);
   const here = lstatSync(path, { throwIfNoEntry: false });
   const target = here?.isSymbolicLink() ? statSync(path, { throwIfNoEntry: false }) : here;
   if (target?.isDirectory()) throw new MithrilError(path, 'is a directory', 'IS_DIRECTORY');
-  if (!isSpecial(target)) return new AtomicFile(path, force);
+  if (!isSpecial(target)) return new AtomicFile(path, force, sync);
   if (target.isBlockDevice() && !force) throw new MithrilError(path, 'is a block device (use -f to write into it)', 'EXISTS');
   return new SpecialFile(path);
 }

@@ -11,7 +11,7 @@ import { openInput, STDIN } from '../io/input.js';
 import { isS3Url } from '../io/s3-url.js';
 import { copySource } from '../io/sink.js';
 import { FileSource, type ByteSource } from '../io/source.js';
-import { Catalogue, REFERENCE, type EntryRecord, type MemberRecord, type ReferenceRecord } from './catalogue.js';
+import { Catalogue, REFERENCE, SYNCED, type EntryRecord, type MemberRecord, type ReferenceRecord } from './catalogue.js';
 import { referenceFile, withChains, type Chains } from './chains.js';
 import { folderFiles, referenceRecord } from './folder.js';
 
@@ -21,7 +21,7 @@ const MIN_SHARED = 0.5;
 export interface AddOptions {
   /** The entry's name (default: the path's base name; required for standard input). */
   name?: string;
-  /** The quick coder instead of `--strong`. */
+  /** The quick delta coder instead of the default context-modelled one. */
   fast?: boolean;
   /** For a new store: the most deltas a restore decodes in a row. */
   maxDepth?: number;
@@ -183,7 +183,7 @@ export async function storeAdd(dir: string, path: string, options: AddOptions = 
         for (const [index, input] of inputs.entries()) {
           const onProgress = options.onProgress && ((part: number) => options.onProgress!(done + part, total));
           const add = { store, entries, seq, index, reference, chains };
-          members.push(input.tensors ? await addCheckpoint(add, input, chosen, { strong: !options.fast, threads: options.threads, onProgress, originalName: path === STDIN ? name : undefined }) : await addRaw(add, input));
+          members.push(input.tensors ? await addCheckpoint(add, input, chosen, { fast: options.fast, threads: options.threads, onProgress, originalName: path === STDIN ? name : undefined }) : await addRaw(add, input));
           done += input.size;
         }
       });
@@ -210,14 +210,14 @@ interface Adding {
 }
 
 /** Codes a checkpoint file against those of the chosen bases that have one at its path; records only the bases a chunk used. */
-async function addCheckpoint(add: Adding, input: Input, chosen: number[], coding: { strong: boolean; threads?: number; onProgress?: (done: number) => void; originalName?: string }): Promise<MemberRecord> {
+async function addCheckpoint(add: Adding, input: Input, chosen: number[], coding: { fast?: boolean; threads?: number; onProgress?: (done: number) => void; originalName?: string }): Promise<MemberRecord> {
   const candidates = chosen.filter((seq) => hasCheckpoint(add.entries, add.reference, seq, input.path));
   const bases = await Promise.all(candidates.map((seq) => add.chains.open(seq, input.path, add.reference)));
   const file = Catalogue.fileName(add.seq, add.index, false);
   const source = await input.open();
   const onProgress = coding.onProgress && ((done: number) => coding.onProgress!(done));
   const originalName = coding.originalName ?? basename(input.path || source.name);
-  const result = await writeOutput(source, add.store.dataPath({ file }), false, (out) => compressStream(source, out.sink, { ...coding, onProgress, originalName, bases: bases.map((b) => b.base) }), bases);
+  const result = await writeOutput(source, add.store.dataPath({ file }), SYNCED, (out) => compressStream(source, out.sink, { ...coding, onProgress, originalName, bases: bases.map((b) => b.base) }), bases);
   // Only the bases a chunk was coded against are recorded (always a leading run of those given).
   const used = candidates.filter((_, i) => !result.unusedBases.some((u) => u.base === i));
   return { path: input.path, original: result.source, stored: result.compressedSize, bases: used, file };
@@ -237,7 +237,7 @@ async function addRaw(add: Adding, input: Input): Promise<MemberRecord> {
     source.close();
     await add.store.backend.link(`data/${same.file}`, `data/${file}`);
   } else {
-    await writeOutput(source, target, false, (out) => copySource(source, out.sink));
+    await writeOutput(source, target, SYNCED, (out) => copySource(source, out.sink));
   }
   return { path: input.path, original, stored: same ? 0 : original.size, bases: [], file, raw: true };
 }

@@ -19,6 +19,12 @@ const FORMAT = 'mithril-store';
 const VERSION = 1;
 export const DEFAULT_MAX_DEPTH = 8;
 
+/**
+ * The store's own files are always synced before their rename: records name containers that must
+ * be complete, and `rm` deletes the containers that re-coded ones replace.
+ */
+export const SYNCED = { sync: true } as const;
+
 interface StoreHeader {
   format: typeof FORMAT;
   version: number;

@@ -1,4 +1,4 @@
-import { closeSync, existsSync, linkSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, linkSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { AtomicFile, keepAfterInterruption, removeIfInterrupted } from '../io/atomic-file.js';
 import type { StoreBackend } from './backend.js';
@@ -34,7 +34,7 @@ export class LocalBackend implements StoreBackend {
   async write(name: string, text: string, exclusive: boolean): Promise<boolean> {
     const target = this.path(name);
     if (!exclusive) {
-      const file = new AtomicFile(target, true);
+      const file = new AtomicFile(target, true, true);
       try {
         await file.sink.write(new TextEncoder().encode(text));
         await file.commit();
@@ -48,7 +48,13 @@ export class LocalBackend implements StoreBackend {
     mkdirSync(dirname(target), { recursive: true });
     const temp = join(dirname(target), `.${basename(target)}.tmp-${process.pid}`);
     removeIfInterrupted(temp);
-    writeFileSync(temp, text);
+    const fd = openSync(temp, 'w');
+    try {
+      writeFileSync(fd, text);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
     try {
       linkSync(temp, target);
       return true;

@@ -6,7 +6,7 @@ import { compressFile, decompressFile, STDOUT, verifyFile, writeOutput, type Fil
 import { removeIfInterrupted, keepAfterInterruption } from '../io/atomic-file.js';
 import { copySource } from '../io/sink.js';
 import type { ByteSource } from '../io/source.js';
-import { Catalogue, REFERENCE, type EntryRecord, type MemberRecord } from './catalogue.js';
+import { Catalogue, REFERENCE, SYNCED, type EntryRecord, type MemberRecord } from './catalogue.js';
 import { withChains, type Chains } from './chains.js';
 
 export { storeAdd, type AddOptions } from './add.js';
@@ -44,6 +44,8 @@ function plainName(name: string): string {
 interface GetOptions {
   output?: string;
   force?: boolean;
+  /** Sync every restored file before it is renamed into place (see OutputOptions). */
+  sync?: boolean;
   threads?: number;
   onProgress?: (done: number, total: number) => void;
 }
@@ -81,8 +83,8 @@ async function restoreFolder(store: Catalogue, chains: Chains, entry: EntryRecor
       const file = join(temp, member.path);
       mkdirSync(dirname(file), { recursive: true });
       const onProgress = options.onProgress && ((part: number) => options.onProgress!(done + part, entry.size));
-      if (member.raw) await copyRaw(store, member, file);
-      else await decompressFile(store.dataPath(member), { output: file, threads: options.threads, onProgress, openedBases: await chains.basesOf(entry, member) });
+      if (member.raw) await copyRaw(store, member, file, options.sync);
+      else await decompressFile(store.dataPath(member), { output: file, sync: options.sync, threads: options.threads, onProgress, openedBases: await chains.basesOf(entry, member) });
       done += member.original.size;
     }
     if (existsSync(output)) throw new MithrilError(output, 'already exists (a folder entry is restored as a new folder)', 'EXISTS');
@@ -94,9 +96,9 @@ async function restoreFolder(store: Catalogue, chains: Chains, entry: EntryRecor
 }
 
 /** Copies a raw member's file to `output`, checking its size and hash on the way. */
-async function copyRaw(store: Catalogue, member: MemberRecord, output: string): Promise<void> {
+async function copyRaw(store: Catalogue, member: MemberRecord, output: string, sync = false): Promise<void> {
   const source = await store.openData(member);
-  await writeOutput(source, output, false, async (out) => {
+  await writeOutput(source, output, { sync }, async (out) => {
     await copySource(source, out.sink);
     await checkRaw(source, member);
   });
@@ -207,7 +209,7 @@ async function recodeMember(store: Catalogue, chains: Chains, entry: EntryRecord
   try {
     await decompressFile(store.dataPath(member), { output: restored, openedBases: await chains.basesOf(entry, member), threads: options.threads });
     const given = await chains.basesOf(entry, { ...member, bases });
-    const result = await compressFile(restored, { output: store.dataPath({ file }), bases: [], openedBases: given, strong: entry.coding === 'strong', originalName: member.original.name, threads: options.threads });
+    const result = await compressFile(restored, { output: store.dataPath({ file }), ...SYNCED, bases: [], openedBases: given, fast: entry.coding === 'fast', originalName: member.original.name, threads: options.threads });
     const used = bases.filter((_, i) => !result.unusedBases.some((u) => u.path === given[i]!.path));
     return { ...member, bases: used, stored: result.compressedSize, file };
   } finally {
