@@ -15,6 +15,8 @@ export interface Executor {
   readonly sharesMemory: boolean;
   encode(task: EncodeTask): Promise<EncodeReply>;
   decode(task: DecodeTask): Promise<DecodeReply>;
+  /** Resolves once every worker takes tasks (before that, tasks run in this thread). */
+  whenReady(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -46,6 +48,7 @@ class InProcess implements Executor {
   async decode(task: DecodeTask): Promise<DecodeReply> {
     return { outcome: runDecode(task), raw: task.raw, coded: task.coded, refs: task.refs };
   }
+  async whenReady(): Promise<void> {}
   async close(): Promise<void> {}
 }
 
@@ -55,10 +58,11 @@ class InProcess implements Executor {
  */
 const QUEUE_PER_WORKER = 8;
 
-type WorkerReply = { id: number; error?: string; code?: string; result?: EncodeResult; outcome?: DecodeOutcome };
+type TaskReply = { id: number; error?: string; code?: string; result?: EncodeResult; outcome?: DecodeOutcome };
+type WorkerReply = TaskReply | { ready: true };
 
 interface Pending {
-  resolve: (reply: WorkerReply) => void;
+  resolve: (reply: TaskReply) => void;
   reject: (error: Error) => void;
   worker: number;
 }
@@ -68,6 +72,10 @@ class Pool implements Executor {
   readonly sharesMemory = true;
   private readonly workers: Worker[];
   private readonly busy: number[];
+  /** Workers that have loaded their modules (starting one takes ~0.3 s of a core here). */
+  private readonly ready: boolean[];
+  private readonly started: Promise<unknown>;
+  private readonly inline = new InProcess();
   private readonly pending = new Map<number, Pending>();
   private readonly views: SharedViewSender;
   private nextId = 0;
@@ -76,37 +84,46 @@ class Pool implements Executor {
     this.window = threads * QUEUE_PER_WORKER;
     this.workers = Array.from({ length: threads }, () => new Worker(new URL('./worker.js', import.meta.url)));
     this.busy = this.workers.map(() => 0);
+    this.ready = this.workers.map(() => false);
     this.views = new SharedViewSender(threads);
-    for (const worker of this.workers) {
-      worker.on('message', (reply: WorkerReply) => this.settle(reply));
+    this.started = Promise.all(this.workers.map((worker, k) => new Promise<void>((resolve) => {
+      worker.on('message', (reply: WorkerReply) => ('ready' in reply ? resolve(void (this.ready[k] = true)) : this.settle(reply)));
       worker.on('error', (error) => this.failAll(error));
-    }
+    })));
   }
 
+  // Until a worker is ready the main thread codes chunks itself, so start-up costs no throughput.
   async encode(task: EncodeTask): Promise<EncodeReply> {
+    if (!this.ready.includes(true)) return this.inline.encode(task);
     const { result } = await this.send({ id: this.nextId++, encode: task });
     return { result: result!, raw: task.raw, out: task.out, refs: encodeRefs(task) };
   }
 
   async decode(task: DecodeTask): Promise<DecodeReply> {
+    if (!this.ready.includes(true)) return this.inline.decode(task);
     const { outcome } = await this.send({ id: this.nextId++, decode: task });
     return { outcome: outcome!, raw: task.raw, coded: task.coded, refs: task.refs };
+  }
+
+  async whenReady(): Promise<void> {
+    await this.started;
   }
 
   async close(): Promise<void> {
     await Promise.all(this.workers.map((worker) => worker.terminate()));
   }
 
-  private send(request: WorkerRequest): Promise<WorkerReply> {
-    const worker = this.busy.indexOf(Math.min(...this.busy));
+  private send(request: WorkerRequest): Promise<TaskReply> {
+    const load = this.busy.map((tasks, k) => (this.ready[k] ? tasks : Infinity));
+    const worker = load.indexOf(Math.min(...load));
     this.busy[worker]!++;
-    return new Promise<WorkerReply>((resolve, reject) => {
+    return new Promise<TaskReply>((resolve, reject) => {
       this.pending.set(request.id, { resolve, reject, worker });
       this.workers[worker]!.postMessage(this.views.pack(request, worker));
     });
   }
 
-  private settle(reply: WorkerReply): void {
+  private settle(reply: TaskReply): void {
     const pending = this.pending.get(reply.id);
     if (!pending) return;
     this.pending.delete(reply.id);
