@@ -5,7 +5,6 @@ import { MithrilError } from './errors.js';
 import type { ByteSink } from './io/sink.js';
 import type { ByteSource } from './io/source.js';
 import { yieldNow } from './io/yield.js';
-import { BufferPool } from './parallel/buffers.js';
 import { createExecutor, workersFor, type DecodeReply } from './parallel/executor.js';
 import { InOrder } from './parallel/in-order.js';
 
@@ -30,9 +29,7 @@ export async function decompressStream(container: ByteSource | ContainerReader, 
   const { chunks, source: original } = reader.index;
   const fileHash = new RunningChecksum();
   const executor = createExecutor(workersFor(options.threads ?? 1, chunks.length, original.size, options.workerMinBytes));
-  const rawBuffers = new BufferPool(executor.sharesMemory);
-  const codedBuffers = new BufferPool(executor.sharesMemory);
-  const refBuffers = new BufferPool(executor.sharesMemory);
+  const { raw: rawBuffers, coded: codedBuffers, refs: refBuffers } = executor.buffers;
   // A file sink is written by the tasks themselves, each chunk at its place; memory, where the
   // threads can reach it, is decoded into in place.
   const fd = sink?.fd;

@@ -1,5 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
+import { BufferPool } from './buffers.js';
 import { SharedViewSender } from './shared-views.js';
 import { encodeRefs, runDecode, runEncode, type DecodeOutcome, type DecodeTask, type EncodeResult, type EncodeTask } from '../chunks/code.js';
 import type { WorkerRequest } from './worker.js';
@@ -11,14 +12,25 @@ import type { WorkerRequest } from './worker.js';
 export interface Executor {
   /** How many tasks to keep in flight to keep every thread busy. */
   readonly window: number;
-  /** Whether task buffers should be shared memory (see BufferPool). */
+  /** Whether task buffers are shared memory (see BufferPool). */
   readonly sharesMemory: boolean;
+  /** Buffers for tasks, kept with the executor from call to call (see createExecutor). */
+  readonly buffers: TaskBuffers;
   encode(task: EncodeTask): Promise<EncodeReply>;
   decode(task: DecodeTask): Promise<DecodeReply>;
   /** Resolves once every worker takes tasks (before that, tasks run in this thread). */
   whenReady(): Promise<void>;
   close(): Promise<void>;
 }
+
+/** Pools of task buffers by use: a chunk's original bytes, its coded bytes, and its bases' bytes. */
+export interface TaskBuffers {
+  raw: BufferPool;
+  coded: BufferPool;
+  refs: BufferPool;
+}
+
+const taskBuffers = (shared: boolean): TaskBuffers => ({ raw: new BufferPool(shared), coded: new BufferPool(shared), refs: new BufferPool(shared) });
 
 /** A task's result with its buffers handed back (`refs`: the base bytes it was given). */
 export interface EncodeReply {
@@ -42,6 +54,7 @@ export function defaultThreads(): number {
 class InProcess implements Executor {
   readonly window = 1;
   readonly sharesMemory = false;
+  readonly buffers = taskBuffers(false);
   async encode(task: EncodeTask): Promise<EncodeReply> {
     return { result: runEncode(task), raw: task.raw, out: task.out, refs: encodeRefs(task) };
   }
@@ -49,7 +62,9 @@ class InProcess implements Executor {
     return { outcome: runDecode(task), raw: task.raw, coded: task.coded, refs: task.refs };
   }
   async whenReady(): Promise<void> {}
-  async close(): Promise<void> {}
+  async close(): Promise<void> {
+    park(this, 1, () => {});
+  }
 }
 
 /**
@@ -70,6 +85,7 @@ interface Pending {
 class Pool implements Executor {
   readonly window: number;
   readonly sharesMemory = true;
+  readonly buffers = taskBuffers(true);
   private readonly workers: Worker[];
   private readonly busy: number[];
   /** Workers that have loaded their modules (starting one takes ~0.3 s of a core here). */
@@ -79,6 +95,8 @@ class Pool implements Executor {
   private readonly pending = new Map<number, Pending>();
   private readonly views: SharedViewSender;
   private nextId = 0;
+  /** A worker failed: never parked for reuse. */
+  private broken = false;
 
   constructor(threads: number) {
     this.window = threads * QUEUE_PER_WORKER;
@@ -109,7 +127,19 @@ class Pool implements Executor {
     await this.started;
   }
 
+  /** Parks the workers for reuse; tasks still running (after a failure) write into the buffers, so then they end. */
   async close(): Promise<void> {
+    if (this.pending.size > 0 || this.broken) return this.terminate();
+    for (const worker of this.workers) worker.unref();
+    park(this, this.workers.length, () => void this.terminate());
+  }
+
+  reuse(): this {
+    for (const worker of this.workers) worker.ref();
+    return this;
+  }
+
+  private async terminate(): Promise<void> {
     await Promise.all(this.workers.map((worker) => worker.terminate()));
   }
 
@@ -135,6 +165,7 @@ class Pool implements Executor {
   private failAll(error: Error): void {
     for (const pending of this.pending.values()) pending.reject(error);
     this.pending.clear();
+    this.broken = true;
   }
 }
 
@@ -150,7 +181,30 @@ export function workersFor(threads: number, chunks: number, bytes: number, minBy
   return Math.max(1, Math.min(threads, chunks, Math.ceil(bytes / minBytes)));
 }
 
-/** `threads` ≤ 1 runs in this thread; more starts that many worker threads. */
+/**
+ * How long a closed executor is kept for the next call, with its workers (0.2-0.3 s of a core to
+ * start each) and its buffers (fresh memory costs a page fault per 4 KiB): a program that codes
+ * file after file pays for both once (docs/DESIGN.md, "Fresh memory").
+ */
+const PARKED_MS = 2000;
+const parked: { executor: Executor; threads: number; timer: NodeJS.Timeout }[] = [];
+
+function park(executor: Executor, threads: number, retire: () => void): void {
+  const timer = setTimeout(() => {
+    parked.splice(parked.findIndex((p) => p.executor === executor), 1);
+    retire();
+  }, PARKED_MS).unref();
+  parked.push({ executor, threads, timer });
+}
+
+/** `threads` ≤ 1 runs in this thread; more starts that many worker threads (or reuses parked ones). */
 export function createExecutor(threads: number): Executor {
-  return threads <= 1 ? new InProcess() : new Pool(threads);
+  const count = Math.max(1, threads);
+  const at = parked.findIndex((p) => p.threads === count);
+  if (at >= 0) {
+    const { executor, timer } = parked.splice(at, 1)[0]!;
+    clearTimeout(timer);
+    return executor instanceof Pool ? executor.reuse() : executor;
+  }
+  return count === 1 ? new InProcess() : new Pool(count);
 }
