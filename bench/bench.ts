@@ -5,6 +5,8 @@
  * each delta chain of the shared fixtures (`--delta-one <n>`), run by default or with `--delta`.
  * `--big [--big-size GiB]` instead builds (once, outside the repo) multi-GiB files from the real
  * tensors and measures mithril end to end with 1 and all threads against the zstd CLI.
+ * `--scale [--big-size GiB] [--runs N]` measures 1 against 2 threads on such a file (1 GiB by
+ * default), in memory and file to file, beside zstd, cp and dd conv=fsync (bench/scale.ts).
  * The child times mithril file→file compress and decompress (warm-up, then best of 3), checks the
  * round trip is byte-identical, then the codec alone buffer to buffer, then whole-file single-frame
  * zstd -1 and -3 on the same bytes. Peak RSS is that of the file-to-file runs.
@@ -19,6 +21,7 @@ import type * as ZstdBinding from 'zstd-napi/binding.js';
 import { defaultThreads } from '../src/parallel/executor.js';
 import { bigFile, bigMarkdown, measureBig, runBigOne } from './big.js';
 import { deltaCases, deltaMarkdown, measureDelta, type DeltaResult } from './delta.js';
+import { measureScale } from './scale.js';
 import { historyCases, historyMarkdown, measureHistoryAdds, restoreDeepest, type HistoryResult } from './history.js';
 import { bestTime, measureMithril, measureMithrilInMemory, MiB, speed, type Codec, type FileCodec } from './measure.js';
 
@@ -118,6 +121,12 @@ async function main(args: string[]): Promise<void> {
   if (bigOne >= 0) {
     const [mode, input, output, threads] = args.slice(bigOne + 1);
     return runBigOne(mode!, input!, output!, Number(threads));
+  }
+  if (args.includes('--scale')) {
+    const file = await bigFile(existsSync(shared) ? join(shared, 'gpt/gpt_step500.bf16.safetensors') : join(repo, 'fixtures/cnn_epoch6.bf16.safetensors'), Number(flag(args, '--big-size') ?? 1));
+    process.stdout.write(`node ${process.version} · ${cpus()[0]?.model ?? 'unknown CPU'} · ${cpus().length} cores · ${new Date().toISOString()}\n\n`);
+    process.stdout.write((await measureScale(file, fileURLToPath(import.meta.url), Number(flag(args, '--runs') ?? 5))) + '\n');
+    return;
   }
   if (args.includes('--big')) {
     const gib = Number(flag(args, '--big-size') ?? 2);
