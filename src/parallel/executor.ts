@@ -72,6 +72,8 @@ class InProcess implements Executor {
  * turn to run; each costs a chunk's buffers (docs/DESIGN.md, "Workers").
  */
 const QUEUE_PER_WORKER = 8;
+/** Tasks queued on every worker from which this thread codes the next one itself. */
+const INLINE_FROM = 4;
 
 type TaskReply = { id: number; error?: string; code?: string; result?: EncodeResult; outcome?: DecodeOutcome };
 type WorkerReply = TaskReply | { ready: true };
@@ -98,27 +100,36 @@ class Pool implements Executor {
   /** A worker failed: never parked for reuse. */
   private broken = false;
 
+  /** `threads` coding threads: this one and `threads - 1` workers. */
   constructor(threads: number) {
     this.window = threads * QUEUE_PER_WORKER;
-    this.workers = Array.from({ length: threads }, () => new Worker(new URL('./worker.js', import.meta.url)));
+    this.workers = Array.from({ length: threads - 1 }, () => new Worker(new URL('./worker.js', import.meta.url)));
     this.busy = this.workers.map(() => 0);
     this.ready = this.workers.map(() => false);
-    this.views = new SharedViewSender(threads);
+    this.views = new SharedViewSender(this.workers.length);
     this.started = Promise.all(this.workers.map((worker, k) => new Promise<void>((resolve) => {
       worker.on('message', (reply: WorkerReply) => ('ready' in reply ? resolve(void (this.ready[k] = true)) : this.settle(reply)));
       worker.on('error', (error) => this.failAll(error));
     })));
   }
 
-  // Until a worker is ready the main thread codes chunks itself, so start-up costs no throughput.
+  /**
+   * This thread codes a task itself while no worker is ready (start-up then costs no throughput)
+   * and whenever every worker has work queued: one worker fewer to start and to feed, and this
+   * thread's share of the cores is not left idle (docs/DESIGN.md, "Workers").
+   */
+  private codesHere(): boolean {
+    return this.busy.every((tasks, k) => !this.ready[k] || tasks >= INLINE_FROM);
+  }
+
   async encode(task: EncodeTask): Promise<EncodeReply> {
-    if (!this.ready.includes(true)) return this.inline.encode(task);
+    if (this.codesHere()) return this.inline.encode(task);
     const { result } = await this.send({ id: this.nextId++, encode: task });
     return { result: result!, raw: task.raw, out: task.out, refs: encodeRefs(task) };
   }
 
   async decode(task: DecodeTask): Promise<DecodeReply> {
-    if (!this.ready.includes(true)) return this.inline.decode(task);
+    if (this.codesHere()) return this.inline.decode(task);
     const { outcome } = await this.send({ id: this.nextId++, decode: task });
     return { outcome: outcome!, raw: task.raw, coded: task.coded, refs: task.refs };
   }
@@ -131,7 +142,7 @@ class Pool implements Executor {
   async close(): Promise<void> {
     if (this.pending.size > 0 || this.broken) return this.terminate();
     for (const worker of this.workers) worker.unref();
-    park(this, this.workers.length, () => void this.terminate());
+    park(this, this.workers.length + 1, () => void this.terminate());
   }
 
   reuse(): this {
@@ -197,7 +208,7 @@ function park(executor: Executor, threads: number, retire: () => void): void {
   parked.push({ executor, threads, timer });
 }
 
-/** `threads` ≤ 1 runs in this thread; more starts that many worker threads (or reuses parked ones). */
+/** `threads` ≤ 1 runs in this thread; more starts `threads - 1` worker threads beside it (or reuses parked ones). */
 export function createExecutor(threads: number): Executor {
   const count = Math.max(1, threads);
   const at = parked.findIndex((p) => p.threads === count);
