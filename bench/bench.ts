@@ -7,6 +7,8 @@
  * tensors and measures mithril end to end with 1 and all threads against the zstd CLI.
  * `--s3 [--big-size GiB]` builds such a file (default 0.5 GiB) and compares file→file with file→s3
  * and s3→file against s3rver on loopback in the same run, plus the bytes `info` and `extract` fetch.
+ * `--scale [--big-size GiB] [--runs N]` measures 1 against 2 threads on such a file (1 GiB by
+ * default), in memory and file to file, beside zstd, cp and dd conv=fsync (bench/scale.ts).
  * The child times mithril file→file compress and decompress (warm-up, then best of 3), checks the
  * round trip is byte-identical, then the codec alone buffer to buffer, then whole-file single-frame
  * zstd -1 and -3 on the same bytes. Peak RSS is that of the file-to-file runs.
@@ -22,6 +24,7 @@ import { defaultThreads } from '../src/parallel/executor.js';
 import { bigFile, bigMarkdown, measureBig, runBigOne } from './big.js';
 import { measureS3 } from './s3.js';
 import { deltaCases, deltaMarkdown, measureDelta, type DeltaResult } from './delta.js';
+import { measureScale } from './scale.js';
 import { historyCases, historyMarkdown, measureHistoryAdds, restoreDeepest, type HistoryResult } from './history.js';
 import { bestTime, measureMithril, measureMithrilInMemory, MiB, speed, type Codec, type FileCodec } from './measure.js';
 
@@ -122,11 +125,16 @@ async function main(args: string[]): Promise<void> {
     const [mode, input, output, threads] = args.slice(bigOne + 1);
     return runBigOne(mode!, input!, output!, Number(threads));
   }
+  const machine = () => `node ${process.version} · ${cpus()[0]?.model ?? 'unknown CPU'} · ${cpus().length} cores · ${new Date().toISOString()}\n`;
+  const bf16Source = existsSync(shared) ? join(shared, 'gpt/gpt_step500.bf16.safetensors') : join(repo, 'fixtures/cnn_epoch6.bf16.safetensors');
   if (args.includes('--s3')) {
-    const source = existsSync(shared) ? join(shared, 'gpt/gpt_step500.bf16.safetensors') : join(repo, 'fixtures/cnn_epoch6.bf16.safetensors');
-    const file = await bigFile(source, Number(flag(args, '--big-size') ?? 0.5));
-    process.stdout.write(`node ${process.version} · ${cpus()[0]?.model ?? 'unknown CPU'} · ${cpus().length} cores · ${new Date().toISOString()}\n\n`);
-    process.stdout.write((await measureS3(file, fileURLToPath(import.meta.url), defaultThreads())) + '\n');
+    const file = await bigFile(bf16Source, Number(flag(args, '--big-size') ?? 0.5));
+    process.stdout.write(machine() + '\n' + (await measureS3(file, fileURLToPath(import.meta.url), defaultThreads())) + '\n');
+    return;
+  }
+  if (args.includes('--scale')) {
+    const file = await bigFile(bf16Source, Number(flag(args, '--big-size') ?? 1));
+    process.stdout.write(machine() + '\n' + (await measureScale(file, fileURLToPath(import.meta.url), Number(flag(args, '--runs') ?? 5))) + '\n');
     return;
   }
   if (args.includes('--big')) {
@@ -134,7 +142,7 @@ async function main(args: string[]): Promise<void> {
     const sources = existsSync(shared)
       ? [join(shared, 'gpt/gpt_step500.bf16.safetensors'), join(shared, 'gpt/gpt_step500.fp32.safetensors')]
       : [join(repo, 'fixtures/cnn_epoch6.bf16.safetensors'), join(repo, 'fixtures/cnn_epoch6.fp32.safetensors')];
-    process.stdout.write(`node ${process.version} · ${cpus()[0]?.model ?? 'unknown CPU'} · ${cpus().length} cores · ${new Date().toISOString()}\n`);
+    process.stdout.write(machine());
     for (const source of sources) {
       const file = (await bigFile(source, gib));
       process.stdout.write('\n' + bigMarkdown(file, measureBig(file, fileURLToPath(import.meta.url), defaultThreads())) + '\n');

@@ -12,7 +12,6 @@ import { detectLayout } from './formats/detect.js';
 import type { ByteSink } from './io/sink.js';
 import type { ByteSource } from './io/source.js';
 import { yieldNow } from './io/yield.js';
-import { BufferPool } from './parallel/buffers.js';
 import { createExecutor, workersFor, WORKER_MIN_BYTES, WORKER_MIN_BYTES_SLOW, type EncodeReply } from './parallel/executor.js';
 import { InOrder } from './parallel/in-order.js';
 export interface CompressOptions {
@@ -72,9 +71,7 @@ export async function compressStream(source: ByteSource, sink: ByteSink, options
   const executor = createExecutor(workersFor(options.threads ?? 1, chunks.length, source.size, minBytes));
   const paired = bases.map(() => false);
   const used = bases.map(() => false);
-  const rawBuffers = new BufferPool(executor.sharesMemory);
-  const outBuffers = new BufferPool(executor.sharesMemory);
-  const refBuffers = new BufferPool(executor.sharesMemory);
+  const { raw: rawBuffers, coded: outBuffers, refs: refBuffers } = executor.buffers;
   const inFlight = new InOrder<EncodeReply, ChunkPlan>(executor.window, async ({ result, raw, out, refs }, chunk) => {
     const { split, streams, delta } = result;
     for (const ref of delta?.refs ?? []) used[ref.base] = true;

@@ -5,7 +5,6 @@ import { MithrilError } from './errors.js';
 import type { ByteSink } from './io/sink.js';
 import type { ByteSource } from './io/source.js';
 import { yieldNow } from './io/yield.js';
-import { BufferPool } from './parallel/buffers.js';
 import { createExecutor, workersFor, type DecodeReply } from './parallel/executor.js';
 import { InOrder } from './parallel/in-order.js';
 
@@ -30,18 +29,24 @@ export async function decompressStream(container: ByteSource | ContainerReader, 
   const { chunks, source: original } = reader.index;
   const fileHash = new RunningChecksum();
   const executor = createExecutor(workersFor(options.threads ?? 1, chunks.length, original.size, options.workerMinBytes));
-  const rawBuffers = new BufferPool(executor.sharesMemory);
-  const codedBuffers = new BufferPool(executor.sharesMemory);
-  const refBuffers = new BufferPool(executor.sharesMemory);
-  // A file sink is written by the tasks themselves, each chunk at its place.
+  const { raw: rawBuffers, coded: codedBuffers, refs: refBuffers } = executor.buffers;
+  // A file sink is written by the tasks themselves, each chunk at its place; memory, where the
+  // threads can reach it, is decoded into in place.
   const fd = sink?.fd;
+  const memory = sink?.memory;
+  if (memory && memory.length < original.size) {
+    throw new MithrilError(reader.name, `restores ${original.size} bytes, more than the ${memory.length} of the output buffer given`, 'USAGE');
+  }
+  const inPlace = memory !== undefined && (!executor.sharesMemory || memory.buffer instanceof SharedArrayBuffer);
   const inFlight = new InOrder<DecodeReply, number>(executor.window, async ({ outcome, raw: rawBuffer, coded, refs }, number) => {
     if (outcome !== 'ok') throw reader.failure(number, outcome);
     const chunk = chunks[number]!;
     const raw = rawBuffer.subarray(0, chunk.rawLength);
     fileHash.update(raw);
-    if (fd === undefined) await sink?.write(raw);
-    rawBuffers.give(rawBuffer);
+    if (!inPlace) {
+      if (fd === undefined) await sink?.write(raw);
+      rawBuffers.give(rawBuffer);
+    }
     codedBuffers.give(coded);
     for (const ref of refs) refBuffers.give(ref);
     options.onProgress?.(chunk.rawOffset + chunk.rawLength, original.size);
@@ -54,7 +59,8 @@ export async function decompressStream(container: ByteSource | ContainerReader, 
       const coded = await reader.readCoded(number, codedBuffers.take(codedLength));
       const refs = await refBytes(chunk, bases, refBuffers);
       const output = fd === undefined ? {} : { output: { fd, position: chunk.rawOffset } };
-      await inFlight.add(executor.decode({ chunk, coded, raw: rawBuffers.take(chunk.rawLength), refs, ...output }), number);
+      const raw = inPlace ? memory.subarray(chunk.rawOffset, chunk.rawOffset + chunk.rawLength) : rawBuffers.take(chunk.rawLength);
+      await inFlight.add(executor.decode({ chunk, coded, raw, refs, ...output }), number);
       await yieldNow();
     }
     await inFlight.drain();

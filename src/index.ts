@@ -1,7 +1,7 @@
 import { compressStream, type CompressOptions } from './compress.js';
 import { decompressStream, type DecompressOptions } from './decompress.js';
 import { ContainerReader } from './container/reader.js';
-import { MemorySink } from './io/sink.js';
+import { MemorySink, PlacedSink } from './io/sink.js';
 import { BufferSource } from './io/source.js';
 
 export {
@@ -28,10 +28,20 @@ export async function compressBuffer(checkpoint: Uint8Array, options: CompressOp
 
 /** Restores the original bytes of a container held in memory, checking every checksum. */
 export async function decompressBuffer(container: Uint8Array, options: DecompressOptions & { name?: string } = {}): Promise<Uint8Array> {
-  const source = new BufferSource(container, options.name ?? 'container');
-  const reader = await ContainerReader.open(source);
-  const sink = new MemorySink(reader.index.source.size);
-  await decompressStream(reader, sink, options);
-  return sink.bytes();
+  const reader = await ContainerReader.open(new BufferSource(container, options.name ?? 'container'));
+  const restored = new Uint8Array(reader.index.source.size);
+  await decompressStream(reader, new PlacedSink(restored), options);
+  return restored;
+}
+
+/**
+ * Restores a container held in memory into `out` (at least the original's size), checking every
+ * checksum; returns the view of `out` holding the original. Memory the caller reuses costs no page
+ * faults (fresh memory is the main cost of `decompressBuffer`); with `threads`, an `out` over a
+ * SharedArrayBuffer is decoded into by the workers in place.
+ */
+export async function decompressInto(container: Uint8Array, out: Uint8Array, options: DecompressOptions & { name?: string } = {}): Promise<Uint8Array> {
+  const reader = await decompressStream(new BufferSource(container, options.name ?? 'container'), new PlacedSink(out), options);
+  return out.subarray(0, reader.index.source.size);
 }
 export { s3Fetched } from './io/s3-process.js';

@@ -6,7 +6,8 @@ import { describe, it } from 'node:test';
 import { readSafetensorsLayout } from '../src/formats/safetensors.js';
 import { compressBuffer, compressFile, decompressBuffer, decompressFile, MithrilError } from '../src/index.js';
 import { BufferSource } from '../src/io/source.js';
-import { workersFor, WORKER_MIN_BYTES_SLOW } from '../src/parallel/executor.js';
+import { encodeRoom } from '../src/chunks/code.js';
+import { createExecutor, workersFor, WORKER_MIN_BYTES_SLOW } from '../src/parallel/executor.js';
 import { SharedViewReceiver, SharedViewSender } from '../src/parallel/shared-views.js';
 import { CLI, fixture, readFixture, safetensors, tempDir } from './helpers.js';
 
@@ -44,6 +45,32 @@ describe('worker threads', () => {
       assert.deepEqual(task.refs[1], plain);
     }
     assert.throws(() => new SharedViewReceiver().unpack({ sharedView: 0, offset: 0, length: 1 }), /never sent/);
+  });
+
+  it('code on the workers once they are ready (this thread codes until then) as this thread does', async () => {
+    const shared = (length: number): Uint8Array => new Uint8Array(new SharedArrayBuffer(length));
+    const file = readFixture('cnn_epoch6.bf16.safetensors');
+    const [here, pool] = [createExecutor(1), createExecutor(2)];
+    await pool.whenReady();
+    try {
+      const raw = shared(1 << 20);
+      raw.set(file.subarray(file.length - raw.length));
+      const task = { dtype: 'BF16', best: false, strong: false };
+      const mine = await here.encode({ ...task, raw, out: shared(encodeRoom(raw.length)) });
+      const theirs = await pool.encode({ ...task, raw, out: shared(encodeRoom(raw.length)) });
+      assert.deepEqual(theirs.result, mine.result);
+      assert.deepEqual(theirs.out.subarray(0, mine.result.codedLength), mine.out.subarray(0, mine.result.codedLength));
+      const { split, streams, xxh64, codedLength } = mine.result;
+      const chunk = { offset: 0, rawOffset: 0, rawLength: raw.length, xxh64, split, streams };
+      const coded = theirs.out.subarray(0, codedLength);
+      const restored = shared(raw.length);
+      assert.equal((await pool.decode({ chunk, coded, raw: restored, refs: [] })).outcome, 'ok');
+      assert.deepEqual(restored, raw);
+      coded[codedLength >> 1]! ^= 0x20;
+      assert.notEqual((await pool.decode({ chunk, coded, raw: restored, refs: [] })).outcome, 'ok');
+    } finally {
+      await pool.close();
+    }
   });
 
   it('give the same container as one thread, and decode it the same', async () => {

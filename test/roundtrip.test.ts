@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { compressBuffer, compressFile, decompressBuffer, decompressFile, readIndex, summarize, verifyFile } from '../src/index.js';
+import { compressBuffer, compressFile, decompressBuffer, decompressFile, decompressInto, MithrilError, readIndex, summarize, verifyFile } from '../src/index.js';
 import { fixture, readFixture, safetensors, tempDir } from './helpers.js';
 
 const sha256 = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex');
@@ -32,6 +32,24 @@ describe('real checkpoints round-trip bit-exactly', () => {
       const restored = await decompressBuffer(await compressBuffer(original, { chunkSize }));
       assert.equal(sha256(restored), sha256(original), `chunk size ${chunkSize}`);
     }
+  });
+
+  it('decompressInto restores into memory the caller gives, in place on any number of threads, and refuses too little', async () => {
+    const original = readFixture('cnn_epoch6.bf16.safetensors');
+    const container = await compressBuffer(original, { chunkSize: 65536 });
+    const plain = new Uint8Array(original.length + 7).fill(0xee);
+    const shared = new Uint8Array(new SharedArrayBuffer(original.length)).fill(0xee);
+    for (const [out, threads] of [[plain, 1], [plain, 2], [shared, 1], [shared, 2]] as const) {
+      const restored = await decompressInto(container, out, { threads, workerMinBytes: 1 });
+      assert.equal(restored.buffer, out.buffer);
+      assert.equal(sha256(restored), sha256(original), `threads ${threads}, ${out.buffer.constructor.name}`);
+    }
+    assert.deepEqual([...plain.subarray(original.length)], new Array(7).fill(0xee), 'bytes past the original are left alone');
+    await assert.rejects(decompressInto(container, new Uint8Array(original.length - 1), { name: 'm.mth' }), (e: unknown) => {
+      assert.ok(e instanceof MithrilError && e.code === 'USAGE', String(e));
+      assert.match(e.message, /^m\.mth: restores \d+ bytes, more than the \d+ of the output buffer given$/);
+      return true;
+    });
   });
 
   it('--best never loses to the default', async () => {

@@ -54,6 +54,19 @@ export function encodeRoom(length: number): number {
  */
 const BEST_SINGLE_RATIO: Record<string, number> = { BF16: 1.6, F16: 1.25, F32: 1.25 };
 
+/** Copies `parts` end to end into `into`; returns their length. */
+function gather(parts: readonly Uint8Array[], into: Uint8Array): number {
+  let at = 0;
+  for (const part of parts) {
+    into.set(part, at);
+    at += part.length;
+  }
+  return at;
+}
+
+/** Where a delta's bytes are kept while coding alone is tried: reused, as fresh memory is slow to touch. */
+let kept = new Uint8Array(0);
+
 /** A tensor chunk alone, or as a delta against its bases where that is smaller. */
 function encodeTensor(task: EncodeTask, options: EncodeOptions): CodedChunk {
   const dtype = task.dtype!;
@@ -62,7 +75,8 @@ function encodeTensor(task: EncodeTask, options: EncodeOptions): CodedChunk {
   const deltaLength = delta.streams.reduce((sum, s) => sum + s.codedLength, 0);
   if (deltaLength * BEST_SINGLE_RATIO[dtype]! <= task.raw.length) return delta;
   // Both codings write into the same reused memory, so keep the delta's bytes before coding alone.
-  const deltaCopy = { ...delta, payload: [Buffer.concat(delta.payload)] };
+  if (kept.length < deltaLength) kept = new Uint8Array(deltaLength + (deltaLength >> 2));
+  const deltaCopy = { ...delta, payload: [kept.subarray(0, gather(delta.payload, kept))] };
   const single = encodeChunk(task.raw, splitForDtype(dtype), options);
   return single.streams.reduce((sum, s) => sum + s.codedLength, 0) < deltaLength ? single : deltaCopy;
 }
@@ -71,13 +85,8 @@ export function runEncode(task: EncodeTask): EncodeResult {
   const coded: CodedChunk = task.dtype === null
     ? encodeChunk(task.raw, splitByName('bytes')!, { candidates: opaqueCoders(task.raw.length, task.best), exhaustive: true })
     : encodeTensor(task, task.best ? { candidates: BEST_TENSOR_CODERS, exhaustive: true } : { candidates: TENSOR_CODERS, exhaustive: false });
-  let at = 0;
-  for (const part of coded.payload) {
-    task.out.set(part, at);
-    at += part.length;
-  }
   const { split, streams, delta } = coded;
-  return { xxh64: checksumOf(task.raw), split, streams, ...(delta ? { delta } : {}), codedLength: at };
+  return { xxh64: checksumOf(task.raw), split, streams, ...(delta ? { delta } : {}), codedLength: gather(coded.payload, task.out) };
 }
 
 export interface DecodeTask {

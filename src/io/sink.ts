@@ -11,6 +11,11 @@ export interface ByteSink {
    * decoded a chunk writes it: the main thread would otherwise copy every byte alone).
    */
   readonly fd?: number;
+  /**
+   * The whole destination in memory, written at absolute positions: chunks decode straight into
+   * their place in it, with no staging buffer and no copy.
+   */
+  readonly memory?: Uint8Array;
 }
 
 /** Collects everything written into one buffer that grows by doubling (or is sized up front). */
@@ -34,6 +39,17 @@ export class MemorySink implements ByteSink {
 
   bytes(): Uint8Array {
     return this.buffer.subarray(0, this.length);
+  }
+}
+
+/** Memory the caller provides (and may already have touched, so no fresh page is faulted in): filled from its start. */
+export class PlacedSink implements ByteSink {
+  private length = 0;
+  constructor(readonly memory: Uint8Array) {}
+
+  write(bytes: Uint8Array): void {
+    this.memory.set(bytes, this.length);
+    this.length += bytes.length;
   }
 }
 

@@ -1,5 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
+import { BufferPool } from './buffers.js';
 import { SharedViewSender } from './shared-views.js';
 import { encodeRefs, runDecode, runEncode, type DecodeOutcome, type DecodeTask, type EncodeResult, type EncodeTask } from '../chunks/code.js';
 import type { WorkerRequest } from './worker.js';
@@ -11,12 +12,25 @@ import type { WorkerRequest } from './worker.js';
 export interface Executor {
   /** How many tasks to keep in flight to keep every thread busy. */
   readonly window: number;
-  /** Whether task buffers should be shared memory (see BufferPool). */
+  /** Whether task buffers are shared memory (see BufferPool). */
   readonly sharesMemory: boolean;
+  /** Buffers for tasks, kept with the executor from call to call (see createExecutor). */
+  readonly buffers: TaskBuffers;
   encode(task: EncodeTask): Promise<EncodeReply>;
   decode(task: DecodeTask): Promise<DecodeReply>;
+  /** Resolves once every worker takes tasks (before that, tasks run in this thread). */
+  whenReady(): Promise<void>;
   close(): Promise<void>;
 }
+
+/** Pools of task buffers by use: a chunk's original bytes, its coded bytes, and its bases' bytes. */
+export interface TaskBuffers {
+  raw: BufferPool;
+  coded: BufferPool;
+  refs: BufferPool;
+}
+
+const taskBuffers = (shared: boolean): TaskBuffers => ({ raw: new BufferPool(shared), coded: new BufferPool(shared), refs: new BufferPool(shared) });
 
 /** A task's result with its buffers handed back (`refs`: the base bytes it was given). */
 export interface EncodeReply {
@@ -40,13 +54,17 @@ export function defaultThreads(): number {
 class InProcess implements Executor {
   readonly window = 1;
   readonly sharesMemory = false;
+  readonly buffers = taskBuffers(false);
   async encode(task: EncodeTask): Promise<EncodeReply> {
     return { result: runEncode(task), raw: task.raw, out: task.out, refs: encodeRefs(task) };
   }
   async decode(task: DecodeTask): Promise<DecodeReply> {
     return { outcome: runDecode(task), raw: task.raw, coded: task.coded, refs: task.refs };
   }
-  async close(): Promise<void> {}
+  async whenReady(): Promise<void> {}
+  async close(): Promise<void> {
+    park(this, 1, () => {});
+  }
 }
 
 /**
@@ -54,11 +72,14 @@ class InProcess implements Executor {
  * turn to run; each costs a chunk's buffers (docs/DESIGN.md, "Workers").
  */
 const QUEUE_PER_WORKER = 8;
+/** Tasks queued on every worker from which this thread codes the next one itself. */
+const INLINE_FROM = 4;
 
-type WorkerReply = { id: number; error?: string; code?: string; result?: EncodeResult; outcome?: DecodeOutcome };
+type TaskReply = { id: number; error?: string; code?: string; result?: EncodeResult; outcome?: DecodeOutcome };
+type WorkerReply = TaskReply | { ready: true };
 
 interface Pending {
-  resolve: (reply: WorkerReply) => void;
+  resolve: (reply: TaskReply) => void;
   reject: (error: Error) => void;
   worker: number;
 }
@@ -66,47 +87,84 @@ interface Pending {
 class Pool implements Executor {
   readonly window: number;
   readonly sharesMemory = true;
+  readonly buffers = taskBuffers(true);
   private readonly workers: Worker[];
   private readonly busy: number[];
+  /** Workers that have loaded their modules (starting one takes ~0.3 s of a core here). */
+  private readonly ready: boolean[];
+  private readonly started: Promise<unknown>;
+  private readonly inline = new InProcess();
   private readonly pending = new Map<number, Pending>();
   private readonly views: SharedViewSender;
   private nextId = 0;
+  /** A worker failed: never parked for reuse. */
+  private broken = false;
 
+  /** `threads` coding threads: this one and `threads - 1` workers. */
   constructor(threads: number) {
     this.window = threads * QUEUE_PER_WORKER;
-    this.workers = Array.from({ length: threads }, () => new Worker(new URL('./worker.js', import.meta.url)));
+    this.workers = Array.from({ length: threads - 1 }, () => new Worker(new URL('./worker.js', import.meta.url)));
     this.busy = this.workers.map(() => 0);
-    this.views = new SharedViewSender(threads);
-    for (const worker of this.workers) {
-      worker.on('message', (reply: WorkerReply) => this.settle(reply));
+    this.ready = this.workers.map(() => false);
+    this.views = new SharedViewSender(this.workers.length);
+    this.started = Promise.all(this.workers.map((worker, k) => new Promise<void>((resolve) => {
+      worker.on('message', (reply: WorkerReply) => ('ready' in reply ? resolve(void (this.ready[k] = true)) : this.settle(reply)));
       worker.on('error', (error) => this.failAll(error));
-    }
+    })));
+  }
+
+  /**
+   * This thread codes a task itself while no worker is ready (start-up then costs no throughput)
+   * and whenever every worker has work queued: one worker fewer to start and to feed, and this
+   * thread's share of the cores is not left idle (docs/DESIGN.md, "Workers").
+   */
+  private codesHere(): boolean {
+    return this.busy.every((tasks, k) => !this.ready[k] || tasks >= INLINE_FROM);
   }
 
   async encode(task: EncodeTask): Promise<EncodeReply> {
+    if (this.codesHere()) return this.inline.encode(task);
     const { result } = await this.send({ id: this.nextId++, encode: task });
     return { result: result!, raw: task.raw, out: task.out, refs: encodeRefs(task) };
   }
 
   async decode(task: DecodeTask): Promise<DecodeReply> {
+    if (this.codesHere()) return this.inline.decode(task);
     const { outcome } = await this.send({ id: this.nextId++, decode: task });
     return { outcome: outcome!, raw: task.raw, coded: task.coded, refs: task.refs };
   }
 
+  async whenReady(): Promise<void> {
+    await this.started;
+  }
+
+  /** Parks the workers for reuse; tasks still running (after a failure) write into the buffers, so then they end. */
   async close(): Promise<void> {
+    if (this.pending.size > 0 || this.broken) return this.terminate();
+    for (const worker of this.workers) worker.unref();
+    park(this, this.workers.length + 1, () => void this.terminate());
+  }
+
+  reuse(): this {
+    for (const worker of this.workers) worker.ref();
+    return this;
+  }
+
+  private async terminate(): Promise<void> {
     await Promise.all(this.workers.map((worker) => worker.terminate()));
   }
 
-  private send(request: WorkerRequest): Promise<WorkerReply> {
-    const worker = this.busy.indexOf(Math.min(...this.busy));
+  private send(request: WorkerRequest): Promise<TaskReply> {
+    const load = this.busy.map((tasks, k) => (this.ready[k] ? tasks : Infinity));
+    const worker = load.indexOf(Math.min(...load));
     this.busy[worker]!++;
-    return new Promise<WorkerReply>((resolve, reject) => {
+    return new Promise<TaskReply>((resolve, reject) => {
       this.pending.set(request.id, { resolve, reject, worker });
       this.workers[worker]!.postMessage(this.views.pack(request, worker));
     });
   }
 
-  private settle(reply: WorkerReply): void {
+  private settle(reply: TaskReply): void {
     const pending = this.pending.get(reply.id);
     if (!pending) return;
     this.pending.delete(reply.id);
@@ -118,6 +176,7 @@ class Pool implements Executor {
   private failAll(error: Error): void {
     for (const pending of this.pending.values()) pending.reject(error);
     this.pending.clear();
+    this.broken = true;
   }
 }
 
@@ -133,7 +192,30 @@ export function workersFor(threads: number, chunks: number, bytes: number, minBy
   return Math.max(1, Math.min(threads, chunks, Math.ceil(bytes / minBytes)));
 }
 
-/** `threads` ≤ 1 runs in this thread; more starts that many worker threads. */
+/**
+ * How long a closed executor is kept for the next call, with its workers (0.2-0.3 s of a core to
+ * start each) and its buffers (fresh memory costs a page fault per 4 KiB): a program that codes
+ * file after file pays for both once (docs/DESIGN.md, "Fresh memory").
+ */
+const PARKED_MS = 2000;
+const parked: { executor: Executor; threads: number; timer: NodeJS.Timeout }[] = [];
+
+function park(executor: Executor, threads: number, retire: () => void): void {
+  const timer = setTimeout(() => {
+    parked.splice(parked.findIndex((p) => p.executor === executor), 1);
+    retire();
+  }, PARKED_MS).unref();
+  parked.push({ executor, threads, timer });
+}
+
+/** `threads` ≤ 1 runs in this thread; more starts `threads - 1` worker threads beside it (or reuses parked ones). */
 export function createExecutor(threads: number): Executor {
-  return threads <= 1 ? new InProcess() : new Pool(threads);
+  const count = Math.max(1, threads);
+  const at = parked.findIndex((p) => p.threads === count);
+  if (at >= 0) {
+    const { executor, timer } = parked.splice(at, 1)[0]!;
+    clearTimeout(timer);
+    return executor instanceof Pool ? executor.reuse() : executor;
+  }
+  return count === 1 ? new InProcess() : new Pool(count);
 }

@@ -20,3 +20,5 @@ parentPort!.on('message', (packed: unknown) => {
     parentPort!.postMessage({ id: request.id, error: error instanceof Error ? error.message : String(error), ...(code ? { code } : {}) });
   }
 });
+// Every module is loaded: until this arrives the main thread codes chunks itself (docs/DESIGN.md, "Workers").
+parentPort!.postMessage({ ready: true });
