@@ -3,20 +3,11 @@ import { spawnSync } from 'node:child_process';
 import { copyFileSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { CLI, fixture, tempDir } from './helpers.js';
+import { assertOneLine, CLI, fixture, tempDir } from './helpers.js';
 
 function mithril(cwd: string, ...args: string[]): { code: number | null; stdout: string; stderr: string } {
   const run = spawnSync(process.execPath, [CLI, ...args], { cwd, encoding: 'utf8' });
   return { code: run.status, stdout: run.stdout, stderr: run.stderr };
-}
-
-/** A user error is one line on stderr naming the file, with no stack trace. */
-function assertOneLineError(result: ReturnType<typeof mithril>, file: string, pattern: RegExp): void {
-  assert.equal(result.code, 1, result.stderr);
-  const lines = result.stderr.trimEnd().split('\n');
-  assert.equal(lines.length, 1, result.stderr);
-  assert.match(lines[0]!, new RegExp(`^mithril: ${file.replace(/\./g, '\\.')}: `));
-  assert.match(lines[0]!, pattern);
 }
 
 describe('mithril CLI', () => {
@@ -41,7 +32,7 @@ describe('mithril CLI', () => {
     assert.equal(verify.code, 0);
     assert.equal(JSON.parse(verify.stdout).ok, true);
 
-    assertOneLineError(mithril(dir, 'decompress', 'm.safetensors.mth'), 'm.safetensors', /already exists \(use -f to overwrite\)/);
+    assertOneLine(mithril(dir, 'decompress', 'm.safetensors.mth'), 'm.safetensors', /already exists \(use -f to overwrite\)/);
     const restore = mithril(dir, 'decompress', '-f', '-q', 'm.safetensors.mth');
     assert.equal(restore.code, 0, restore.stderr);
     assert.equal(restore.stderr, '');
@@ -60,9 +51,9 @@ describe('mithril CLI', () => {
     const compress = mithril(dir, 'compress', 'e6.safetensors', '--base', 'e5.safetensors');
     assert.equal(compress.code, 0, compress.stderr);
     assert.match(mithril(dir, 'info', 'e6.safetensors.mth').stdout, /base: "e5\.safetensors" \(625022 bytes, xxh64 [0-9a-f]{16}\)/);
-    assertOneLineError(mithril(dir, 'verify', 'e6.safetensors.mth'), 'e6.safetensors.mth', /needs base "e5\.safetensors"/);
-    assertOneLineError(mithril(dir, 'verify', 'e6.safetensors.mth', '--base', 'e4.safetensors'), 'e4.safetensors', /is not a base of e6\.safetensors\.mth/);
-    assertOneLineError(mithril(dir, 'compress', '-f', 'e6.safetensors', '--base', 'nope.safetensors'), 'nope.safetensors', /no such file/);
+    assertOneLine(mithril(dir, 'verify', 'e6.safetensors.mth'), 'e6.safetensors.mth', /needs base "e5\.safetensors"/);
+    assertOneLine(mithril(dir, 'verify', 'e6.safetensors.mth', '--base', 'e4.safetensors'), 'e4.safetensors', /is not a base of e6\.safetensors\.mth/);
+    assertOneLine(mithril(dir, 'compress', '-f', 'e6.safetensors', '--base', 'nope.safetensors'), 'nope.safetensors', /no such file/);
     assert.equal(mithril(dir, 'compress', 'e6.safetensors', '--base', 'a', '--base', 'b', '--base', 'c').code, 2);
     const restore = mithril(dir, 'decompress', 'e6.safetensors.mth', '-o', 'back.safetensors', '--base', 'e5.safetensors');
     assert.equal(restore.code, 0, restore.stderr);
@@ -80,17 +71,17 @@ describe('mithril CLI', () => {
   it('bad input gets one line, exit 1, and no output file', () => {
     const dir = tempDir();
     writeFileSync(join(dir, 'bad.safetensors'), readFileSync(fixture('cnn_epoch6.bf16.safetensors')).subarray(0, 100_000));
-    assertOneLineError(mithril(dir, 'compress', 'bad.safetensors'), 'bad.safetensors', /exceeds file size|beyond the end of file/);
-    assertOneLineError(mithril(dir, 'compress', 'missing.safetensors'), 'missing.safetensors', /no such file/);
+    assertOneLine(mithril(dir, 'compress', 'bad.safetensors'), 'bad.safetensors', /exceeds file size|beyond the end of file/);
+    assertOneLine(mithril(dir, 'compress', 'missing.safetensors'), 'missing.safetensors', /no such file/);
 
     copyFileSync(fixture('cnn_epoch6.bf16.safetensors'), join(dir, 'good.safetensors'));
     assert.equal(mithril(dir, 'compress', '-q', 'good.safetensors').code, 0);
     const damaged = readFileSync(join(dir, 'good.safetensors.mth'));
     damaged[damaged.length >> 1]! ^= 0xff;
     writeFileSync(join(dir, 'damaged.safetensors.mth'), damaged);
-    assertOneLineError(mithril(dir, 'decompress', 'damaged.safetensors.mth'), 'damaged.safetensors.mth', /chunk \d+ \(tensor/);
-    assertOneLineError(mithril(dir, 'verify', 'damaged.safetensors.mth'), 'damaged.safetensors.mth', /chunk \d+/);
-    assertOneLineError(mithril(dir, 'decompress', 'good.safetensors'), 'good.safetensors', /not a mithril file/);
+    assertOneLine(mithril(dir, 'decompress', 'damaged.safetensors.mth'), 'damaged.safetensors.mth', /chunk \d+ \(tensor/);
+    assertOneLine(mithril(dir, 'verify', 'damaged.safetensors.mth'), 'damaged.safetensors.mth', /chunk \d+/);
+    assertOneLine(mithril(dir, 'decompress', 'good.safetensors'), 'good.safetensors', /not a mithril file/);
 
     assert.deepEqual(readdirSync(dir).sort(), ['bad.safetensors', 'damaged.safetensors.mth', 'good.safetensors', 'good.safetensors.mth']);
   });

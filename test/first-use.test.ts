@@ -7,7 +7,7 @@ import { compressFile, decompressFile, MithrilError, readIndex, verifyFile } fro
 import { compressStream } from '../src/compress.js';
 import { MemorySink } from '../src/io/sink.js';
 import { BufferSource } from '../src/io/source.js';
-import { CLI, fixture, rng, safetensors, tempDir } from './helpers.js';
+import { assertOneLine, CLI, fixture, rng, safetensors, tempDir } from './helpers.js';
 
 interface Run {
   code: number | null;
@@ -20,15 +20,6 @@ function mithril(cwd: string, args: string[], options: { input?: Buffer; env?: N
     ? spawnSync('bash', ['-c', options.shell], { cwd, env: { ...process.env, ...options.env, MITHRIL: `${process.execPath} ${CLI}` } })
     : spawnSync(process.execPath, [CLI, ...args], { cwd, input: options.input, env: { ...process.env, ...options.env } });
   return { code: run.status, stdout: run.stdout, stderr: run.stderr.toString() };
-}
-
-/** A user error: one line on stderr starting `mithril: FILE: `, and exit status 1. */
-function assertOneLine(run: Run, file: string, pattern: RegExp, code = 1): void {
-  assert.equal(run.code, code, run.stderr);
-  const lines = run.stderr.trimEnd().split('\n');
-  assert.equal(lines.length, 1, run.stderr);
-  assert.ok(lines[0]!.startsWith(`mithril: ${file}: `), run.stderr);
-  assert.match(lines[0]!, pattern);
 }
 
 const CNN = 'cnn_epoch6.bf16.safetensors';

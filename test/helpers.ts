@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -39,4 +40,13 @@ export function rng(seed: number): () => number {
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
+}
+
+/** A user error: one line on stderr starting `mithril: FILE: ` and matching `pattern`, exit status `code`, no stack trace. */
+export function assertOneLine(run: { code: number | null; stderr: string }, file: string, pattern: RegExp, code = 1): void {
+  assert.equal(run.code, code, run.stderr);
+  const lines = run.stderr.trimEnd().split('\n');
+  assert.equal(lines.length, 1, run.stderr);
+  assert.ok(lines[0]!.startsWith(`mithril: ${file}: `), run.stderr);
+  assert.match(lines[0]!, pattern);
 }

@@ -15,7 +15,7 @@ import {
   S3Client,
 } from '@aws-sdk/client-s3';
 import { readIndex } from '../src/index.js';
-import { CLI, fixture, readFixture, safetensors, tempDir } from './helpers.js';
+import { assertOneLine, CLI, fixture, readFixture, safetensors, tempDir } from './helpers.js';
 import { LocalS3 } from './s3-server.js';
 
 /**
@@ -89,15 +89,6 @@ async function mithril(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Run
 
 function assertOk(run: Run): void {
   assert.equal(run.code, 0, run.stderr);
-}
-
-/** A user error: one line on stderr naming `file`, exit status 1, no stack trace. */
-function assertOneLine(run: Run, file: string, pattern: RegExp, code = 1): void {
-  assert.equal(run.code, code, run.stderr);
-  const lines = run.stderr.trimEnd().split('\n');
-  assert.equal(lines.length, 1, run.stderr);
-  assert.ok(lines[0]!.startsWith(`mithril: ${file}: `), run.stderr);
-  assert.match(lines[0]!, pattern);
 }
 
 const sha256 = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex');
