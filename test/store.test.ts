@@ -100,6 +100,26 @@ describe('store', () => {
     assert.match(run.stderr, /\(needed by cnn_epoch6\.bf16\.safetensors\)/);
   });
 
+  it('an add reads a base from the file it was added from while that holds the same bytes, else decodes it from the store', async () => {
+    const work = tempDir();
+    const dir = join(tempDir(), 'run');
+    for (const name of EPOCHS.slice(0, 2)) {
+      copyFileSync(fixture(name), join(work, name));
+      await storeAdd(dir, join(work, name));
+    }
+    assert.deepEqual((await storeList(dir)).map((e) => e.members[0]!.source), EPOCHS.slice(0, 2).map((n) => join(work, n)));
+    const damaged = join(dir, 'data', '00000002.mth');
+    const bytes = readFileSync(damaged);
+    bytes[bytes.length >> 1] ^= 0xff;
+    writeFileSync(damaged, bytes);
+    // Read from the original, the base is whole: the add does not touch the damaged container.
+    assert.deepEqual((await storeAdd(dir, fixture(EPOCHS[2]), { name: 'from-original' })).bases, [2, 1]);
+    const changed = readFileSync(join(work, EPOCHS[1]!));
+    changed[changed.length - 1] ^= 1;
+    writeFileSync(join(work, EPOCHS[1]!), changed);
+    await assert.rejects(storeAdd(dir, fixture(EPOCHS[2]), { name: 'through-store' }), /00000002\.mth: corrupted chunk/);
+  });
+
   /** Starts adding a 384 MiB checkpoint to the cnn store and sends `signal` once its container is being written; the exit code. */
   async function interruptedAdd(dir: string, signal: NodeJS.Signals): Promise<number | null> {
     const big = join(tempDir(), 'big.safetensors');

@@ -146,6 +146,9 @@ export async function openBase(source: ByteSource, bases: readonly GivenBase[] =
   return hasContainerMagic(await source.read(0, Math.min(16, source.size))) ? ContainerBase.open(source, bases) : RawBase.open(source);
 }
 
+/** An original checkpoint file (not a container) as a base. */
+export const openOriginal = (source: ByteSource): Promise<BaseCheckpoint> => RawBase.open(source);
+
 /**
  * The bases a delta-coded container needs, in the order of its index, from those given (in any
  * order, matched by the identity of their original bytes); a base that is not one of them, or a

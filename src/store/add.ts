@@ -43,6 +43,8 @@ interface Input {
   open: () => Promise<ByteSource>;
   tensors: string[] | undefined;
   size: number;
+  /** The local file's absolute path (not for standard input or an object). */
+  local?: string;
 }
 
 /** The checkpoint at `path` as files: itself, or every file of a folder (those that are not checkpoints kept raw). */
@@ -50,7 +52,8 @@ async function readInputs(path: string): Promise<Input[]> {
   if (!isFolder(path)) {
     const source = await openInput(path);
     try {
-      return [{ path: '', open: async () => source, tensors: tensorKeys('', (await detectLayout(source)).segments), size: source.size }];
+      const local = path === STDIN || isS3Url(path) ? undefined : resolve(path);
+      return [{ path: '', open: async () => source, tensors: tensorKeys('', (await detectLayout(source)).segments), size: source.size, local }];
     } catch (error) {
       source.close();
       throw error;
@@ -61,7 +64,7 @@ async function readInputs(path: string): Promise<Input[]> {
     const open = async () => new FileSource(join(path, file));
     const source = await open();
     try {
-      inputs.push({ path: file, open, tensors: await layoutOrRaw(source, file), size: source.size });
+      inputs.push({ path: file, open, tensors: await layoutOrRaw(source, file), size: source.size, local: resolve(path, file) });
     } finally {
       source.close();
     }
@@ -186,7 +189,7 @@ export async function storeAdd(dir: string, path: string, options: AddOptions = 
           members.push(input.tensors ? await addCheckpoint(add, input, chosen, { fast: options.fast, threads: options.threads, onProgress, originalName: path === STDIN ? name : undefined }) : await addRaw(add, input));
           done += input.size;
         }
-      });
+      }, true);
       const bases = [...new Set(members.flatMap((m) => m.bases))];
       await store.writeRecord({
         seq, name, kind: isFolder(path) ? 'folder' : 'file', size: total, stored: members.reduce((sum, m) => sum + m.stored, 0),
@@ -220,7 +223,7 @@ async function addCheckpoint(add: Adding, input: Input, chosen: number[], coding
   const result = await writeOutput(source, add.store.dataPath({ file }), SYNCED, (out) => compressStream(source, out.sink, { ...coding, onProgress, originalName, bases: bases.map((b) => b.base) }), bases);
   // Only the bases a chunk was coded against are recorded (always a leading run of those given).
   const used = candidates.filter((_, i) => !result.unusedBases.some((u) => u.base === i));
-  return { path: input.path, original: result.source, stored: result.compressedSize, bases: used, file };
+  return { path: input.path, original: result.source, stored: result.compressedSize, bases: used, file, ...(input.local ? { source: input.local } : {}) };
 }
 
 /**

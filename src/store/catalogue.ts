@@ -51,6 +51,8 @@ export interface MemberRecord {
   file: string;
   /** Not a checkpoint: kept as it is (a hard link to an earlier entry's identical file costs nothing). */
   raw?: true;
+  /** The local file it was added from (absolute): a later add reads it as a base from there, not through its chain, while it holds the same bytes. */
+  source?: string;
 }
 
 /** A read-only checkpoint outside the store that entries may be coded against, identified by its files' sizes and hashes. */

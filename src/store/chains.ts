@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { openBase, type GivenBase } from '../chunks/bases.js';
+import { openBase, openOriginal, type GivenBase } from '../chunks/bases.js';
 import { MithrilError } from '../errors.js';
 import { FileSource, type ByteSource } from '../io/source.js';
 import { REFERENCE, type Catalogue, type EntryRecord, type MemberRecord, type ReferenceRecord } from './catalogue.js';
@@ -18,6 +18,8 @@ export class Chains {
   constructor(
     private readonly store: Catalogue,
     private readonly entries: EntryRecord[],
+    /** Read an entry's file from the local file it was added from when that still holds the same bytes (for adds: hashing it is far cheaper than decoding a chain). */
+    private readonly fromSources: boolean,
   ) {}
 
   /** The file at member path `path` of entry `seq`, or of `reference` for REFERENCE. */
@@ -37,8 +39,28 @@ export class Chains {
     const entry = this.entries.find((e) => e.seq === seq);
     const member = entry?.members.find((m) => m.path === path && !m.raw);
     if (!entry || !member) throw new MithrilError(this.store.dir, `entry ${seq}${path ? ` (${path})` : ''} is missing: the store is damaged`, 'CORRUPT');
+    const source = this.fromSources && member.source !== undefined ? await this.openSource(member.source, member) : undefined;
+    if (source) return source;
     const bases = await this.basesOf(entry, member);
     return this.track(() => this.store.openData(member), `${entry.name}${path ? `/${path}` : ''} (${this.store.dataPath(member)})`, (source) => openBase(source, bases));
+  }
+
+  /** The original file at `path` as a base if it still holds `member`'s bytes (same size and xxh64), else undefined. */
+  private async openSource(path: string, member: MemberRecord): Promise<GivenBase | undefined> {
+    let source: FileSource;
+    try {
+      source = new FileSource(path);
+    } catch {
+      return undefined;
+    }
+    const base = source.size === member.original.size ? await openOriginal(source).catch(() => undefined) : undefined;
+    if (base?.identity.xxh64 !== member.original.xxh64) {
+      source.close();
+      return undefined;
+    }
+    const given = { path, base: base! };
+    this.opened.push(given);
+    return given;
   }
 
   private async openReference(reference: ReferenceRecord | undefined, path: string): Promise<GivenBase> {
@@ -80,8 +102,9 @@ export class Chains {
   }
 }
 
-export async function withChains<T>(store: Catalogue, entries: EntryRecord[], use: (chains: Chains) => Promise<T>): Promise<T> {
-  const chains = new Chains(store, entries);
+/** Runs `use` with the entries' chains, closing every file opened; `fromSources` as for Chains. */
+export async function withChains<T>(store: Catalogue, entries: EntryRecord[], use: (chains: Chains) => Promise<T>, fromSources = false): Promise<T> {
+  const chains = new Chains(store, entries, fromSources);
   try {
     return await use(chains);
   } finally {
