@@ -4,9 +4,13 @@ import { matchBases, refBytes, type BaseCheckpoint } from './chunks/bases.js';
 import { MithrilError } from './errors.js';
 import type { ByteSink } from './io/sink.js';
 import type { ByteSource } from './io/source.js';
+import { StagedWrites } from './io/staged-writes.js';
 import { yieldNow } from './io/yield.js';
 import { createExecutor, workersFor, type DecodeReply } from './parallel/executor.js';
 import { InOrder } from './parallel/in-order.js';
+
+/** Bytes a staging buffer of a file being restored holds (at least one chunk): see StagedWrites. */
+const STAGE_BYTES = 2 * 1048576;
 
 export interface DecompressOptions {
   /** The base checkpoints a delta-coded container was made against (any order), with their paths for messages. */
@@ -38,12 +42,14 @@ export async function decompressStream(container: ByteSource | ContainerReader, 
     throw new MithrilError(reader.name, `restores ${original.size} bytes, more than the ${memory.length} of the output buffer given`, 'USAGE');
   }
   const inPlace = memory !== undefined && (!executor.sharesMemory || memory.buffer instanceof SharedArrayBuffer);
+  // Decoding in this thread alone, a file is written by the thread pool meanwhile (workers write their own chunks).
+  const staged = fd !== undefined && !executor.sharesMemory ? new StagedWrites(fd, chunks.reduce((size, c) => Math.max(size, c.rawLength), STAGE_BYTES)) : undefined;
   const inFlight = new InOrder<DecodeReply, number>(executor.window, async ({ outcome, raw: rawBuffer, coded, refs }, number) => {
     if (outcome !== 'ok') throw reader.failure(number, outcome);
     const chunk = chunks[number]!;
     const raw = rawBuffer.subarray(0, chunk.rawLength);
     fileHash.update(raw);
-    if (!inPlace) {
+    if (!inPlace && !staged) {
       if (fd === undefined) await sink?.write(raw);
       rawBuffers.give(rawBuffer);
     }
@@ -58,13 +64,17 @@ export async function decompressStream(container: ByteSource | ContainerReader, 
       const codedLength = chunk.streams.reduce((sum, s) => sum + s.codedLength, 0);
       const coded = await reader.readCoded(number, codedBuffers.take(codedLength));
       const refs = await refBytes(chunk, bases, refBuffers);
-      const output = fd === undefined ? {} : { output: { fd, position: chunk.rawOffset } };
-      const raw = inPlace ? memory.subarray(chunk.rawOffset, chunk.rawOffset + chunk.rawLength) : rawBuffers.take(chunk.rawLength);
+      const output = fd === undefined || staged ? {} : { output: { fd, position: chunk.rawOffset } };
+      const raw = inPlace
+        ? memory.subarray(chunk.rawOffset, chunk.rawOffset + chunk.rawLength)
+        : staged ? await staged.room(chunk.rawOffset, chunk.rawLength) : rawBuffers.take(chunk.rawLength);
       await inFlight.add(executor.decode({ chunk, coded, raw, refs, ...output }), number);
       await yieldNow();
     }
     await inFlight.drain();
+    await staged?.finish();
   } finally {
+    await staged?.settle();
     await executor.close();
   }
   if (fileHash.hex() !== original.xxh64) {

@@ -1,0 +1,62 @@
+import { write } from 'node:fs';
+
+/**
+ * A file written at increasing positions through two staging buffers: the caller fills one in
+ * place while libuv's thread pool writes the other, a buffer at a time. Writes of 1 MiB each cost
+ * more than they save here (a trip through the pool is ~90 µs); a buffer of several chunks pays
+ * (docs/DESIGN.md, "Restores: writes beside the decoding").
+ */
+export class StagedWrites {
+  private readonly buffers: Uint8Array[];
+  private readonly writing: Promise<void>[] = [Promise.resolve(), Promise.resolve()];
+  private current = 0;
+  /** Where the current buffer's bytes go, and how many it holds. */
+  private start = 0;
+  private filled = 0;
+
+  /** `size`: bytes a buffer holds, at least the largest piece asked for. */
+  constructor(
+    private readonly fd: number,
+    size: number,
+  ) {
+    this.buffers = [new Uint8Array(size), new Uint8Array(size)];
+  }
+
+  /** Room for the `length` bytes that go at `position`; the caller fills it before asking again. */
+  async room(position: number, length: number): Promise<Uint8Array> {
+    const buffer = this.buffers[this.current]!;
+    if (this.filled > 0 && (this.filled + length > buffer.length || position !== this.start + this.filled)) await this.flush();
+    if (this.filled === 0) this.start = position;
+    const at = this.filled;
+    this.filled += length;
+    return this.buffers[this.current]!.subarray(at, at + length);
+  }
+
+  /** Writes what is staged and waits for every write. */
+  async finish(): Promise<void> {
+    await this.flush();
+    await Promise.all(this.writing);
+  }
+
+  /** Waits for the writes in flight, failed or not (after a failure: none may land in a closed descriptor). */
+  async settle(): Promise<void> {
+    await Promise.allSettled(this.writing);
+  }
+
+  /** Hands the current buffer to the thread pool and switches to the other once its write is done. */
+  private async flush(): Promise<void> {
+    const bytes = this.buffers[this.current]!.subarray(0, this.filled);
+    this.writing[this.current] = writeAllAt(this.fd, bytes, this.start);
+    this.writing[this.current]!.catch(() => {}); // observed by finish() or the next flush of this buffer
+    this.current ^= 1;
+    this.filled = 0;
+    await this.writing[this.current];
+  }
+}
+
+/** Writes all of `bytes` at `position`, in the thread pool. */
+async function writeAllAt(fd: number, bytes: Uint8Array, position: number): Promise<void> {
+  for (let done = 0; done < bytes.length; ) {
+    done += await new Promise<number>((resolve, reject) => write(fd, bytes, done, bytes.length - done, position + done, (error, n) => (error ? reject(error) : resolve(n))));
+  }
+}
