@@ -6,7 +6,8 @@ import { fileURLToPath } from 'node:url';
 
 /** Real checkpoints bundled with the repo (see fixtures/README.md). */
 export const FIXTURES = fileURLToPath(new URL('../../fixtures/', import.meta.url));
-export const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
+/** The command as installed: the bundle the package's bin names. */
+export const CLI = fileURLToPath(new URL('../src/bundle/main.js', import.meta.url));
 
 export const fixture = (name: string): string => join(FIXTURES, name);
 export const readFixture = (name: string): Buffer => readFileSync(fixture(name));

@@ -49,7 +49,9 @@ function assertContents(entry: PackEntry): void {
     'package.json', // the CLI reads its version from it
     'dist/src/index.js',
     'dist/src/index.d.ts',
-    'dist/src/cli/main.js',
+    'dist/src/bundle/main.js',
+    'dist/src/bundle/worker.js',
+    'dist/src/bundle/kernels.wasm',
     'dist/src/parallel/worker.js',
     'dist/src/kernels/kernels.wasm',
     ...watFiles.map((wat) => `dist/src/${wat.replace(/\.wat$/, '.wasm')}`),
@@ -63,7 +65,7 @@ describe('npm package', () => {
   it('is mithril-checkpoint with the command mithril, built before packing', () => {
     assert.equal(PKG.name, 'mithril-checkpoint');
     assert.deepEqual(Object.keys(PKG.bin), ['mithril']);
-    assert.equal(PKG.bin.mithril, 'dist/src/cli/main.js');
+    assert.equal(PKG.bin.mithril, 'dist/src/bundle/main.js');
     assert.deepEqual(PKG.exports['.'], { types: './dist/src/index.d.ts', default: './dist/src/index.js' });
     // prepare runs for git installs and before npm pack/publish: a clean clone has no dist/ to ship.
     assert.equal(PKG.scripts.prepare, 'node scripts/prepare.mjs');

@@ -1,4 +1,4 @@
-"""mithril_checkpoint against the real CLI: run with MITHRIL_BIN="node <repo>/dist/src/cli/main.js".
+"""mithril_checkpoint against the real CLI: run with MITHRIL_BIN="node <repo>/dist/src/bundle/main.js".
 
 From the repo root: /usr/bin/python3 -m unittest discover -s python/tests -v
 """
