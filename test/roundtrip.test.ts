@@ -3,8 +3,12 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { compressBuffer, compressFile, decompressBuffer, decompressFile, decompressInto, MithrilError, readIndex, summarize, verifyFile } from '../src/index.js';
-import { fixture, readFixture, safetensors, tempDir } from './helpers.js';
+import { ContainerReader } from '../src/container/reader.js';
+import { decodeFooter, FOOTER_SIZE } from '../src/container/format.js';
+import { compressBuffer, compressFile, decompressBuffer, decompressFile, decompressInto, decompressStream, MithrilError, readIndex, summarize, verifyFile } from '../src/index.js';
+import { MemorySink } from '../src/io/sink.js';
+import { BufferSource } from '../src/io/source.js';
+import { fixture, readFixture, rng, safetensors, tempDir } from './helpers.js';
 
 const sha256 = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex');
 
@@ -101,4 +105,39 @@ describe('safetensors edge cases round-trip', () => {
       assert.equal(sha256(await decompressBuffer(await compressBuffer(file))), sha256(file));
     });
   }
+});
+
+/** A source that records the ranges read from it (each a request, were it remote). */
+class CountingSource extends BufferSource {
+  readonly reads: [number, number][] = [];
+  override async read(offset: number, length: number, into?: Uint8Array): Promise<Uint8Array> {
+    this.reads.push([offset, length]);
+    return super.read(offset, length, into);
+  }
+}
+
+describe('opening a container', () => {
+  it('reads its header once and its footer with the index in one read from the end', async () => {
+    const container = await compressBuffer(readFixture('cnn_epoch6.bf16.safetensors'));
+    const source = new CountingSource(container);
+    await ContainerReader.open(source);
+    assert.deepEqual(source.reads, [[0, 16], [container.length - 65536, 65536]]);
+  });
+
+  it('an index longer than that read: only the bytes before it are read again, and the container restores', async () => {
+    const random = rng(7);
+    const header: Record<string, unknown> = {};
+    for (let k = 0; k < 8000; k++) header[`layer${k}.${Math.floor(random() * 1e12).toString(36)}.weight`] = { dtype: 'F32', shape: [16], data_offsets: [k * 64, k * 64 + 64] };
+    const file = safetensors(header, new Uint8Array(8000 * 64).map(() => Math.floor(random() * 256)));
+    const container = await compressBuffer(file);
+    const footer = decodeFooter(container.subarray(container.length - FOOTER_SIZE));
+    assert.ok(typeof footer !== 'string' && footer.indexCodedLength > 65536, 'the index is longer than the read from the end');
+    const source = new CountingSource(container);
+    const reader = await ContainerReader.open(source);
+    const tailOffset = container.length - 65536;
+    assert.deepEqual(source.reads, [[0, 16], [tailOffset, 65536], [footer.indexOffset, tailOffset - footer.indexOffset]]);
+    const restored = new MemorySink();
+    await decompressStream(reader, restored);
+    assert.equal(sha256(restored.bytes()), sha256(file));
+  });
 });

@@ -10,6 +10,19 @@ export const describeSource = (s: SourceRecord): string => `${JSON.stringify(s.n
 
 const codedLengthOf = (chunk: ChunkRecord): number => chunk.streams.reduce((sum, s) => sum + s.codedLength, 0);
 
+/** Bytes read at once from the end: the footer and an index of up to 64 KiB (a 500 MiB checkpoint's), one request for a remote source. */
+const TAIL_BYTES = 64 * 1024;
+
+/** The bytes from `offset` up to where `tail` (read at `tailOffset`, up to the end) begins its footer; only what the tail lacks is read. */
+async function readEndingIn(source: ByteSource, tail: Uint8Array, tailOffset: number, offset: number): Promise<Uint8Array> {
+  const end = tailOffset + tail.length - FOOTER_SIZE;
+  if (offset >= tailOffset) return tail.subarray(offset - tailOffset, end - tailOffset);
+  const bytes = new Uint8Array(end - offset);
+  await source.read(offset, tailOffset - offset, bytes);
+  bytes.set(tail.subarray(0, end - tailOffset), tailOffset - offset);
+  return bytes;
+}
+
 /** An opened container: its validated index, ready for random access to any chunk. */
 export class ContainerReader {
   /** Coded bytes of the chunk being read in this thread, reused (fresh memory is slow to touch). */
@@ -31,12 +44,14 @@ export class ContainerReader {
       throw new MithrilError(source.name, problem, code);
     };
     if (source.size === 0) fail('is empty (0 bytes), not a mithril file', 'EMPTY');
-    const magic = hasContainerMagic(await source.read(0, Math.min(HEADER_SIZE, source.size)));
-    if (!magic) fail('not a mithril file (no .mth header at the start)', 'NOT_CONTAINER');
+    const start = await source.read(0, Math.min(HEADER_SIZE, source.size));
+    if (!hasContainerMagic(start)) fail('not a mithril file (no .mth header at the start)', 'NOT_CONTAINER');
     if (source.size < HEADER_SIZE + FOOTER_SIZE) fail(`truncated: only ${source.size} bytes, less than an empty container`, 'TRUNCATED');
-    const header = decodeHeader(await source.read(0, HEADER_SIZE));
+    const header = decodeHeader(start);
     if (typeof header === 'string') fail(header, 'UNSUPPORTED');
-    const footer = decodeFooter(await source.read(source.size - FOOTER_SIZE, FOOTER_SIZE));
+    const tailOffset = Math.max(0, source.size - TAIL_BYTES);
+    const tail = await source.read(tailOffset, source.size - tailOffset);
+    const footer = decodeFooter(tail.subarray(tail.length - FOOTER_SIZE));
     // The header is ours, so a missing footer means the end is missing (or was overwritten).
     if (typeof footer === 'string') fail(`truncated or damaged at the end: no index footer in its last ${FOOTER_SIZE} bytes (${source.size} bytes in all)`, 'TRUNCATED');
     const indexEnd = footer.indexOffset + footer.indexCodedLength;
@@ -44,7 +59,7 @@ export class ContainerReader {
     if (footer.indexOffset < HEADER_SIZE || indexEnd !== source.size - FOOTER_SIZE || !plausible) {
       fail('corrupted footer (index position out of range)');
     }
-    const coded = await source.read(footer.indexOffset, footer.indexCodedLength);
+    const coded = await readEndingIn(source, tail, tailOffset, footer.indexOffset);
     const json = new Uint8Array(footer.indexLength);
     try {
       decodeWith('zstd1', coded, json);
