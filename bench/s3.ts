@@ -11,7 +11,7 @@ import { LocalS3 } from '../test/s3-server.js';
 import { runBigChild, warmPageCache } from './big.js';
 import { MiB } from './measure.js';
 
-const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
+const CLI = fileURLToPath(new URL('../src/bundle/main.js', import.meta.url));
 const BUCKET = 'bench';
 
 interface Run {
