@@ -49,8 +49,11 @@ interface ThreadFlags {
   threads?: number;
 }
 
-/** Threads given with -T, else one per core (as `-T 0`): resolved here, since main.ts loads no library. */
-export const threadsOf = (flags: ThreadFlags): number => flags.threads ?? defaultThreads();
+/**
+ * Threads given with -T, else one — more were not faster on the machine measured (docs/DESIGN.md,
+ * "Workers") — except for `--best`'s slow trials (`slow`), where one per core pays.
+ */
+export const threadsOf = (flags: ThreadFlags, slow = false): number => flags.threads ?? (slow ? defaultThreads() : 1);
 
 /**
  * The library's output options for these flags. The output is synced before its rename when the
@@ -102,7 +105,7 @@ export async function compress(inputs: string[], opts: CompressFlags): Promise<v
   const coder = opts.fast ? '--fast' : opts.strong ? '--strong' : undefined;
   if (coder && !opts.best && !opts.base.length && !opts.quiet) console.error(`mithril: note: ${coder} changes only coding against a --base; without one the output is the same as without it`);
   await forEachFile(files, async (file) => {
-    const options = { ...opts, ...outputOptions(opts, outputOf(file)), bases: opts.base, threads: threadsOf(opts) };
+    const options = { ...opts, ...outputOptions(opts, outputOf(file)), bases: opts.base, threads: threadsOf(opts, opts.best) };
     const result = await withProgress(`compress ${file.path}`, opts.quiet, (onProgress) => compressFile(file.path, { ...options, onProgress }));
     if (opts.rm) rmSync(file.path);
     if (opts.quiet) return;

@@ -20,14 +20,14 @@ function version(): string {
 /** More workers than this only cost memory and start-up time. */
 const MAX_THREADS = 4 * availableParallelism();
 
-/** A thread count; 0 (one per core, as when -T is not given) is left to the command to resolve. */
-function parseThreads(text: string): number | undefined {
+/** A thread count; 0 is one per core. */
+function parseThreads(text: string): number {
   const threads = /^\d+$/.test(text) ? Number(text) : NaN;
   if (!(threads >= 0 && threads <= MAX_THREADS)) throw new InvalidArgumentError(`expected 1 to ${MAX_THREADS} threads (4 per core), or 0 for one per core`);
-  return threads === 0 ? undefined : threads;
+  return threads === 0 ? availableParallelism() : threads;
 }
 
-const threadsOption = (): Option => new Option('-T, --threads <n>', 'threads coding chunks (1: no worker threads; default: one per core)').argParser(parseThreads);
+const threadsOption = (): Option => new Option('-T, --threads <n>', 'threads coding chunks, 0 for one per core (default: 1, or one per core with --best)').argParser(parseThreads);
 
 function parseSize(text: string): number {
   const match = /^(\d+)([kKmM]i?[bB]?)?$/.exec(text);
