@@ -10,6 +10,7 @@ import { MithrilError } from './errors.js';
 import { ContainerWriter } from './container/writer.js';
 import { detectLayout } from './formats/detect.js';
 import type { ByteSink } from './io/sink.js';
+import { STAGE_BYTES, StagedSink, StagedWrites } from './io/staged-writes.js';
 import type { ByteSource } from './io/source.js';
 import { yieldNow } from './io/yield.js';
 import { createExecutor, workersFor, WORKER_MIN_BYTES, WORKER_MIN_BYTES_SLOW, type EncodeReply } from './parallel/executor.js';
@@ -65,50 +66,58 @@ export async function compressStream(source: ByteSource, sink: ByteSink, options
   const bases = options.bases ?? [];
   const chunks = planChunks(layout, chunkSize, bases.length ? SMALL_TENSOR_WITH_BASES : SMALL_TENSOR);
   source.willRead?.(chunks);
-  const writer = await ContainerWriter.open(sink);
   const fileHash = new RunningChecksum();
   const minBytes = options.workerMinBytes ?? (options.best ? WORKER_MIN_BYTES_SLOW : WORKER_MIN_BYTES);
   const executor = createExecutor(workersFor(options.threads ?? 1, chunks.length, source.size, minBytes));
-  const paired = bases.map(() => false);
-  const used = bases.map(() => false);
-  const { raw: rawBuffers, coded: outBuffers, refs: refBuffers } = executor.buffers;
-  const inFlight = new InOrder<EncodeReply, ChunkPlan>(executor.window, async ({ result, raw, out, refs }, chunk) => {
-    const { split, streams, delta } = result;
-    for (const ref of delta?.refs ?? []) used[ref.base] = true;
-    await writer.addChunk(chunk.offset, chunk.length, result.xxh64, { split, streams, delta, payload: [out.subarray(0, result.codedLength)] });
-    rawBuffers.give(raw);
-    outBuffers.give(out);
-    for (const ref of refs) refBuffers.give(ref);
-    options.onProgress?.(chunk.offset + chunk.length, source.size);
-  });
-
+  // Coding in this thread alone, a file is written by the thread pool meanwhile, as decompress does.
+  const staged = sink.fd !== undefined && !executor.sharesMemory ? new StagedWrites(sink.fd, STAGE_BYTES) : undefined;
   try {
-    for (const chunk of chunks) {
-      const raw = await source.read(chunk.offset, chunk.length, rawBuffers.take(chunk.length));
-      const out = outBuffers.take(encodeRoom(chunk.length));
-      fileHash.update(raw);
-      const { base, prev } = await pairChunk(chunk, bases, refBuffers);
-      if (base) paired[0] = true;
-      if (prev) paired[1] = true;
-      const strong = (options.best ?? false) || !options.fast;
-      // The low-rank model costs the strong coder about a third of its encode speed: only with --best.
-      const rowLength = base && options.best ? rowLengthOf(chunk) : undefined;
-      await inFlight.add(executor.encode({ raw, out, dtype: chunk.dtype, best: options.best ?? false, strong, rowLength, base, prev }), chunk);
-      await yieldNow();
+    const writer = await ContainerWriter.open(staged ? new StagedSink(staged) : sink);
+    const paired = bases.map(() => false);
+    const used = bases.map(() => false);
+    const { raw: rawBuffers, coded: outBuffers, refs: refBuffers } = executor.buffers;
+    const inFlight = new InOrder<EncodeReply, ChunkPlan>(executor.window, async ({ result, raw, out, refs }, chunk) => {
+      const { split, streams, delta } = result;
+      for (const ref of delta?.refs ?? []) used[ref.base] = true;
+      await writer.addChunk(chunk.offset, chunk.length, result.xxh64, { split, streams, delta, payload: [out.subarray(0, result.codedLength)] });
+      rawBuffers.give(raw);
+      outBuffers.give(out);
+      for (const ref of refs) refBuffers.give(ref);
+      options.onProgress?.(chunk.offset + chunk.length, source.size);
+    });
+
+    try {
+      for (const chunk of chunks) {
+        const raw = await source.read(chunk.offset, chunk.length, rawBuffers.take(chunk.length));
+        const out = outBuffers.take(encodeRoom(chunk.length));
+        fileHash.update(raw);
+        const { base, prev } = await pairChunk(chunk, bases, refBuffers);
+        if (base) paired[0] = true;
+        if (prev) paired[1] = true;
+        const strong = (options.best ?? false) || !options.fast;
+        // The low-rank model costs the strong coder about a third of its encode speed: only with --best.
+        const rowLength = base && options.best ? rowLengthOf(chunk) : undefined;
+        await inFlight.add(executor.encode({ raw, out, dtype: chunk.dtype, best: options.best ?? false, strong, rowLength, base, prev }), chunk);
+        await yieldNow();
+      }
+      await inFlight.drain();
+    } finally {
+      await executor.close();
     }
-    await inFlight.drain();
+    // Chunks name bases by position and the older base only ever with the first: a used base's predecessors are used too.
+    const recorded = bases.slice(0, used.lastIndexOf(true) + 1);
+    const original = { name: options.originalName ?? basename(source.name), size: source.size, xxh64: fileHash.hex() };
+    await writer.finish({
+      format: layout.format,
+      source: original,
+      ...(recorded.length ? { bases: recorded.map((base) => base.identity) } : {}),
+      segments: layout.segments,
+    });
+    await staged?.finish();
+    const unusedBases = bases.flatMap((_, i): UnusedBase[] => (used[i] ? [] : [{ base: i, reason: paired[i] ? 'no-gain' : 'unmatched' }]));
+    return { source: original, originalSize: source.size, compressedSize: writer.bytesWritten, unusedBases };
   } finally {
-    await executor.close();
+    // After a failure no staged write may land in the file once its owner has closed it.
+    await staged?.settle();
   }
-  // Chunks name bases by position and the older base only ever with the first: a used base's predecessors are used too.
-  const recorded = bases.slice(0, used.lastIndexOf(true) + 1);
-  const original = { name: options.originalName ?? basename(source.name), size: source.size, xxh64: fileHash.hex() };
-  await writer.finish({
-    format: layout.format,
-    source: original,
-    ...(recorded.length ? { bases: recorded.map((base) => base.identity) } : {}),
-    segments: layout.segments,
-  });
-  const unusedBases = bases.flatMap((_, i): UnusedBase[] => (used[i] ? [] : [{ base: i, reason: paired[i] ? 'no-gain' : 'unmatched' }]));
-  return { source: original, originalSize: source.size, compressedSize: writer.bytesWritten, unusedBases };
 }

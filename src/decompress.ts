@@ -4,13 +4,10 @@ import { matchBases, refBytes, type BaseCheckpoint } from './chunks/bases.js';
 import { MithrilError } from './errors.js';
 import type { ByteSink } from './io/sink.js';
 import type { ByteSource } from './io/source.js';
-import { StagedWrites } from './io/staged-writes.js';
+import { STAGE_BYTES, StagedWrites } from './io/staged-writes.js';
 import { yieldNow } from './io/yield.js';
 import { createExecutor, workersFor, type DecodeReply } from './parallel/executor.js';
 import { InOrder } from './parallel/in-order.js';
-
-/** Bytes a staging buffer of a file being restored holds (at least one chunk): see StagedWrites. */
-const STAGE_BYTES = 2 * 1048576;
 
 export interface DecompressOptions {
   /** The base checkpoints a delta-coded container was made against (any order), with their paths for messages. */

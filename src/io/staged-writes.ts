@@ -1,4 +1,8 @@
 import { write } from 'node:fs';
+import type { ByteSink } from './sink.js';
+
+/** Bytes a staging buffer holds by default (docs/DESIGN.md, "Restores": 2 MiB measured best of 1–8). */
+export const STAGE_BYTES = 2 * 1048576;
 
 /**
  * A file written at increasing positions through two staging buffers: the caller fills one in
@@ -32,6 +36,15 @@ export class StagedWrites {
     return this.buffers[this.current]!.subarray(at, at + length);
   }
 
+  /** Stages `bytes` for `position` onwards, a buffer's worth at a time. */
+  async put(position: number, bytes: Uint8Array): Promise<void> {
+    const most = this.buffers[0]!.length;
+    for (let at = 0; at < bytes.length; at += most) {
+      const piece = bytes.subarray(at, at + most);
+      (await this.room(position + at, piece.length)).set(piece);
+    }
+  }
+
   /** Writes what is staged and waits for every write. */
   async finish(): Promise<void> {
     await this.flush();
@@ -58,5 +71,16 @@ export class StagedWrites {
 async function writeAllAt(fd: number, bytes: Uint8Array, position: number): Promise<void> {
   for (let done = 0; done < bytes.length; ) {
     done += await new Promise<number>((resolve, reject) => write(fd, bytes, done, bytes.length - done, position + done, (error, n) => (error ? reject(error) : resolve(n))));
+  }
+}
+
+/** A file written from its start through StagedWrites: the thread pool writes a full buffer while the caller fills the other. */
+export class StagedSink implements ByteSink {
+  private position = 0;
+  constructor(private readonly staged: StagedWrites) {}
+
+  async write(bytes: Uint8Array): Promise<void> {
+    await this.staged.put(this.position, bytes);
+    this.position += bytes.length;
   }
 }
