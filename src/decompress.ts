@@ -41,6 +41,8 @@ export async function decompressStream(container: ByteSource | ContainerReader, 
   const inPlace = memory !== undefined && (!executor.sharesMemory || memory.buffer instanceof SharedArrayBuffer);
   // Decoding in this thread alone, a file is written by the thread pool meanwhile (workers write their own chunks).
   const staged = fd !== undefined && !executor.sharesMemory ? new StagedWrites(fd, chunks.reduce((size, c) => Math.max(size, c.rawLength), STAGE_BYTES)) : undefined;
+  // And the coded chunks are read ahead by the pool, in blocks (chunk by chunk the trips cost more than they save).
+  const ahead = staged && reader.stagedReads(STAGE_BYTES);
   const inFlight = new InOrder<DecodeReply, number>(executor.window, async ({ outcome, raw: rawBuffer, coded, refs }, number) => {
     if (outcome !== 'ok') throw reader.failure(number, outcome);
     const chunk = chunks[number]!;
@@ -50,7 +52,8 @@ export async function decompressStream(container: ByteSource | ContainerReader, 
       if (fd === undefined) await sink?.write(raw);
       rawBuffers.give(rawBuffer);
     }
-    codedBuffers.give(coded);
+    // A chunk read ahead is a view into the reader's block, not a buffer of the pool.
+    if (!ahead?.holds(coded)) codedBuffers.give(coded);
     for (const ref of refs) refBuffers.give(ref);
     options.onProgress?.(chunk.rawOffset + chunk.rawLength, original.size);
   });
@@ -59,7 +62,7 @@ export async function decompressStream(container: ByteSource | ContainerReader, 
   try {
     for (const [number, chunk] of chunks.entries()) {
       const codedLength = chunk.streams.reduce((sum, s) => sum + s.codedLength, 0);
-      const coded = await reader.readCoded(number, codedBuffers.take(codedLength));
+      const coded = (await ahead?.bytes(number)) ?? (await reader.readCoded(number, codedBuffers.take(codedLength)));
       const refs = await refBytes(chunk, bases, refBuffers);
       const output = fd === undefined || staged ? {} : { output: { fd, position: chunk.rawOffset } };
       const raw = inPlace
@@ -71,6 +74,7 @@ export async function decompressStream(container: ByteSource | ContainerReader, 
     await inFlight.drain();
     await staged?.finish();
   } finally {
+    await ahead?.settle();
     await staged?.settle();
     await executor.close();
   }

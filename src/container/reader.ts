@@ -2,6 +2,7 @@ import { xxh64 } from '../checksum.js';
 import { decodeWith } from '../codec/coders.js';
 import { MithrilError, type ErrorCode } from '../errors.js';
 import type { ByteSource } from '../io/source.js';
+import { StagedReads } from '../io/staged-reads.js';
 import { decodeFooter, decodeHeader, hasContainerMagic, FOOTER_SIZE, HEADER_SIZE, MAX_INDEX_BYTES, MAX_ZSTD_RATIO, type ChunkRecord, type ContainerIndex, type SourceRecord } from './format.js';
 import { validateIndex } from './validate.js';
 
@@ -89,6 +90,12 @@ export class ContainerReader {
   /** Tells the source that these chunks will be read next, in this order (a remote one fetches them ahead). */
   willReadChunks(chunkNumbers: readonly number[]): void {
     this.source.willRead?.(chunkNumbers.map((n) => ({ offset: this.index.chunks[n]!.offset, length: codedLengthOf(this.index.chunks[n]!) })));
+  }
+
+  /** The chunks' coded bytes read ahead by the thread pool in blocks of `size` (chunks asked for in order), if the source can. */
+  stagedReads(size: number): StagedReads | undefined {
+    const read = this.source.readInBackground?.bind(this.source);
+    return read && new StagedReads(read, this.index.chunks.map((chunk) => ({ offset: chunk.offset, length: codedLengthOf(chunk) })), size);
   }
 
   /** Reads a chunk's coded bytes (into `into` when given). */

@@ -1,4 +1,4 @@
-import { closeSync, fstatSync, openSync, readSync, statSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, read, readSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { MithrilError } from '../errors.js';
 
@@ -25,6 +25,8 @@ export interface ByteSource {
    * them ahead (a local one needs no hint). Reads outside them are still served.
    */
   willRead?(ranges: readonly ByteRange[]): void;
+  /** As `read` into `into`, but in libuv's thread pool, so that the calling thread can decode meanwhile (StagedReads). */
+  readInBackground?(offset: number, length: number, into: Uint8Array): Promise<Uint8Array>;
   /** Releases the source; closing it again does nothing. */
   close(): void;
   /**
@@ -91,15 +93,23 @@ export class FileSource implements ByteSource {
   // Synchronous positional reads inside: a local file needs no trip through the thread pool.
   async read(offset: number, length: number, into?: Uint8Array): Promise<Uint8Array> {
     const target = into ? into.subarray(0, length) : new Uint8Array(length);
-    let done = 0;
-    while (done < length) {
-      const n = readSync(this.fd, target, done, length - done, offset + done);
-      if (n === 0) {
-        throw new MithrilError(this.name, `unexpected end of file (wanted ${length} bytes at offset ${offset}, file has ${this.size}); was it truncated while being read?`, 'TRUNCATED');
-      }
-      done += n;
+    for (let done = 0; done < length; ) done += this.counted(readSync(this.fd, target, done, length - done, offset + done), offset, length);
+    return target;
+  }
+
+  async readInBackground(offset: number, length: number, into: Uint8Array): Promise<Uint8Array> {
+    const target = into.subarray(0, length);
+    for (let done = 0; done < length; ) {
+      const n = await new Promise<number>((resolve, reject) => read(this.fd, target, done, length - done, offset + done, (error, bytes) => (error ? reject(error) : resolve(bytes))));
+      done += this.counted(n, offset, length);
     }
     return target;
+  }
+
+  /** `n` bytes read, unless none were: the file ended early. */
+  private counted(n: number, offset: number, length: number): number {
+    if (n === 0) throw new MithrilError(this.name, `unexpected end of file (wanted ${length} bytes at offset ${offset}, file has ${this.size}); was it truncated while being read?`, 'TRUNCATED');
+    return n;
   }
 
   /** Only when `name` is this very file (not stdin, nor a pipe spooled to a temporary file): then its folder is the place of siblings. */
