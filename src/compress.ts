@@ -10,6 +10,7 @@ import { MithrilError } from './errors.js';
 import { ContainerWriter } from './container/writer.js';
 import { detectLayout } from './formats/detect.js';
 import type { ByteSink } from './io/sink.js';
+import { StagedReads } from './io/staged-reads.js';
 import { STAGE_BYTES, StagedSink, StagedWrites } from './io/staged-writes.js';
 import type { ByteSource } from './io/source.js';
 import { yieldNow } from './io/yield.js';
@@ -54,6 +55,9 @@ export interface CompressResult {
   unusedBases: UnusedBase[];
 }
 
+/** Bytes read ahead at once: four of the default chunks. */
+const READ_BLOCK_BYTES = 4 * 1048576;
+
 /** Compresses a checkpoint from `source` into a container written to `sink`. */
 export async function compressStream(source: ByteSource, sink: ByteSink, options: CompressOptions = {}): Promise<CompressResult> {
   const chunkSize = options.chunkSize ?? DEFAULT_CHUNK_SIZE;
@@ -71,6 +75,9 @@ export async function compressStream(source: ByteSource, sink: ByteSink, options
   const executor = createExecutor(workersFor(options.threads ?? 1, chunks.length, source.size, minBytes));
   // Coding in this thread alone, a file is written by the thread pool meanwhile, as decompress does.
   const staged = sink.fd !== undefined && !executor.sharesMemory ? new StagedWrites(sink.fd, STAGE_BYTES) : undefined;
+  // And the input is read ahead by the pool in blocks (workers need their chunks in shared memory instead).
+  const readInBackground = executor.sharesMemory ? undefined : source.readInBackground?.bind(source);
+  const ahead = readInBackground && new StagedReads(readInBackground, chunks, READ_BLOCK_BYTES);
   try {
     const writer = await ContainerWriter.open(staged ? new StagedSink(staged) : sink);
     const paired = bases.map(() => false);
@@ -80,15 +87,16 @@ export async function compressStream(source: ByteSource, sink: ByteSink, options
       const { split, streams, delta } = result;
       for (const ref of delta?.refs ?? []) used[ref.base] = true;
       await writer.addChunk(chunk.offset, chunk.length, result.xxh64, { split, streams, delta, payload: [out.subarray(0, result.codedLength)] });
-      rawBuffers.give(raw);
+      // A chunk read ahead is a view into a block, not a buffer of the pool.
+      if (!ahead?.holds(raw)) rawBuffers.give(raw);
       outBuffers.give(out);
       for (const ref of refs) refBuffers.give(ref);
       options.onProgress?.(chunk.offset + chunk.length, source.size);
     });
 
     try {
-      for (const chunk of chunks) {
-        const raw = await source.read(chunk.offset, chunk.length, rawBuffers.take(chunk.length));
+      for (const [index, chunk] of chunks.entries()) {
+        const raw = (await ahead?.bytes(index)) ?? (await source.read(chunk.offset, chunk.length, rawBuffers.take(chunk.length)));
         const out = outBuffers.take(encodeRoom(chunk.length));
         fileHash.update(raw);
         const { base, prev } = await pairChunk(chunk, bases, refBuffers);
@@ -117,7 +125,8 @@ export async function compressStream(source: ByteSource, sink: ByteSink, options
     const unusedBases = bases.flatMap((_, i): UnusedBase[] => (used[i] ? [] : [{ base: i, reason: paired[i] ? 'no-gain' : 'unmatched' }]));
     return { source: original, originalSize: source.size, compressedSize: writer.bytesWritten, unusedBases };
   } finally {
-    // After a failure no staged write may land in the file once its owner has closed it.
+    // After a failure no read or staged write may touch a file once its owner has closed it.
+    await ahead?.settle();
     await staged?.settle();
   }
 }
