@@ -1,6 +1,7 @@
 import { RunningChecksum } from './checksum.js';
 import { ContainerReader } from './container/reader.js';
 import { matchBases, refBytes, type BaseCheckpoint } from './chunks/bases.js';
+import { runDecode } from './chunks/code.js';
 import { MithrilError } from './errors.js';
 import type { ByteSink } from './io/sink.js';
 import type { ByteSource } from './io/source.js';
@@ -22,7 +23,8 @@ export interface DecompressOptions {
 
 /**
  * Restores the original bytes from a container into `sink` (or only checks them, without a sink),
- * verifying every chunk's checksum and then the whole file's.
+ * verifying the whole file's checksum, and every chunk's as it goes (for a file, whose output is
+ * discarded on failure, only to name the bad chunk once the whole file's fails).
  */
 export async function decompressStream(container: ByteSource | ContainerReader, sink: ByteSink | null, options: DecompressOptions = {}): Promise<ContainerReader> {
   const reader = container instanceof ContainerReader ? container : await ContainerReader.open(container);
@@ -43,6 +45,9 @@ export async function decompressStream(container: ByteSource | ContainerReader, 
   const staged = fd !== undefined && !executor.sharesMemory ? new StagedWrites(fd, chunks.reduce((size, c) => Math.max(size, c.rawLength), STAGE_BYTES)) : undefined;
   // And the coded chunks are read ahead by the pool, in blocks (chunk by chunk the trips cost more than they save).
   const ahead = staged && reader.stagedReads(STAGE_BYTES);
+  // A file is discarded unless the whole file's checksum matches, so its chunks' own checksums are
+  // needed only to name the bad one then (a pass of hashing saved); a stream or memory is checked chunk by chunk.
+  const unchecked = fd !== undefined;
   const inFlight = new InOrder<DecodeReply, number>(executor.window, async ({ outcome, raw: rawBuffer, coded, refs }, number) => {
     if (outcome !== 'ok') throw reader.failure(number, outcome);
     const chunk = chunks[number]!;
@@ -68,7 +73,7 @@ export async function decompressStream(container: ByteSource | ContainerReader, 
       const raw = inPlace
         ? memory.subarray(chunk.rawOffset, chunk.rawOffset + chunk.rawLength)
         : staged ? await staged.room(chunk.rawOffset, chunk.rawLength) : rawBuffers.take(chunk.rawLength);
-      await inFlight.add(executor.decode({ chunk, coded, raw, refs, ...output }), number);
+      await inFlight.add(executor.decode({ chunk, coded, raw, refs, unchecked, ...output }), number);
       await yieldNow();
     }
     await inFlight.drain();
@@ -79,7 +84,15 @@ export async function decompressStream(container: ByteSource | ContainerReader, 
     await executor.close();
   }
   if (fileHash.hex() !== original.xxh64) {
-    throw new MithrilError(reader.name, 'restored data does not match the original file checksum', 'CHECKSUM');
+    throw (unchecked && (await badChunk(reader, bases))) || new MithrilError(reader.name, 'restored data does not match the original file checksum', 'CHECKSUM');
   }
   return reader;
+}
+
+/** The error naming the first chunk that does not decode to its checksum, if one does not. */
+async function badChunk(reader: ContainerReader, bases: readonly BaseCheckpoint[]): Promise<MithrilError | undefined> {
+  for (const [number, chunk] of reader.index.chunks.entries()) {
+    const outcome = runDecode({ chunk, coded: await reader.readCoded(number), raw: new Uint8Array(chunk.rawLength), refs: await refBytes(chunk, bases) });
+    if (outcome !== 'ok') return reader.failure(number, outcome);
+  }
 }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { ContainerReader } from '../src/container/reader.js';
@@ -80,6 +80,26 @@ describe('real checkpoints round-trip bit-exactly', () => {
     assert.deepEqual(summary.dtypes.map((d) => d.dtype).sort(), ['F32', 'I64', 'opaque']);
     const exponent = summary.planes.find((p) => p.dtype === 'F32' && p.plane === 'exponent')!;
     assert.ok(exponent.original / exponent.compressed > 2.5, 'the fp32 exponent plane carries under 3.2 bits');
+  });
+});
+
+describe('a damaged chunk that still decodes', () => {
+  it('is named, to a file (checked whole, then chunk by chunk) as to a stream, and leaves no output', async () => {
+    const dir = tempDir();
+    const packed = join(dir, 'model.safetensors.mth');
+    await compressFile(fixture('cnn_epoch6.bf16.safetensors'), { output: packed });
+    // A byte of a plane stored raw (bf16 sign and mantissa) decodes to wrong bytes: only checksums see it.
+    const { index } = await ContainerReader.open(new BufferSource(readFileSync(packed), packed));
+    const number = index.chunks.findIndex((c) => c.streams.some((s) => s.coder === 'raw' && s.codedLength > 0));
+    const chunk = index.chunks[number]!;
+    const at = chunk.offset + chunk.streams.slice(0, chunk.streams.findIndex((s) => s.coder === 'raw')).reduce((sum, s) => sum + s.codedLength, 0);
+    const bytes = readFileSync(packed);
+    bytes[at] ^= 0x01;
+    writeFileSync(packed, bytes);
+    const named = new RegExp(`checksum mismatch in chunk ${number} \\(`);
+    await assert.rejects(decompressFile(packed, { output: join(dir, 'restored') }), (e: unknown) => e instanceof MithrilError && e.code === 'CHECKSUM' && named.test(e.message));
+    await assert.rejects(decompressStream(new BufferSource(bytes, packed), new MemorySink()), (e: unknown) => e instanceof MithrilError && named.test(e.message));
+    assert.deepEqual(readdirSync(dir), ['model.safetensors.mth']);
   });
 });
 
