@@ -11,7 +11,7 @@ import { ContainerWriter } from './container/writer.js';
 import { detectLayout } from './formats/detect.js';
 import type { ByteSink } from './io/sink.js';
 import { StagedReads } from './io/staged-reads.js';
-import { STAGE_BYTES, StagedSink, StagedWrites } from './io/staged-writes.js';
+import { STAGE_BYTES, STAGE_MIN_BYTES, StagedSink, StagedWrites } from './io/staged-writes.js';
 import type { ByteSource } from './io/source.js';
 import { yieldNow } from './io/yield.js';
 import { createExecutor, workersFor, WORKER_MIN_BYTES, WORKER_MIN_BYTES_SLOW, type EncodeReply } from './parallel/executor.js';
@@ -34,6 +34,8 @@ export interface CompressOptions {
   threads?: number;
   /** Bytes of work that justify starting one more worker (default: 64 MiB, 4 MiB with `best`). */
   workerMinBytes?: number;
+  /** Input bytes from which reads and writes are staged through the thread pool (default STAGE_MIN_BYTES). */
+  stageMinBytes?: number;
   /** The original file's name recorded in the container (default: the source's base name; '' for none). */
   originalName?: string;
 }
@@ -74,9 +76,10 @@ export async function compressStream(source: ByteSource, sink: ByteSink, options
   const minBytes = options.workerMinBytes ?? (options.best ? WORKER_MIN_BYTES_SLOW : WORKER_MIN_BYTES);
   const executor = createExecutor(workersFor(options.threads ?? 1, chunks.length, source.size, minBytes));
   // Coding in this thread alone, a file is written by the thread pool meanwhile, as decompress does.
-  const staged = sink.fd !== undefined && !executor.sharesMemory ? new StagedWrites(sink.fd, STAGE_BYTES) : undefined;
+  const stage = !executor.sharesMemory && source.size >= (options.stageMinBytes ?? STAGE_MIN_BYTES);
+  const staged = stage && sink.fd !== undefined ? new StagedWrites(sink.fd, STAGE_BYTES) : undefined;
   // And the input is read ahead by the pool in blocks (workers need their chunks in shared memory instead).
-  const readInBackground = executor.sharesMemory ? undefined : source.readInBackground?.bind(source);
+  const readInBackground = stage ? source.readInBackground?.bind(source) : undefined;
   const ahead = readInBackground && new StagedReads(readInBackground, chunks, READ_BLOCK_BYTES);
   try {
     const writer = await ContainerWriter.open(staged ? new StagedSink(staged) : sink);

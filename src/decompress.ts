@@ -5,7 +5,7 @@ import { runDecode } from './chunks/code.js';
 import { MithrilError } from './errors.js';
 import type { ByteSink } from './io/sink.js';
 import type { ByteSource } from './io/source.js';
-import { STAGE_BYTES, StagedWrites } from './io/staged-writes.js';
+import { STAGE_BYTES, STAGE_MIN_BYTES, StagedWrites } from './io/staged-writes.js';
 import { yieldNow } from './io/yield.js';
 import { createExecutor, workersFor, type DecodeReply } from './parallel/executor.js';
 import { InOrder } from './parallel/in-order.js';
@@ -19,6 +19,8 @@ export interface DecompressOptions {
   threads?: number;
   /** Bytes of work that justify starting one more worker (default 64 MiB). */
   workerMinBytes?: number;
+  /** Original bytes from which reads and writes are staged through the thread pool (default STAGE_MIN_BYTES). */
+  stageMinBytes?: number;
 }
 
 /**
@@ -42,7 +44,7 @@ export async function decompressStream(container: ByteSource | ContainerReader, 
   }
   const inPlace = memory !== undefined && (!executor.sharesMemory || memory.buffer instanceof SharedArrayBuffer);
   // Decoding in this thread alone, a file is written by the thread pool meanwhile (workers write their own chunks).
-  const staged = fd !== undefined && !executor.sharesMemory ? new StagedWrites(fd, chunks.reduce((size, c) => Math.max(size, c.rawLength), STAGE_BYTES)) : undefined;
+  const staged = fd !== undefined && !executor.sharesMemory && original.size >= (options.stageMinBytes ?? STAGE_MIN_BYTES) ? new StagedWrites(fd, chunks.reduce((size, c) => Math.max(size, c.rawLength), STAGE_BYTES)) : undefined;
   // And the coded chunks are read ahead by the pool, in blocks (chunk by chunk the trips cost more than they save).
   const ahead = staged && reader.stagedReads(STAGE_BYTES);
   // A file is discarded unless the whole file's checksum matches, so its chunks' own checksums are

@@ -83,6 +83,19 @@ describe('real checkpoints round-trip bit-exactly', () => {
   });
 });
 
+describe('reads and writes staged through the thread pool', () => {
+  it('give the same container and the same bytes back as without', async () => {
+    const dir = tempDir();
+    const input = fixture('cnn_train_epoch6.pt');
+    for (const stageMinBytes of [0, Infinity]) {
+      await compressFile(input, { output: join(dir, `${stageMinBytes}.mth`), stageMinBytes, chunkSize: 65536 });
+      await decompressFile(join(dir, `${stageMinBytes}.mth`), { output: join(dir, `${stageMinBytes}.pt`), stageMinBytes });
+      assert.deepEqual(readFileSync(join(dir, `${stageMinBytes}.pt`)), readFileSync(input));
+    }
+    assert.deepEqual(readFileSync(join(dir, '0.mth')), readFileSync(join(dir, 'Infinity.mth')));
+  });
+});
+
 describe('a damaged chunk that still decodes', () => {
   it('is named, to a file (checked whole, then chunk by chunk) as to a stream, and leaves no output', async () => {
     const dir = tempDir();
@@ -97,7 +110,9 @@ describe('a damaged chunk that still decodes', () => {
     bytes[at] ^= 0x01;
     writeFileSync(packed, bytes);
     const named = new RegExp(`checksum mismatch in chunk ${number} \\(`);
-    await assert.rejects(decompressFile(packed, { output: join(dir, 'restored') }), (e: unknown) => e instanceof MithrilError && e.code === 'CHECKSUM' && named.test(e.message));
+    for (const stageMinBytes of [0, Infinity]) {
+      await assert.rejects(decompressFile(packed, { output: join(dir, 'restored'), stageMinBytes }), (e: unknown) => e instanceof MithrilError && e.code === 'CHECKSUM' && named.test(e.message));
+    }
     await assert.rejects(decompressStream(new BufferSource(bytes, packed), new MemorySink()), (e: unknown) => e instanceof MithrilError && named.test(e.message));
     assert.deepEqual(readdirSync(dir), ['model.safetensors.mth']);
   });

@@ -4,6 +4,9 @@ import type { ByteSink } from './sink.js';
 /** Bytes a staging buffer holds by default (docs/DESIGN.md, "Restores": 2 MiB measured best of 1–8). */
 export const STAGE_BYTES = 2 * 1048576;
 
+/** Inputs from which I/O is staged: below, first touching the staging buffers costs more than the overlap saves (DESIGN, "Restores"). */
+export const STAGE_MIN_BYTES = 256 * 1048576;
+
 /**
  * A file written at increasing positions through two staging buffers: the caller fills one in
  * place while libuv's thread pool writes the other, a buffer at a time. Writes of 1 MiB each cost
