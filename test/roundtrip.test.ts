@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { openBase } from '../src/chunks/bases.js';
 import { ContainerReader } from '../src/container/reader.js';
 import { decodeFooter, FOOTER_SIZE } from '../src/container/format.js';
 import { compressBuffer, compressFile, decompressBuffer, decompressFile, decompressInto, decompressStream, MithrilError, readIndex, summarize, verifyFile } from '../src/index.js';
@@ -156,6 +157,13 @@ describe('opening a container', () => {
     const container = await compressBuffer(readFixture('cnn_epoch6.bf16.safetensors'));
     const source = new CountingSource(container);
     await ContainerReader.open(source);
+    assert.deepEqual(source.reads, [[0, 16], [container.length - 65536, 65536]]);
+  });
+
+  it('as a base, the bytes that tell it is a container are not read again', async () => {
+    const container = await compressBuffer(readFixture('cnn_epoch6.bf16.safetensors'));
+    const source = new CountingSource(container);
+    await openBase(source);
     assert.deepEqual(source.reads, [[0, 16], [container.length - 65536, 65536]]);
   });
 

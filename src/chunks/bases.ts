@@ -1,6 +1,6 @@
 import { basename } from 'node:path';
 import { checksumOfSource } from '../checksum.js';
-import { hasContainerMagic, type SourceRecord } from '../container/format.js';
+import { hasContainerMagic, HEADER_SIZE, type SourceRecord } from '../container/format.js';
 import { ContainerReader, describeSource } from '../container/reader.js';
 import type { ChunkRecord } from '../container/format.js';
 import { readChunk } from './decode.js';
@@ -78,8 +78,8 @@ class ContainerBase implements BaseCheckpoint {
     this.tensors = tensorsByName(reader.index.segments);
   }
 
-  static async open(source: ByteSource, bases: readonly GivenBase[]): Promise<ContainerBase> {
-    const reader = await ContainerReader.open(source);
+  static async open(source: ByteSource, bases: readonly GivenBase[], start?: Uint8Array): Promise<ContainerBase> {
+    const reader = await ContainerReader.open(source, start);
     if (reader.index.bases?.length && !bases.length) {
       throw new MithrilError(source.name, 'is itself delta-coded: give its original file as the base instead', 'NEEDS_BASE');
     }
@@ -143,7 +143,9 @@ export interface GivenBase {
  * as it does; closing them is the caller's.
  */
 export async function openBase(source: ByteSource, bases: readonly GivenBase[] = []): Promise<BaseCheckpoint> {
-  return hasContainerMagic(await source.read(0, Math.min(16, source.size))) ? ContainerBase.open(source, bases) : RawBase.open(source);
+  // The bytes that tell a container go on to open it: one read (one request to object storage) fewer.
+  const start = await source.read(0, Math.min(HEADER_SIZE, source.size));
+  return hasContainerMagic(start) ? ContainerBase.open(source, bases, start) : RawBase.open(source);
 }
 
 /** An original checkpoint file (not a container) as a base. */

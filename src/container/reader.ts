@@ -39,13 +39,13 @@ export class ContainerReader {
     this.name = source.name;
   }
 
-  /** Reads and checks the header, footer and index: everything but the chunks. */
-  static async open(source: ByteSource): Promise<ContainerReader> {
+  /** Reads and checks the header (unless given as `start`, already read), footer and index: everything but the chunks. */
+  static async open(source: ByteSource, start?: Uint8Array): Promise<ContainerReader> {
     const fail: (problem: string, code?: ErrorCode) => never = (problem, code = 'CORRUPT') => {
       throw new MithrilError(source.name, problem, code);
     };
     if (source.size === 0) fail('is empty (0 bytes), not a mithril file', 'EMPTY');
-    const start = await source.read(0, Math.min(HEADER_SIZE, source.size));
+    start ??= await source.read(0, Math.min(HEADER_SIZE, source.size));
     if (!hasContainerMagic(start)) fail('not a mithril file (no .mth header at the start)', 'NOT_CONTAINER');
     if (source.size < HEADER_SIZE + FOOTER_SIZE) fail(`truncated: only ${source.size} bytes, less than an empty container`, 'TRUNCATED');
     const header = decodeHeader(start);
