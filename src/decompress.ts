@@ -26,7 +26,7 @@ export interface DecompressOptions {
 /**
  * Restores the original bytes from a container into `sink` (or only checks them, without a sink),
  * verifying the whole file's checksum, and every chunk's as it goes (for a file, whose output is
- * discarded on failure, only to name the bad chunk once the whole file's fails).
+ * discarded on failure, or a check without a sink, only to name the bad chunk once the whole file's fails).
  */
 export async function decompressStream(container: ByteSource | ContainerReader, sink: ByteSink | null, options: DecompressOptions = {}): Promise<ContainerReader> {
   const reader = container instanceof ContainerReader ? container : await ContainerReader.open(container);
@@ -47,9 +47,10 @@ export async function decompressStream(container: ByteSource | ContainerReader, 
   const staged = fd !== undefined && !executor.sharesMemory && original.size >= (options.stageMinBytes ?? STAGE_MIN_BYTES) ? new StagedWrites(fd, chunks.reduce((size, c) => Math.max(size, c.rawLength), STAGE_BYTES)) : undefined;
   // And the coded chunks are read ahead by the pool, in blocks (chunk by chunk the trips cost more than they save).
   const ahead = staged && reader.stagedReads(STAGE_BYTES);
-  // A file is discarded unless the whole file's checksum matches, so its chunks' own checksums are
-  // needed only to name the bad one then (a pass of hashing saved); a stream or memory is checked chunk by chunk.
-  const unchecked = fd !== undefined;
+  // A file is discarded unless the whole file's checksum matches, and a check (no sink) passes
+  // nothing on, so there the chunks' own checksums are needed only to name the bad one then (a pass
+  // of hashing saved); a stream or memory is checked chunk by chunk.
+  const unchecked = fd !== undefined || sink === null;
   const inFlight = new InOrder<DecodeReply, number>(executor.window, async ({ outcome, raw: rawBuffer, coded, refs }, number) => {
     if (outcome !== 'ok') throw reader.failure(number, outcome);
     const chunk = chunks[number]!;

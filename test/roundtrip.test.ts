@@ -115,6 +115,7 @@ describe('a damaged chunk that still decodes', () => {
       await assert.rejects(decompressFile(packed, { output: join(dir, 'restored'), stageMinBytes }), (e: unknown) => e instanceof MithrilError && e.code === 'CHECKSUM' && named.test(e.message));
     }
     await assert.rejects(decompressStream(new BufferSource(bytes, packed), new MemorySink()), (e: unknown) => e instanceof MithrilError && named.test(e.message));
+    await assert.rejects(verifyFile(packed), (e: unknown) => e instanceof MithrilError && named.test(e.message));
     assert.deepEqual(readdirSync(dir), ['model.safetensors.mth']);
   });
 });
