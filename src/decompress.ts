@@ -1,4 +1,5 @@
 import { RunningChecksum } from './checksum.js';
+import { codedLengthOf } from './container/format.js';
 import { ContainerReader } from './container/reader.js';
 import { matchBases, refBytes, type BaseCheckpoint } from './chunks/bases.js';
 import { runDecode } from './chunks/code.js';
@@ -69,8 +70,7 @@ export async function decompressStream(container: ByteSource | ContainerReader, 
   reader.willReadChunks(chunks.map((_, number) => number));
   try {
     for (const [number, chunk] of chunks.entries()) {
-      const codedLength = chunk.streams.reduce((sum, s) => sum + s.codedLength, 0);
-      const coded = (await ahead?.bytes(number)) ?? (await reader.readCoded(number, codedBuffers.take(codedLength)));
+      const coded = (await ahead?.bytes(number)) ?? (await reader.readCoded(number, codedBuffers.take(codedLengthOf(chunk))));
       const refs = await refBytes(chunk, bases, refBuffers);
       const output = fd === undefined || staged ? {} : { output: { fd, position: chunk.rawOffset } };
       const raw = inPlace

@@ -2,7 +2,7 @@ import { splitForDtype } from '../codec/dtypes.js';
 import { BEST_TENSOR_CODERS, decodeChunk, encodeChunk, opaqueCoders, TENSOR_CODERS, type EncodeOptions, type StreamRecord } from '../codec/pipeline.js';
 import { splitByName } from '../codec/splits.js';
 import { checksumOf } from '../checksum.js';
-import type { ChunkRecord, DeltaRecord } from '../container/format.js';
+import { codedLengthOf, type ChunkRecord, type DeltaRecord } from '../container/format.js';
 import type { CodedChunk } from '../container/writer.js';
 import { decodeDeltaChunk, encodeDeltaChunk, type PairedBytes } from '../delta/delta-chunk.js';
 import { isDeltaDtype } from '../dtypes.js';
@@ -72,13 +72,13 @@ function encodeTensor(task: EncodeTask, options: EncodeOptions): CodedChunk {
   const dtype = task.dtype!;
   if (!task.base || !isDeltaDtype(dtype)) return encodeChunk(task.raw, splitForDtype(dtype), options);
   const delta = encodeDeltaChunk(task.raw, dtype, task.base, task.prev, task.strong, options, task.rowLength);
-  const deltaLength = delta.streams.reduce((sum, s) => sum + s.codedLength, 0);
+  const deltaLength = codedLengthOf(delta);
   if (deltaLength * BEST_SINGLE_RATIO[dtype]! <= task.raw.length) return delta;
   // Both codings write into the same reused memory, so keep the delta's bytes before coding alone.
   if (kept.length < deltaLength) kept = new Uint8Array(deltaLength + (deltaLength >> 2));
   const deltaCopy = { ...delta, payload: [kept.subarray(0, gather(delta.payload, kept))] };
   const single = encodeChunk(task.raw, splitForDtype(dtype), options);
-  return single.streams.reduce((sum, s) => sum + s.codedLength, 0) < deltaLength ? single : deltaCopy;
+  return codedLengthOf(single) < deltaLength ? single : deltaCopy;
 }
 
 export function runEncode(task: EncodeTask): EncodeResult {

@@ -36,6 +36,9 @@ export function residualSplit(dtype: DeltaRecord['dtype']): string {
   return dtype === 'F32' ? 'bytes4' : 'bytes2';
 }
 
+/** Bytes a chunk's coded streams take in all. */
+export const codedLengthOf = (chunk: { readonly streams: readonly { readonly codedLength: number }[] }): number => chunk.streams.reduce((sum, s) => sum + s.codedLength, 0);
+
 export interface ChunkRecord {
   /** Where the chunk's coded planes start in the container. */
   offset: number;

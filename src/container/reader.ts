@@ -1,15 +1,16 @@
 import { xxh64 } from '../checksum.js';
 import { decodeWith } from '../codec/coders.js';
 import { MithrilError, type ErrorCode } from '../errors.js';
-import type { ByteSource } from '../io/source.js';
+import type { ByteRange, ByteSource } from '../io/source.js';
 import { StagedReads } from '../io/staged-reads.js';
-import { decodeFooter, decodeHeader, hasContainerMagic, FOOTER_SIZE, HEADER_SIZE, MAX_INDEX_BYTES, MAX_ZSTD_RATIO, type ChunkRecord, type ContainerIndex, type SourceRecord } from './format.js';
+import { codedLengthOf, decodeFooter, decodeHeader, hasContainerMagic, FOOTER_SIZE, HEADER_SIZE, MAX_INDEX_BYTES, MAX_ZSTD_RATIO, type ChunkRecord, type ContainerIndex, type SourceRecord } from './format.js';
 import { validateIndex } from './validate.js';
 
 /** A source for messages; names come from files, so they are quoted with escapes (one line always). */
 export const describeSource = (s: SourceRecord): string => `${JSON.stringify(s.name)} (${s.size} bytes, xxh64 ${s.xxh64})`;
 
-const codedLengthOf = (chunk: ChunkRecord): number => chunk.streams.reduce((sum, s) => sum + s.codedLength, 0);
+/** Where a chunk's coded bytes are in the container. */
+const codedRange = (chunk: ChunkRecord): ByteRange => ({ offset: chunk.offset, length: codedLengthOf(chunk) });
 
 /** Bytes read at once from the end: the footer and an index of up to 64 KiB (a 500 MiB checkpoint's), one request for a remote source. */
 const TAIL_BYTES = 64 * 1024;
@@ -89,13 +90,13 @@ export class ContainerReader {
 
   /** Tells the source that these chunks will be read next, in this order (a remote one fetches them ahead). */
   willReadChunks(chunkNumbers: readonly number[]): void {
-    this.source.willRead?.(chunkNumbers.map((n) => ({ offset: this.index.chunks[n]!.offset, length: codedLengthOf(this.index.chunks[n]!) })));
+    this.source.willRead?.(chunkNumbers.map((n) => codedRange(this.index.chunks[n]!)));
   }
 
   /** The chunks' coded bytes read ahead by the thread pool in blocks of `size` (chunks asked for in order), if the source can. */
   stagedReads(size: number): StagedReads | undefined {
     const read = this.source.readInBackground?.bind(this.source);
-    return read && new StagedReads(read, this.index.chunks.map((chunk) => ({ offset: chunk.offset, length: codedLengthOf(chunk) })), size);
+    return read && new StagedReads(read, this.index.chunks.map(codedRange), size);
   }
 
   /** Reads a chunk's coded bytes (into `into` when given). */

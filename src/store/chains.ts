@@ -47,20 +47,13 @@ export class Chains {
 
   /** The original file at `path` as a base if it still holds `member`'s bytes (same size and xxh64), else undefined. */
   private async openSource(path: string, member: MemberRecord): Promise<GivenBase | undefined> {
-    let source: FileSource;
-    try {
-      source = new FileSource(path);
-    } catch {
-      return undefined;
-    }
-    const base = source.size === member.original.size ? await openOriginal(source).catch(() => undefined) : undefined;
-    if (base?.identity.xxh64 !== member.original.xxh64) {
-      source.close();
-      return undefined;
-    }
-    const given = { path, base: base! };
-    this.opened.push(given);
-    return given;
+    const sameBytes = async (source: ByteSource): Promise<GivenBase['base']> => {
+      const base = source.size === member.original.size ? await openOriginal(source) : undefined;
+      if (base?.identity.xxh64 !== member.original.xxh64) throw new Error('no longer the original');
+      return base;
+    };
+    // Gone, changed or unreadable: the entry is read from the store instead.
+    return this.track(async () => new FileSource(path), path, sameBytes).catch(() => undefined);
   }
 
   private async openReference(reference: ReferenceRecord | undefined, path: string): Promise<GivenBase> {
