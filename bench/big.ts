@@ -101,7 +101,11 @@ export function measureBig(file: string, script: string, threads: number): BigRo
   const packed = `${file}.bench.mth`;
   const restored = `${file}.bench.out`;
   const rows: BigRow[] = [];
-  const child = (mode: string, input: string, output: string, t: number) => runBigChild(script, mode, input, output, t);
+  // Each output is new, as zstd's are: replacing a file would sync it first (syncBeforeRename), which zstd -f never does.
+  const child = (mode: string, input: string, output: string, t: number) => {
+    rmSync(output, { force: true });
+    return runBigChild(script, mode, input, output, t);
+  };
   try {
     warmPageCache(file);
     for (const t of [...new Set([1, threads])]) {
