@@ -51,12 +51,15 @@ export async function decompressStream(container: ByteSource | ContainerReader, 
   // A file is discarded unless the whole file's checksum matches, and a check (no sink) passes
   // nothing on, so there the chunks' own checksums are needed only to name the bad one then (a pass
   // of hashing saved); a stream or memory is checked chunk by chunk.
-  const unchecked = fd !== undefined || sink === null;
+  // With workers the chunks are checked where they were decoded instead (chunks tile the file, so
+  // that checks every byte): the whole-file pass would read every byte a worker wrote from another core.
+  const wholeFile = !executor.sharesMemory;
+  const unchecked = wholeFile && (fd !== undefined || sink === null);
   const inFlight = new InOrder<DecodeReply, number>(executor.window, async ({ outcome, raw: rawBuffer, coded, refs }, number) => {
     if (outcome !== 'ok') throw reader.failure(number, outcome);
     const chunk = chunks[number]!;
     const raw = rawBuffer.subarray(0, chunk.rawLength);
-    fileHash.update(raw);
+    if (wholeFile) fileHash.update(raw);
     if (!inPlace && !staged) {
       if (fd === undefined) await sink?.write(raw);
       rawBuffers.give(rawBuffer);
@@ -86,7 +89,7 @@ export async function decompressStream(container: ByteSource | ContainerReader, 
     await staged?.settle();
     await executor.close();
   }
-  if (fileHash.hex() !== original.xxh64) {
+  if (wholeFile && fileHash.hex() !== original.xxh64) {
     throw (unchecked && (await badChunk(reader, bases))) || new MithrilError(reader.name, 'restored data does not match the original file checksum', 'CHECKSUM');
   }
   return reader;

@@ -73,6 +73,31 @@ describe('worker threads', () => {
     }
   });
 
+  it('keep a worker fed while this thread codes without returning to its event loop', async () => {
+    const shared = (length: number): Uint8Array => new Uint8Array(new SharedArrayBuffer(length));
+    const file = readFixture('cnn_epoch6.bf16.safetensors');
+    const pool = createExecutor(2);
+    await pool.whenReady();
+    try {
+      const raw = shared(1 << 20);
+      raw.set(file.subarray(file.length - raw.length));
+      const { result, out } = await pool.encode({ raw, out: shared(encodeRoom(raw.length)), dtype: 'BF16', best: false, strong: false });
+      const chunk = { offset: 0, rawOffset: 0, rawLength: raw.length, xxh64: result.xxh64, split: result.split, streams: result.streams };
+      const coded = out.subarray(0, result.codedLength);
+      const before = pool.ran;
+      // Tasks handed over back to back, as decompress does with chunks it already has: replies
+      // that wait for the event loop would leave the worker with its first few tasks only.
+      const tasks = Array.from({ length: 64 }, () => pool.decode({ chunk, coded, raw: shared(raw.length), refs: [] }));
+      const outcomes = (await Promise.all(tasks)).map((reply) => reply.outcome);
+      assert.deepEqual(new Set(outcomes), new Set(['ok']));
+      const onWorker = pool.ran.onWorkers - before.onWorkers;
+      assert.equal(onWorker + pool.ran.here - before.here, 64);
+      assert.ok(onWorker > 8, `the worker ran ${onWorker} of 64 tasks`);
+    } finally {
+      await pool.close();
+    }
+  });
+
   it('give the same container as one thread, and decode it the same', async () => {
     const original = (await tiled('cnn_epoch6.bf16.safetensors', 8));
     const one = await compressBuffer(original, { threads: 1 });

@@ -1,4 +1,4 @@
-import { parentPort } from 'node:worker_threads';
+import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import { SharedViewReceiver } from './shared-views.js';
 import { runDecode, runEncode, type DecodeTask, type EncodeTask } from '../chunks/code.js';
 
@@ -9,16 +9,18 @@ import { runDecode, runEncode, type DecodeTask, type EncodeTask } from '../chunk
 export type WorkerRequest = { id: number; encode: EncodeTask } | { id: number; decode: DecodeTask };
 
 const views = new SharedViewReceiver();
+/** Replies go on a port of their own, which the main thread can read without its event loop (executor.ts, collect). */
+const replies = (workerData as { replies: MessagePort }).replies;
 
 parentPort!.on('message', (packed: unknown) => {
   const request = views.unpack(packed) as WorkerRequest;
   try {
-    if ('encode' in request) parentPort!.postMessage({ id: request.id, result: runEncode(request.encode) });
-    else parentPort!.postMessage({ id: request.id, outcome: runDecode(request.decode) });
+    if ('encode' in request) replies.postMessage({ id: request.id, result: runEncode(request.encode) });
+    else replies.postMessage({ id: request.id, outcome: runDecode(request.decode) });
   } catch (error) {
     const code = (error as NodeJS.ErrnoException | null)?.code;
-    parentPort!.postMessage({ id: request.id, error: error instanceof Error ? error.message : String(error), ...(code ? { code } : {}) });
+    replies.postMessage({ id: request.id, error: error instanceof Error ? error.message : String(error), ...(code ? { code } : {}) });
   }
 });
 // Every module is loaded: until this arrives the main thread codes chunks itself (docs/DESIGN.md, "Workers").
-parentPort!.postMessage({ ready: true });
+replies.postMessage({ ready: true });
