@@ -73,13 +73,15 @@ export async function decompressStream(container: ByteSource | ContainerReader, 
   reader.willReadChunks(chunks.map((_, number) => number));
   try {
     for (const [number, chunk] of chunks.entries()) {
-      const coded = (await ahead?.bytes(number)) ?? (await reader.readCoded(number, codedBuffers.take(codedLengthOf(chunk))));
+      // Workers read a file's coded bytes themselves: copied here, every byte would cross between cores.
+      const input = executor.sharesMemory ? reader.codedInFile(number) : undefined;
+      const coded = input ? codedBuffers.take(codedLengthOf(chunk)) : ((await ahead?.bytes(number)) ?? (await reader.readCoded(number, codedBuffers.take(codedLengthOf(chunk)))));
       const refs = await refBytes(chunk, bases, refBuffers);
       const output = fd === undefined || staged ? {} : { output: { fd, position: chunk.rawOffset } };
       const raw = inPlace
         ? memory.subarray(chunk.rawOffset, chunk.rawOffset + chunk.rawLength)
         : staged ? await staged.room(chunk.rawOffset, chunk.rawLength) : rawBuffers.take(chunk.rawLength);
-      await inFlight.add(executor.decode({ chunk, coded, raw, refs, unchecked, ...output }), number);
+      await inFlight.add(executor.decode({ chunk, coded, raw, refs, unchecked, ...output, ...(input ? { input } : {}) }), number);
       await yieldNow();
     }
     await inFlight.drain();

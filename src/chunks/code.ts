@@ -6,7 +6,9 @@ import { codedLengthOf, type ChunkRecord, type DeltaRecord } from '../container/
 import type { CodedChunk } from '../container/writer.js';
 import { decodeDeltaChunk, encodeDeltaChunk, type PairedBytes } from '../delta/delta-chunk.js';
 import { isDeltaDtype } from '../dtypes.js';
+import type { CodedInFile } from '../container/reader.js';
 import { writeAll } from '../io/sink.js';
+import { readAt } from '../io/source.js';
 
 /**
  * The work on one chunk, as pure functions of bytes: the same code runs in-process (-T 1) and in
@@ -93,6 +95,8 @@ export interface DecodeTask {
   chunk: ChunkRecord;
   /** Where to write the checked original bytes, if the task writes them itself. */
   output?: { fd: number; position: number };
+  /** Where to read the coded bytes into `coded` from first, if the task reads them itself. */
+  input?: CodedInFile;
   coded: Uint8Array;
   /** Room for the chunk's original bytes (at least rawLength). */
   raw: Uint8Array;
@@ -106,7 +110,8 @@ export type DecodeOutcome = 'ok' | 'corrupt' | 'checksum';
 
 /** Decodes a chunk into `raw` and checks it against its checksum (unless `unchecked`). */
 export function runDecode(task: DecodeTask): DecodeOutcome {
-  const { chunk, coded, refs } = task;
+  const { chunk, input, refs } = task;
+  const coded = input ? readAt(input.fd, task.coded.subarray(0, codedLengthOf(chunk)), input.position, input.name, input.size) : task.coded;
   const raw = task.raw.subarray(0, chunk.rawLength);
   try {
     if (chunk.delta) decodeDeltaChunk(coded, chunk.split, chunk.streams, chunk.delta, refs, raw);

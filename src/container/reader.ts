@@ -25,6 +25,14 @@ async function readEndingIn(source: ByteSource, tail: Uint8Array, tailOffset: nu
   return bytes;
 }
 
+/** A chunk's coded bytes in a local file: its descriptor, its name and size for messages, and where the chunk starts. */
+export interface CodedInFile {
+  fd: number;
+  name: string;
+  size: number;
+  position: number;
+}
+
 /** An opened container: its validated index, ready for random access to any chunk. */
 export class ContainerReader {
   /** Coded bytes of the chunk being read in this thread, reused (fresh memory is slow to touch). */
@@ -97,6 +105,12 @@ export class ContainerReader {
   stagedReads(size: number): StagedReads | undefined {
     const read = this.source.readInBackground?.bind(this.source);
     return read && new StagedReads(read, this.index.chunks.map(codedRange), size);
+  }
+
+  /** Where a chunk's coded bytes are when the container is a local file, for a thread to read them itself (`readAt`). */
+  codedInFile(chunkNumber: number): CodedInFile | undefined {
+    const { fd, name, size } = this.source;
+    return fd === undefined ? undefined : { fd, name, size, position: this.index.chunks[chunkNumber]!.offset };
   }
 
   /** Reads a chunk's coded bytes (into `into` when given). */

@@ -27,6 +27,8 @@ export interface ByteSource {
   willRead?(ranges: readonly ByteRange[]): void;
   /** As `read` into `into`, but in libuv's thread pool, so that the calling thread can decode meanwhile (StagedReads). */
   readInBackground?(offset: number, length: number, into: Uint8Array): Promise<Uint8Array>;
+  /** An open local file, which any thread may read at absolute positions with `readAt` (a worker reads the chunks it decodes). */
+  readonly fd?: number;
   /** Releases the source; closing it again does nothing. */
   close(): void;
   /**
@@ -61,9 +63,22 @@ export class BufferSource implements ByteSource {
   close(): void {}
 }
 
+/** Reads exactly `into.length` bytes of the file open as `fd` at `offset`; `name` and `size` are for the error if it ends early. */
+export function readAt(fd: number, into: Uint8Array, offset: number, name: string, size: number): Uint8Array {
+  for (let done = 0; done < into.length; ) {
+    const n = readSync(fd, into, done, into.length - done, offset + done);
+    if (n === 0) throw truncated(name, into.length, offset, size);
+    done += n;
+  }
+  return into;
+}
+
+const truncated = (name: string, length: number, offset: number, size: number): MithrilError =>
+  new MithrilError(name, `unexpected end of file (wanted ${length} bytes at offset ${offset}, file has ${size}); was it truncated while being read?`, 'TRUNCATED');
+
 export class FileSource implements ByteSource {
   readonly size: number;
-  private readonly fd: number;
+  readonly fd: number;
   private closed = false;
   private readonly modified: number;
 
@@ -92,9 +107,7 @@ export class FileSource implements ByteSource {
 
   // Synchronous positional reads inside: a local file needs no trip through the thread pool.
   async read(offset: number, length: number, into?: Uint8Array): Promise<Uint8Array> {
-    const target = into ? into.subarray(0, length) : new Uint8Array(length);
-    for (let done = 0; done < length; ) done += this.counted(readSync(this.fd, target, done, length - done, offset + done), offset, length);
-    return target;
+    return readAt(this.fd, into ? into.subarray(0, length) : new Uint8Array(length), offset, this.name, this.size);
   }
 
   async readInBackground(offset: number, length: number, into: Uint8Array): Promise<Uint8Array> {
@@ -108,7 +121,7 @@ export class FileSource implements ByteSource {
 
   /** `n` bytes read, unless none were: the file ended early. */
   private counted(n: number, offset: number, length: number): number {
-    if (n === 0) throw new MithrilError(this.name, `unexpected end of file (wanted ${length} bytes at offset ${offset}, file has ${this.size}); was it truncated while being read?`, 'TRUNCATED');
+    if (n === 0) throw truncated(this.name, length, offset, this.size);
     return n;
   }
 

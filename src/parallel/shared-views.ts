@@ -33,9 +33,17 @@ export class SharedViewSender {
       if (first) this.sent[worker]!.add(number);
       return { sharedView: number, offset: value.byteOffset, length: value.length, ...(first ? { buffer: value.buffer } : {}) };
     }
-    if (Array.isArray(value)) return value.map((item) => this.pack(item, worker));
-    if (value !== null && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, this.pack(item, worker)]));
-    return value;
+    if (value === null || typeof value !== 'object') return value;
+    // Objects without shared views (a chunk's records) go as they are: copying every one cost more than the message.
+    let packed: unknown[] | Record<string, unknown> | undefined;
+    const entries = value as Record<string, unknown>;
+    for (const key in entries) {
+      const item = entries[key];
+      const itemPacked = this.pack(item, worker);
+      if (itemPacked !== item) packed ??= Array.isArray(value) ? [...value] : { ...entries };
+      if (packed) (packed as Record<string, unknown>)[key] = itemPacked;
+    }
+    return packed ?? value;
   }
 }
 
