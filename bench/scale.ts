@@ -82,6 +82,9 @@ async function inMemory(file: string, runs: number): Promise<Runs> {
       let packed: Uint8Array = new Uint8Array(0);
       samples.push([`compressBuffer -T ${threads}`, await inProcess(async () => (packed = await compressBuffer(input, { threads, workerMinBytes: 1 })))]);
       samples.push([`decompressInto, reused memory -T ${threads}`, await inProcess(() => decompressInto(packed, reused, { threads, workerMinBytes: 1 }))]);
+      const sharedPacked = new Uint8Array(new SharedArrayBuffer(packed.length));
+      sharedPacked.set(packed);
+      samples.push([`decompressInto, reused memory, container in shared memory -T ${threads}`, await inProcess(() => decompressInto(sharedPacked, reused, { threads, workerMinBytes: 1 }))]);
       if (threads === 1) samples.push(['decompressBuffer, fresh memory -T 1', await inProcess(() => decompressBuffer(packed))]);
     }
     samples.push(['zstd-napi level 1 compress, reused memory', await inProcess(() => cctx.compress(frame, input, 1))]);
@@ -140,7 +143,8 @@ export async function measureScale(file: string, script: string, runs: number): 
       return `| ${what} | ${speed(seconds[0]!)} | ${speed(median(seconds))} | ${median(samples.map((s) => s.cpuSeconds)).toFixed(2)} | ${median(samples.map((s) => s.faults))} |`;
     }),
     '',
-    `2 threads / 1, best runs: in memory compress ${ratio('compressBuffer -T 2', 'compressBuffer -T 1')}, decompress ${ratio('decompressInto, reused memory -T 2', 'decompressInto, reused memory -T 1')}; ` +
+    `2 threads / 1, best runs: in memory compress ${ratio('compressBuffer -T 2', 'compressBuffer -T 1')}, decompress ${ratio('decompressInto, reused memory -T 2', 'decompressInto, reused memory -T 1')} ` +
+      `(container in shared memory ${ratio('decompressInto, reused memory, container in shared memory -T 2', 'decompressInto, reused memory, container in shared memory -T 1')}); ` +
       `file to file compress ${ratio('mithril compress -T 2', 'mithril compress -T 1')}, decompress ${ratio('mithril decompress -T 2', 'mithril decompress -T 1')}; ` +
       `bound, zstd-napi alone ${ratio('bound: zstd-napi decompress in 2 workers, a half each', 'bound: zstd-napi decompress in 1 worker')}`,
     `mithril -T 1 / zstd -T1, file to file: compress ${ratio('mithril compress -T 1', 'zstd -1 -T1')}, decompress ${ratio('mithril decompress -T 1', 'zstd -d -T1')}; ` +

@@ -65,7 +65,7 @@ export async function decompressStream(container: ByteSource | ContainerReader, 
       rawBuffers.give(rawBuffer);
     }
     // A chunk read ahead is a view into the reader's block, not a buffer of the pool.
-    if (!ahead?.holds(coded)) codedBuffers.give(coded);
+    if (!ahead?.holds(coded) && !reader.holdsInMemory(coded)) codedBuffers.give(coded);
     for (const ref of refs) refBuffers.give(ref);
     options.onProgress?.(chunk.rawOffset + chunk.rawLength, original.size);
   });
@@ -73,9 +73,12 @@ export async function decompressStream(container: ByteSource | ContainerReader, 
   reader.willReadChunks(chunks.map((_, number) => number));
   try {
     for (const [number, chunk] of chunks.entries()) {
-      // Workers read a file's coded bytes themselves: copied here, every byte would cross between cores.
-      const input = executor.sharesMemory ? reader.codedInFile(number) : undefined;
-      const coded = input ? codedBuffers.take(codedLengthOf(chunk)) : ((await ahead?.bytes(number)) ?? (await reader.readCoded(number, codedBuffers.take(codedLengthOf(chunk)))));
+      // A chunk decoded here needs no copy of a container in memory (nor one a worker can read);
+      // workers read a file's coded bytes themselves: copied here, every byte would cross between cores.
+      const here = executor.runsNextHere();
+      const view = reader.codedInMemory(number, !here);
+      const input = here ? undefined : reader.codedInFile(number);
+      const coded = view ?? (input ? codedBuffers.take(codedLengthOf(chunk)) : ((await ahead?.bytes(number)) ?? (await reader.readCoded(number, codedBuffers.take(codedLengthOf(chunk))))));
       const refs = await refBytes(chunk, bases, refBuffers);
       const output = fd === undefined || staged ? {} : { output: { fd, position: chunk.rawOffset } };
       const raw = inPlace

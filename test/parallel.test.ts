@@ -4,7 +4,7 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { readSafetensorsLayout } from '../src/formats/safetensors.js';
-import { compressBuffer, compressFile, decompressBuffer, decompressFile, MithrilError } from '../src/index.js';
+import { compressBuffer, compressFile, decompressBuffer, decompressFile, decompressInto, MithrilError } from '../src/index.js';
 import { BufferSource } from '../src/io/source.js';
 import { encodeRoom } from '../src/chunks/code.js';
 import { createExecutor, workersFor, WORKER_MIN_BYTES_SLOW } from '../src/parallel/executor.js';
@@ -104,6 +104,18 @@ describe('worker threads', () => {
     const two = await compressBuffer(original, { threads: 2, workerMinBytes: 1 });
     assert.deepEqual(two, one);
     assert.deepEqual(await decompressBuffer(one, { threads: 2, workerMinBytes: 1 }), new Uint8Array(original));
+    // A container in shared memory is read by the workers in place, into shared memory in place.
+    const shared = (bytes: Uint8Array): Uint8Array => {
+      const copy = new Uint8Array(new SharedArrayBuffer(bytes.length));
+      copy.set(bytes);
+      return copy;
+    };
+    const out = shared(new Uint8Array(original.length + 7));
+    await decompressInto(shared(one), out, { threads: 2, workerMinBytes: 1 });
+    assert.deepEqual(out.subarray(0, original.length), new Uint8Array(original));
+    const corrupted = shared(one);
+    corrupted[corrupted.length >> 1]! ^= 0x20;
+    await assert.rejects(decompressInto(corrupted, out, { threads: 2, workerMinBytes: 1 }), /(checksum mismatch in|corrupted) chunk \d+/);
   });
 
   it('give the same delta container as one thread, and decode it', async () => {

@@ -107,6 +107,22 @@ export class ContainerReader {
     return read && new StagedReads(read, this.index.chunks.map(codedRange), size);
   }
 
+  /**
+   * A chunk's coded bytes as a view, when the whole container is in memory (no copy); with
+   * `sharedOnly`, only when that memory is shared, for a worker thread to read.
+   */
+  codedInMemory(chunkNumber: number, sharedOnly = false): Uint8Array | undefined {
+    const { memory } = this.source;
+    if (!memory || (sharedOnly && !(memory.buffer instanceof SharedArrayBuffer))) return undefined;
+    const chunk = this.index.chunks[chunkNumber]!;
+    return memory.subarray(chunk.offset, chunk.offset + codedLengthOf(chunk));
+  }
+
+  /** Whether `bytes` are a view of the container in memory (codedInMemory), not a buffer to reuse. */
+  holdsInMemory(bytes: Uint8Array): boolean {
+    return bytes.buffer === this.source.memory?.buffer;
+  }
+
   /** Where a chunk's coded bytes are when the container is a local file, for a thread to read them itself (`readAt`). */
   codedInFile(chunkNumber: number): CodedInFile | undefined {
     const { fd, name, size } = this.source;

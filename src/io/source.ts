@@ -27,6 +27,8 @@ export interface ByteSource {
   willRead?(ranges: readonly ByteRange[]): void;
   /** As `read` into `into`, but in libuv's thread pool, so that the calling thread can decode meanwhile (StagedReads). */
   readInBackground?(offset: number, length: number, into: Uint8Array): Promise<Uint8Array>;
+  /** All of the source's bytes when they are in memory: views of them need no copy. */
+  readonly memory?: Uint8Array;
   /** An open local file, which any thread may read at absolute positions with `readAt` (a worker reads the chunks it decodes). */
   readonly fd?: number;
   /** Releases the source; closing it again does nothing. */
@@ -42,17 +44,17 @@ export interface ByteSource {
 export class BufferSource implements ByteSource {
   readonly size: number;
   constructor(
-    private readonly bytes: Uint8Array,
+    readonly memory: Uint8Array,
     readonly name = '<buffer>',
   ) {
-    this.size = bytes.length;
+    this.size = memory.length;
   }
 
   async read(offset: number, length: number, into?: Uint8Array): Promise<Uint8Array> {
     if (offset < 0 || length < 0 || offset + length > this.size) {
       throw new MithrilError(this.name, `unexpected end of data (wanted ${length} bytes at offset ${offset}, size ${this.size})`, 'TRUNCATED');
     }
-    const view = this.bytes.subarray(offset, offset + length);
+    const view = this.memory.subarray(offset, offset + length);
     if (!into) return view;
     into.set(view);
     return into.subarray(0, length);

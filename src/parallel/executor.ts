@@ -18,6 +18,11 @@ export interface Executor {
   readonly buffers: TaskBuffers;
   encode(task: EncodeTask): Promise<EncodeReply>;
   decode(task: DecodeTask): Promise<DecodeReply>;
+  /**
+   * Whether the next task given will run in this thread, so that the caller can hand it bytes
+   * without copying them into shared memory (the task then runs here whatever happens meanwhile).
+   */
+  runsNextHere(): boolean;
   /** Tasks run so far in this thread and on workers. */
   readonly ran: { here: number; onWorkers: number };
   /** Resolves once every worker takes tasks (before that, tasks run in this thread). */
@@ -58,6 +63,9 @@ class InProcess implements Executor {
   readonly sharesMemory = false;
   readonly buffers = taskBuffers(false);
   readonly ran = { here: 0, onWorkers: 0 };
+  runsNextHere(): boolean {
+    return true;
+  }
   async encode(task: EncodeTask): Promise<EncodeReply> {
     this.ran.here++;
     return { result: runEncode(task), raw: task.raw, out: task.out, refs: encodeRefs(task) };
@@ -108,6 +116,8 @@ class Pool implements Executor {
   private readonly pending = new Map<number, Pending>();
   private readonly views: SharedViewSender;
   private nextId = 0;
+  /** Where the next task runs, once runsNextHere has told. */
+  private nextHere: boolean | undefined;
   /** A worker failed: never parked for reuse. */
   private broken = false;
 
@@ -149,9 +159,15 @@ class Pool implements Executor {
    * and whenever every worker has work queued: one worker fewer to start and to feed, and this
    * thread's share of the cores is not left idle (docs/DESIGN.md, "Workers").
    */
-  private codesHere(): boolean {
+  runsNextHere(): boolean {
     this.collect();
-    return this.busy.every((tasks, k) => !this.ready[k] || tasks >= INLINE_FROM);
+    return (this.nextHere ??= this.busy.every((tasks, k) => !this.ready[k] || tasks >= INLINE_FROM));
+  }
+
+  private codesHere(): boolean {
+    const here = this.runsNextHere();
+    this.nextHere = undefined;
+    return here;
   }
 
   async encode(task: EncodeTask): Promise<EncodeReply> {
