@@ -103,7 +103,11 @@ async function inMemory(file: string, runs: number): Promise<Runs> {
 function fileToFile(file: string, script: string, runs: number): Runs {
   const [packed, restored, zst] = [`${file}.scale.mth`, `${file}.scale.out`, `${file}.scale.zst`];
   const out: Runs = new Map();
-  const node = (mode: string, input: string, output: string, threads: number): Sample => command(process.execPath, [script, '--big-one', mode, input, output, String(threads)]);
+  // Each output is new, as zstd's are: replacing a file would sync it first (syncBeforeRename), which zstd -f never does.
+  const node = (mode: string, input: string, output: string, threads: number): Sample => {
+    rmSync(output, { force: true });
+    return command(process.execPath, [script, '--big-one', mode, input, output, String(threads)]);
+  };
   try {
     for (let run = 0; run <= runs; run++) {
       const samples: [string, Sample][] = [

@@ -12,7 +12,7 @@ import { detectLayout } from './formats/detect.js';
 import type { ByteSink } from './io/sink.js';
 import { StagedReads } from './io/staged-reads.js';
 import { STAGE_BYTES, STAGE_MIN_BYTES, StagedSink, StagedWrites } from './io/staged-writes.js';
-import type { ByteSource } from './io/source.js';
+import { isViewOf, viewInMemory, type ByteSource } from './io/source.js';
 import { yieldNow } from './io/yield.js';
 import { createExecutor, workersFor, WORKER_MIN_BYTES, WORKER_MIN_BYTES_SLOW, type EncodeReply } from './parallel/executor.js';
 import { InOrder } from './parallel/in-order.js';
@@ -90,8 +90,8 @@ export async function compressStream(source: ByteSource, sink: ByteSink, options
       const { split, streams, delta } = result;
       for (const ref of delta?.refs ?? []) used[ref.base] = true;
       await writer.addChunk(chunk.offset, chunk.length, result.xxh64, { split, streams, delta, payload: [out.subarray(0, result.codedLength)] });
-      // A chunk read ahead is a view into a block, not a buffer of the pool.
-      if (!ahead?.holds(raw)) rawBuffers.give(raw);
+      // A chunk read ahead is a view into a block, and one in memory a view of it: neither is the pool's.
+      if (!ahead?.holds(raw) && !isViewOf(source, raw)) rawBuffers.give(raw);
       outBuffers.give(out);
       for (const ref of refs) refBuffers.give(ref);
       options.onProgress?.(chunk.offset + chunk.length, source.size);
@@ -99,7 +99,9 @@ export async function compressStream(source: ByteSource, sink: ByteSink, options
 
     try {
       for (const [index, chunk] of chunks.entries()) {
-        const raw = (await ahead?.bytes(index)) ?? (await source.read(chunk.offset, chunk.length, rawBuffers.take(chunk.length)));
+        // A chunk coded here needs no copy of a checkpoint in memory (nor one a worker can read).
+        const view = viewInMemory(source, chunk.offset, chunk.length, !executor.runsNextHere());
+        const raw = view ?? (await ahead?.bytes(index)) ?? (await source.read(chunk.offset, chunk.length, rawBuffers.take(chunk.length)));
         const out = outBuffers.take(encodeRoom(chunk.length));
         fileHash.update(raw);
         const { base, prev } = await pairChunk(chunk, bases, refBuffers);

@@ -1,7 +1,7 @@
 import { xxh64 } from '../checksum.js';
 import { decodeWith } from '../codec/coders.js';
 import { MithrilError, type ErrorCode } from '../errors.js';
-import type { ByteRange, ByteSource } from '../io/source.js';
+import { isViewOf, viewInMemory, type ByteRange, type ByteSource } from '../io/source.js';
 import { StagedReads } from '../io/staged-reads.js';
 import { codedLengthOf, decodeFooter, decodeHeader, hasContainerMagic, FOOTER_SIZE, HEADER_SIZE, MAX_INDEX_BYTES, MAX_ZSTD_RATIO, type ChunkRecord, type ContainerIndex, type SourceRecord } from './format.js';
 import { validateIndex } from './validate.js';
@@ -112,15 +112,13 @@ export class ContainerReader {
    * `sharedOnly`, only when that memory is shared, for a worker thread to read.
    */
   codedInMemory(chunkNumber: number, sharedOnly = false): Uint8Array | undefined {
-    const { memory } = this.source;
-    if (!memory || (sharedOnly && !(memory.buffer instanceof SharedArrayBuffer))) return undefined;
     const chunk = this.index.chunks[chunkNumber]!;
-    return memory.subarray(chunk.offset, chunk.offset + codedLengthOf(chunk));
+    return viewInMemory(this.source, chunk.offset, codedLengthOf(chunk), sharedOnly);
   }
 
   /** Whether `bytes` are a view of the container in memory (codedInMemory), not a buffer to reuse. */
   holdsInMemory(bytes: Uint8Array): boolean {
-    return bytes.buffer === this.source.memory?.buffer;
+    return isViewOf(this.source, bytes);
   }
 
   /** Where a chunk's coded bytes are when the container is a local file, for a thread to read them itself (`readAt`). */

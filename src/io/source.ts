@@ -65,6 +65,19 @@ export class BufferSource implements ByteSource {
   close(): void {}
 }
 
+/**
+ * A view of `length` bytes at `offset` when the source is in memory (no copy); with `sharedOnly`,
+ * only when that memory is shared, for a worker thread to read.
+ */
+export function viewInMemory(source: ByteSource, offset: number, length: number, sharedOnly: boolean): Uint8Array | undefined {
+  const { memory } = source;
+  if (!memory || (sharedOnly && !(memory.buffer instanceof SharedArrayBuffer))) return undefined;
+  return memory.subarray(offset, offset + length);
+}
+
+/** Whether `bytes` are a view of the source's memory (viewInMemory), not a buffer of the caller's to reuse. */
+export const isViewOf = (source: ByteSource, bytes: Uint8Array): boolean => bytes.buffer === source.memory?.buffer;
+
 /** Reads exactly `into.length` bytes of the file open as `fd` at `offset`; `name` and `size` are for the error if it ends early. */
 export function readAt(fd: number, into: Uint8Array, offset: number, name: string, size: number): Uint8Array {
   for (let done = 0; done < into.length; ) {
