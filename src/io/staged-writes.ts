@@ -59,10 +59,16 @@ export class StagedWrites {
     await Promise.allSettled(this.writing);
   }
 
-  /** Hands the current buffer to the thread pool and switches to the other once its write is done. */
+  /**
+   * Hands the current buffer to the thread pool and switches to the other once its write is done.
+   * A write starts only after the one before it: two at once to the same file spin on its inode
+   * lock in the kernel (docs/DESIGN.md, "Restores").
+   */
   private async flush(): Promise<void> {
     const bytes = this.buffers[this.current]!.subarray(0, this.filled);
-    this.writing[this.current] = writeAllAt(this.fd, bytes, this.start);
+    const start = this.start;
+    const before = this.writing[this.current ^ 1]!;
+    this.writing[this.current] = before.then(() => writeAllAt(this.fd, bytes, start), () => writeAllAt(this.fd, bytes, start));
     this.writing[this.current]!.catch(() => {}); // observed by finish() or the next flush of this buffer
     this.current ^= 1;
     this.filled = 0;
