@@ -31,6 +31,23 @@ describe('real checkpoints round-trip bit-exactly', () => {
     });
   }
 
+  it('never write into the caller’s checkpoint, bases or container (chunks are coded from views of them)', async () => {
+    const pairs: [string, string][] = [['cnn_epoch6.bf16.safetensors', 'cnn_epoch5.bf16.safetensors'], ['cnn_train_epoch6.pt', 'cnn_train_epoch5.pt'], ['ft_step20_layer0.bf16.safetensors', 'ft_step10_layer0.bf16.safetensors']];
+    for (const [name, baseName] of pairs) {
+      const original = readFixture(name);
+      const baseBytes = readFixture(baseName);
+      const [originalHash, baseHash] = [sha256(original), sha256(baseBytes)];
+      const base = await openBase(new BufferSource(baseBytes, baseName));
+      for (const options of [{}, { best: true }, { bases: [base] }, { bases: [base], fast: true }, { bases: [base], best: true }, { bases: [base], threads: 2, workerMinBytes: 1 }]) {
+        const container = await compressBuffer(original, options);
+        const containerHash = sha256(container);
+        const restored = await decompressBuffer(container, { bases: options.bases ? [{ path: baseName, base }] : [], threads: 2, workerMinBytes: 1 });
+        const what = `${name} ${JSON.stringify(Object.keys(options))}`;
+        assert.deepEqual([sha256(original), sha256(baseBytes), sha256(container), sha256(restored)], [originalHash, baseHash, containerHash, originalHash], what);
+      }
+    }
+  });
+
   it('every chunk size gives the same bytes back', async () => {
     const original = readFixture('cnn_epoch6.bf16.safetensors');
     for (const chunkSize of [4096, 65536, 4 * 1048576]) {
