@@ -78,7 +78,8 @@ export async function decompressStream(container: ByteSource | ContainerReader, 
       const here = executor.runsNextHere();
       const view = reader.codedInMemory(number, !here);
       const input = here ? undefined : reader.codedInFile(number);
-      const coded = view ?? (input ? codedBuffers.take(codedLengthOf(chunk)) : ((await ahead?.bytes(number)) ?? (await reader.readCoded(number, codedBuffers.take(codedLengthOf(chunk))))));
+      const size = codedLengthOf(chunk);
+      const coded = view ?? (input ? codedBuffers.take(size) : ((await ahead?.bytes(number)) ?? (await reader.readCoded(number, codedBuffers.take(size)))));
       const refs = await refBytes(chunk, bases, refBuffers);
       const output = fd === undefined || staged ? {} : { output: { fd, position: chunk.rawOffset } };
       const raw = inPlace

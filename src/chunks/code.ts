@@ -6,9 +6,8 @@ import { codedLengthOf, type ChunkRecord, type DeltaRecord } from '../container/
 import type { CodedChunk } from '../container/writer.js';
 import { decodeDeltaChunk, encodeDeltaChunk, type PairedBytes } from '../delta/delta-chunk.js';
 import { isDeltaDtype } from '../dtypes.js';
-import type { CodedInFile } from '../container/reader.js';
 import { writeAll } from '../io/sink.js';
-import { readAt } from '../io/source.js';
+import { readAt, type InFile } from '../io/source.js';
 
 /**
  * The work on one chunk, as pure functions of bytes: the same code runs in-process (-T 1) and in
@@ -96,7 +95,7 @@ export interface DecodeTask {
   /** Where to write the checked original bytes, if the task writes them itself. */
   output?: { fd: number; position: number };
   /** Where to read the coded bytes into `coded` from first, if the task reads them itself. */
-  input?: CodedInFile;
+  input?: InFile;
   coded: Uint8Array;
   /** Room for the chunk's original bytes (at least rawLength). */
   raw: Uint8Array;

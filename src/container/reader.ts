@@ -1,7 +1,7 @@
 import { xxh64 } from '../checksum.js';
 import { decodeWith } from '../codec/coders.js';
 import { MithrilError, type ErrorCode } from '../errors.js';
-import { isViewOf, viewInMemory, type ByteRange, type ByteSource } from '../io/source.js';
+import { isViewOf, viewInMemory, type ByteRange, type ByteSource, type InFile } from '../io/source.js';
 import { StagedReads } from '../io/staged-reads.js';
 import { codedLengthOf, decodeFooter, decodeHeader, hasContainerMagic, FOOTER_SIZE, HEADER_SIZE, MAX_INDEX_BYTES, MAX_ZSTD_RATIO, type ChunkRecord, type ContainerIndex, type SourceRecord } from './format.js';
 import { validateIndex } from './validate.js';
@@ -23,14 +23,6 @@ async function readEndingIn(source: ByteSource, tail: Uint8Array, tailOffset: nu
   await source.read(offset, tailOffset - offset, bytes);
   bytes.set(tail.subarray(0, end - tailOffset), tailOffset - offset);
   return bytes;
-}
-
-/** A chunk's coded bytes in a local file: its descriptor, its name and size for messages, and where the chunk starts. */
-export interface CodedInFile {
-  fd: number;
-  name: string;
-  size: number;
-  position: number;
 }
 
 /** An opened container: its validated index, ready for random access to any chunk. */
@@ -122,7 +114,7 @@ export class ContainerReader {
   }
 
   /** Where a chunk's coded bytes are when the container is a local file, for a thread to read them itself (`readAt`). */
-  codedInFile(chunkNumber: number): CodedInFile | undefined {
+  codedInFile(chunkNumber: number): InFile | undefined {
     const { fd, name, size } = this.source;
     return fd === undefined ? undefined : { fd, name, size, position: this.index.chunks[chunkNumber]!.offset };
   }

@@ -78,6 +78,14 @@ export function viewInMemory(source: ByteSource, offset: number, length: number,
 /** Whether `bytes` are a view of the source's memory (viewInMemory), not a buffer of the caller's to reuse. */
 export const isViewOf = (source: ByteSource, bytes: Uint8Array): boolean => bytes.buffer === source.memory?.buffer;
 
+/** Bytes at `position` of a local file open as `fd`, which any thread may read with `readAt`; its name and size are for messages. */
+export interface InFile {
+  fd: number;
+  name: string;
+  size: number;
+  position: number;
+}
+
 /** Reads exactly `into.length` bytes of the file open as `fd` at `offset`; `name` and `size` are for the error if it ends early. */
 export function readAt(fd: number, into: Uint8Array, offset: number, name: string, size: number): Uint8Array {
   for (let done = 0; done < into.length; ) {
