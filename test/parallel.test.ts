@@ -28,6 +28,14 @@ async function tiled(name: string, times: number): Promise<Buffer> {
   return safetensors(header, Buffer.concat(parts));
 }
 
+/** Shared memory, which workers use in place: `length` bytes, or a copy of `bytes`. */
+const shared = (length: number): Uint8Array => new Uint8Array(new SharedArrayBuffer(length));
+function sharedCopy(bytes: Uint8Array): Uint8Array {
+  const copy = shared(bytes.length);
+  copy.set(bytes);
+  return copy;
+}
+
 describe('worker threads', () => {
   it('name a shared buffer in messages, sending it to each worker once, and copy other views', () => {
     const shared = new Uint8Array(new SharedArrayBuffer(64)).fill(7);
@@ -48,7 +56,6 @@ describe('worker threads', () => {
   });
 
   it('code on the workers once they are ready (this thread codes until then) as this thread does', async () => {
-    const shared = (length: number): Uint8Array => new Uint8Array(new SharedArrayBuffer(length));
     const file = readFixture('cnn_epoch6.bf16.safetensors');
     const [here, pool] = [createExecutor(1), createExecutor(2)];
     await pool.whenReady();
@@ -74,7 +81,6 @@ describe('worker threads', () => {
   });
 
   it('keep a worker fed while this thread codes without returning to its event loop', async () => {
-    const shared = (length: number): Uint8Array => new Uint8Array(new SharedArrayBuffer(length));
     const file = readFixture('cnn_epoch6.bf16.safetensors');
     const pool = createExecutor(2);
     await pool.whenReady();
@@ -105,15 +111,10 @@ describe('worker threads', () => {
     assert.deepEqual(two, one);
     assert.deepEqual(await decompressBuffer(one, { threads: 2, workerMinBytes: 1 }), new Uint8Array(original));
     // A container in shared memory is read by the workers in place, into shared memory in place.
-    const shared = (bytes: Uint8Array): Uint8Array => {
-      const copy = new Uint8Array(new SharedArrayBuffer(bytes.length));
-      copy.set(bytes);
-      return copy;
-    };
-    const out = shared(new Uint8Array(original.length + 7));
-    await decompressInto(shared(one), out, { threads: 2, workerMinBytes: 1 });
+    const out = shared(original.length + 7);
+    await decompressInto(sharedCopy(one), out, { threads: 2, workerMinBytes: 1 });
     assert.deepEqual(out.subarray(0, original.length), new Uint8Array(original));
-    const corrupted = shared(one);
+    const corrupted = sharedCopy(one);
     corrupted[corrupted.length >> 1]! ^= 0x20;
     await assert.rejects(decompressInto(corrupted, out, { threads: 2, workerMinBytes: 1 }), /(checksum mismatch in|corrupted) chunk \d+/);
   });

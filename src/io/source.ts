@@ -137,15 +137,10 @@ export class FileSource implements ByteSource {
     const target = into.subarray(0, length);
     for (let done = 0; done < length; ) {
       const n = await new Promise<number>((resolve, reject) => read(this.fd, target, done, length - done, offset + done, (error, bytes) => (error ? reject(error) : resolve(bytes))));
-      done += this.counted(n, offset, length);
+      if (n === 0) throw truncated(this.name, length, offset, this.size);
+      done += n;
     }
     return target;
-  }
-
-  /** `n` bytes read, unless none were: the file ended early. */
-  private counted(n: number, offset: number, length: number): number {
-    if (n === 0) throw truncated(this.name, length, offset, this.size);
-    return n;
   }
 
   /** Only when `name` is this very file (not stdin, nor a pipe spooled to a temporary file): then its folder is the place of siblings. */

@@ -67,8 +67,9 @@ export class StagedWrites {
   private async flush(): Promise<void> {
     const bytes = this.buffers[this.current]!.subarray(0, this.filled);
     const start = this.start;
-    const before = this.writing[this.current ^ 1]!;
-    this.writing[this.current] = before.then(() => writeAllAt(this.fd, bytes, start), () => writeAllAt(this.fd, bytes, start));
+    // Whether the write before failed is for finish() to report; this one is done either way.
+    const before = this.writing[this.current ^ 1]!.catch(() => {});
+    this.writing[this.current] = before.then(() => writeAllAt(this.fd, bytes, start));
     this.writing[this.current]!.catch(() => {}); // observed by finish() or the next flush of this buffer
     this.current ^= 1;
     this.filled = 0;
