@@ -50,6 +50,9 @@ function assertContents(entry: PackEntry): void {
     'dist/src/index.js',
     'dist/src/index.d.ts',
     'dist/src/bundle/main.js',
+    'dist/src/bundle/cli.js',
+    'dist/src/bundle/cli.js.cache',
+    'dist/src/bundle/package.json', // marks the bundle CommonJS
     'dist/src/bundle/worker.js',
     'dist/src/bundle/kernels.wasm',
     'dist/src/parallel/worker.js',

@@ -149,16 +149,20 @@ process.stdout.on('error', (error) => {
   process.exit(EXIT_BROKEN_PIPE);
 });
 
-try {
-  await program.parseAsync();
-} catch (error) {
-  if (error instanceof BrokenPipe) {
-    process.exitCode = EXIT_BROKEN_PIPE;
-  } else if (error instanceof CommanderError) {
-    if (error.code === 'mithril.usage') console.error(`mithril: ${error.message}`);
-    process.exitCode = error.exitCode === 0 ? 0 : EXIT_USAGE;
-  } else {
-    console.error(`mithril: ${(await commands()).describe('mithril', error)}`);
-    process.exitCode = EXIT_ERROR;
+// Not a top-level await: the bundle is CommonJS, which Node loads faster (docs/DESIGN.md, "Start-up").
+async function run(): Promise<void> {
+  try {
+    await program.parseAsync();
+  } catch (error) {
+    if (error instanceof BrokenPipe) {
+      process.exitCode = EXIT_BROKEN_PIPE;
+    } else if (error instanceof CommanderError) {
+      if (error.code === 'mithril.usage') console.error(`mithril: ${error.message}`);
+      process.exitCode = error.exitCode === 0 ? 0 : EXIT_USAGE;
+    } else {
+      console.error(`mithril: ${(await commands()).describe('mithril', error)}`);
+      process.exitCode = EXIT_ERROR;
+    }
   }
 }
+void run();
