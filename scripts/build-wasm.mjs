@@ -1,6 +1,6 @@
 // Compiles the hand-written WebAssembly text in src/kernels/ to dist/src/kernels/kernels.wasm, where
-// src/kernels/index.ts loads it. One module, so that every kernel family shares one memory and one
-// instance: the text is src/kernels/module.wat (the memory) then each family file of FAMILIES, in
+// src/kernels/index.ts loads it. One module, so that the kernel families of an instance share one
+// memory: the text is src/kernels/module.wat (the memory) then each family file of FAMILIES, in
 // that order, inside one `(module ...)`; each family file holds bare functions.
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
@@ -32,8 +32,10 @@ const toolkit = await wabt();
 const source = `(module\n${parts.map((p) => p.text).join('')})\n`;
 let module;
 try {
-  module = toolkit.parseWat('kernels.wat', source, { simd: true });
-  module.validate();
+  // Threads: the memory is shared (see module.wat).
+  const features = { simd: true, threads: true };
+  module = toolkit.parseWat('kernels.wat', source, features);
+  module.validate(features);
 } catch (error) {
   throw new Error(String(error instanceof Error ? error.message : error).replace(/kernels\.wat:(\d+):\d+/g, (_, n) => where(Number(n))));
 }

@@ -11,6 +11,7 @@ import { ContainerWriter } from './container/writer.js';
 import { detectLayout } from './formats/detect.js';
 import type { ByteSink } from './io/sink.js';
 import { StagedReads } from './io/staged-reads.js';
+import { PlaneBuffers } from './kernels/plane-memory.js';
 import { STAGE_BYTES, STAGE_MIN_BYTES, StagedSink, StagedWrites } from './io/staged-writes.js';
 import { isViewOf, viewInMemory, type ByteSource } from './io/source.js';
 import { yieldNow } from './io/yield.js';
@@ -78,9 +79,11 @@ export async function compressStream(source: ByteSource, sink: ByteSink, options
   // Coding in this thread alone, a file is written by the thread pool meanwhile, as decompress does.
   const stage = !executor.sharesMemory && source.size >= (options.stageMinBytes ?? STAGE_MIN_BYTES);
   const staged = stage && sink.fd !== undefined ? new StagedWrites(sink.fd, STAGE_BYTES) : undefined;
-  // And the input is read ahead by the pool in blocks (workers need their chunks in shared memory instead).
+  // And the input is read ahead by the pool in blocks (workers need their chunks in shared memory instead),
+  // into the plane kernels' memory, where they are split without a copy.
   const readInBackground = stage ? source.readInBackground?.bind(source) : undefined;
-  const ahead = readInBackground && new StagedReads(readInBackground, chunks, READ_BLOCK_BYTES);
+  const planeBuffers = new PlaneBuffers();
+  const ahead = readInBackground && new StagedReads(readInBackground, chunks, READ_BLOCK_BYTES, planeBuffers.take);
   try {
     const writer = await ContainerWriter.open(staged ? new StagedSink(staged) : sink);
     const paired = bases.map(() => false);
@@ -133,5 +136,6 @@ export async function compressStream(source: ByteSource, sink: ByteSink, options
     // After a failure no read or staged write may touch a file once its owner has closed it.
     await ahead?.settle();
     await staged?.settle();
+    planeBuffers.release();
   }
 }

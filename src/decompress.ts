@@ -8,6 +8,7 @@ import type { ByteSink } from './io/sink.js';
 import type { ByteSource } from './io/source.js';
 import { STAGE_BYTES, STAGE_MIN_BYTES, StagedWrites } from './io/staged-writes.js';
 import { yieldNow } from './io/yield.js';
+import { PlaneBuffers } from './kernels/plane-memory.js';
 import { createExecutor, workersFor, type DecodeReply } from './parallel/executor.js';
 import { InOrder } from './parallel/in-order.js';
 
@@ -45,9 +46,11 @@ export async function decompressStream(container: ByteSource | ContainerReader, 
   }
   const inPlace = memory !== undefined && (!executor.sharesMemory || memory.buffer instanceof SharedArrayBuffer);
   // Decoding in this thread alone, a file is written by the thread pool meanwhile (workers write their own chunks).
-  const staged = fd !== undefined && !executor.sharesMemory && original.size >= (options.stageMinBytes ?? STAGE_MIN_BYTES) ? new StagedWrites(fd, chunks.reduce((size, c) => Math.max(size, c.rawLength), STAGE_BYTES)) : undefined;
+  // The staging buffers are in the plane kernels' memory: planes are merged from the bytes read into the bytes written.
+  const planeBuffers = new PlaneBuffers();
+  const staged = fd !== undefined && !executor.sharesMemory && original.size >= (options.stageMinBytes ?? STAGE_MIN_BYTES) ? new StagedWrites(fd, chunks.reduce((size, c) => Math.max(size, c.rawLength), STAGE_BYTES), planeBuffers.take) : undefined;
   // And the coded chunks are read ahead by the pool, in blocks (chunk by chunk the trips cost more than they save).
-  const ahead = staged && reader.stagedReads(STAGE_BYTES);
+  const ahead = staged && reader.stagedReads(STAGE_BYTES, planeBuffers.take);
   // A file is discarded unless the whole file's checksum matches, and a check (no sink) passes
   // nothing on, so there the chunks' own checksums are needed only to name the bad one then (a pass
   // of hashing saved); a stream or memory is checked chunk by chunk.
@@ -93,6 +96,7 @@ export async function decompressStream(container: ByteSource | ContainerReader, 
   } finally {
     await ahead?.settle();
     await staged?.settle();
+    planeBuffers.release();
     await executor.close();
   }
   if (wholeFile && fileHash.hex() !== original.xxh64) {

@@ -142,10 +142,12 @@ export function decodePlanes(coded: Uint8Array, splitName: string, streams: read
   const buffers = split.buffers(length);
   let at = 0;
   return streams.map((stream, k) => {
-    const plane = buffers[k]!;
-    decodeWith(stream.coder as CoderName, coded.subarray(at, at + stream.codedLength), plane);
+    const bytes = coded.subarray(at, at + stream.codedLength);
     at += stream.codedLength;
-    return plane;
+    // A raw plane is used where it lies, not copied (planes are only read from here on).
+    if (stream.coder === 'raw' && bytes.length === buffers[k]!.length) return bytes;
+    decodeWith(stream.coder as CoderName, bytes, buffers[k]!);
+    return buffers[k]!;
   });
 }
 

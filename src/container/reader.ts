@@ -3,6 +3,7 @@ import { decodeWith } from '../codec/coders.js';
 import { MithrilError, type ErrorCode } from '../errors.js';
 import { isViewOf, viewInMemory, type ByteRange, type ByteSource, type InFile } from '../io/source.js';
 import { StagedReads } from '../io/staged-reads.js';
+import type { Allocate } from '../io/staged-writes.js';
 import { codedLengthOf, decodeFooter, decodeHeader, hasContainerMagic, FOOTER_SIZE, HEADER_SIZE, MAX_INDEX_BYTES, MAX_ZSTD_RATIO, type ChunkRecord, type ContainerIndex, type SourceRecord } from './format.js';
 import { validateIndex } from './validate.js';
 
@@ -94,9 +95,9 @@ export class ContainerReader {
   }
 
   /** The chunks' coded bytes read ahead by the thread pool in blocks of `size` (chunks asked for in order), if the source can. */
-  stagedReads(size: number): StagedReads | undefined {
+  stagedReads(size: number, allocate?: Allocate): StagedReads | undefined {
     const read = this.source.readInBackground?.bind(this.source);
-    return read && new StagedReads(read, this.index.chunks.map(codedRange), size);
+    return read && new StagedReads(read, this.index.chunks.map(codedRange), size, allocate);
   }
 
   /**

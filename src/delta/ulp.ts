@@ -6,7 +6,8 @@
  */
 import { storeWords, words16, words32 } from '../codec/bytes.js';
 import type { DeltaDtype } from '../dtypes.js';
-import { align16, GROUP, kernels, wasmMemory } from '../kernels/index.js';
+import { align16, GROUP, planeKernels } from '../kernels/index.js';
+import { inPlaneMemory, planeMemory, scratchBase } from '../kernels/plane-memory.js';
 import { predict16, predict32, ulp16, ulp32 } from './ulp-map.js';
 
 export interface Prediction {
@@ -74,29 +75,23 @@ export function ulpRestore(dtype: DeltaDtype, base: Uint8Array, residuals: Uint8
 }
 
 /**
- * Where ulpPlanes16 and ulpRestorePlanes16 keep things in wasm memory for a chunk of `length`
- * bytes: the base (rebuilt in place by the restore) from 0, the two residual planes where the
- * `bytes2` split keeps its plane buffers, then the older base; then the new values (split only).
+ * Where ulpPlanes16 and ulpRestorePlanes16 keep things in the plane kernels' memory for a chunk of
+ * `length` bytes: the base (rebuilt in place by the restore) from the scratch space's start, the
+ * two residual planes where the `bytes2` split keeps its plane buffers, then the older base; then
+ * the new values (split only).
  */
 function layout16(length: number) {
+  const base = scratchBase();
   const count = length >> 1;
   const groups = Math.floor(count / GROUP);
   const span = align16(length);
-  const [lo, hi, prev] = [span, span + align16(count), span + 2 * align16(count)];
-  return { count, groups, bulk: groups * GROUP * 2, lo, hi, prev, next: prev + span, end: prev + 2 * span };
+  const [lo, hi, prev] = [base + span, base + span + align16(count), base + span + 2 * align16(count)];
+  return { base, count, groups, bulk: groups * GROUP * 2, lo, hi, prev, next: prev + span, end: prev + 2 * span };
 }
 
 /** The prediction for the bytes from `offset` on (the plain-TS tail after the SIMD groups). */
 function predictionFrom(prediction: Prediction | undefined, offset: number): Prediction | undefined {
   return prediction && { ...prediction, prev: prediction.prev.subarray(offset) };
-}
-
-/**
- * Grows wasm memory for ulpRestorePlanes16 up front: planes decoded into the `bytes2` split's
- * buffers are used where they are, and growing the memory later would detach them.
- */
-export function reserveRestore16(length: number): void {
-  wasmMemory(layout16(length).next);
 }
 
 /**
@@ -106,11 +101,11 @@ export function reserveRestore16(length: number): void {
 export function ulpPlanes16(base: Uint8Array, next: Uint8Array, prediction?: Prediction): Uint8Array[] {
   const at = layout16(next.length);
   const { count, groups, bulk } = at;
-  const memory = wasmMemory(at.end);
-  memory.set(base.subarray(0, bulk), 0);
+  const memory = planeMemory(at.end);
+  memory.set(base.subarray(0, bulk), at.base);
   memory.set(next.subarray(0, bulk), at.next);
   if (prediction) memory.set(prediction.prev.subarray(0, bulk), at.prev);
-  kernels.ulpSplit16(0, prediction ? at.prev : 0, at.next, at.lo, at.hi, groups, prediction?.beta ?? 0);
+  planeKernels.ulpSplit16(at.base, prediction ? at.prev : 0, at.next, at.lo, at.hi, groups, prediction?.beta ?? 0);
   const rest = new Uint8Array(next.length - bulk);
   ulpResiduals('BF16', base.subarray(bulk), next.subarray(bulk), rest, predictionFrom(prediction, bulk));
   for (let i = 0; i < rest.length >> 1; i++) {
@@ -121,20 +116,24 @@ export function ulpPlanes16(base: Uint8Array, next: Uint8Array, prediction?: Pre
 }
 
 /**
- * Inverse of ulpPlanes16: rebuilds the values into `dst` from the base(s) and the two planes, over
- * the base's copy in wasm memory (see reserveRestore16).
+ * Inverse of ulpPlanes16: rebuilds the values into `dst` from the base(s) and the two planes; planes
+ * and `dst` in the plane kernels' memory are used where they are.
  */
 export function ulpRestorePlanes16(base: Uint8Array, [low, high]: Uint8Array[], dst: Uint8Array, prediction?: Prediction): void {
   const at = layout16(dst.length);
   const { groups, bulk } = at;
-  const memory = wasmMemory(at.next);
-  const placed = (plane: Uint8Array, offset: number): boolean => plane.buffer === memory.buffer && plane.byteOffset === offset;
-  if (!placed(low!, at.lo)) memory.set(low!.subarray(0, groups * GROUP), at.lo);
-  if (!placed(high!, at.hi)) memory.set(high!.subarray(0, groups * GROUP), at.hi);
-  memory.set(base.subarray(0, bulk), 0);
+  const memory = planeMemory(at.next);
+  const place = (plane: Uint8Array, offset: number): number => {
+    if (inPlaneMemory(plane)) return plane.byteOffset;
+    memory.set(plane.subarray(0, groups * GROUP), offset);
+    return offset;
+  };
+  const [lo, hi] = [place(low!, at.lo), place(high!, at.hi)];
+  memory.set(base.subarray(0, bulk), at.base);
   if (prediction) memory.set(prediction.prev.subarray(0, bulk), at.prev);
-  kernels.ulpMerge16(0, prediction ? at.prev : 0, at.lo, at.hi, 0, groups, prediction?.beta ?? 0);
-  dst.set(memory.subarray(0, bulk));
+  const inPlace = inPlaneMemory(dst);
+  planeKernels.ulpMerge16(at.base, prediction ? at.prev : 0, lo, hi, inPlace ? dst.byteOffset : at.base, groups, prediction?.beta ?? 0);
+  if (!inPlace) dst.set(memory.subarray(at.base, at.base + bulk));
   const rest = new Uint8Array(dst.length - bulk);
   for (let i = 0; i < rest.length >> 1; i++) {
     rest[2 * i] = low![groups * GROUP + i]!;

@@ -1,4 +1,5 @@
 import type { ByteRange } from './source.js';
+import { ordinaryMemory, type Allocate } from './staged-writes.js';
 
 /** Reads `length` bytes at `offset` into `into`, in libuv's thread pool (FileSource.readInBackground). */
 export type BackgroundRead = (offset: number, length: number, into: Uint8Array) => Promise<Uint8Array>;
@@ -29,8 +30,9 @@ export class StagedReads {
     private readonly read: BackgroundRead,
     private readonly ranges: readonly ByteRange[],
     size: number,
+    allocate: Allocate = ordinaryMemory,
   ) {
-    this.buffers = [new Uint8Array(size), new Uint8Array(size)];
+    this.buffers = [allocate(size), allocate(size)];
   }
 
   /** The bytes of range `index` (0, then each next one in turn), or undefined when it is larger than a buffer. */

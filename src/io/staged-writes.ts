@@ -4,6 +4,11 @@ import type { ByteSink } from './sink.js';
 /** Bytes a staging buffer holds by default (docs/DESIGN.md, "Restores": 2 MiB measured best of 1–8). */
 export const STAGE_BYTES = 2 * 1048576;
 
+/** Where staging buffers come from (by default ordinary memory; a restore's are where its kernels work, kernels/plane-memory.ts). */
+export type Allocate = (length: number) => Uint8Array;
+
+export const ordinaryMemory: Allocate = (length) => new Uint8Array(length);
+
 /** Inputs from which I/O is staged: below, first touching the staging buffers costs more than the overlap saves (DESIGN, "Restores"). */
 export const STAGE_MIN_BYTES = 256 * 1048576;
 
@@ -25,8 +30,9 @@ export class StagedWrites {
   constructor(
     private readonly fd: number,
     size: number,
+    allocate: Allocate = ordinaryMemory,
   ) {
-    this.buffers = [new Uint8Array(size), new Uint8Array(size)];
+    this.buffers = [allocate(size), allocate(size)];
   }
 
   /** Room for the `length` bytes that go at `position`; the caller fills it before asking again. */

@@ -1,5 +1,6 @@
 // The one loader of the WebAssembly kernels (src/kernels/*.wat, assembled into one module by
-// scripts/build-wasm.mjs): one instance and one memory shared by every caller.
+// scripts/build-wasm.mjs): one instance and memory for every caller but the plane kernels, which
+// have their own (plane-memory.ts).
 import { readFileSync } from 'node:fs';
 
 /** The kernels' exports; addresses are byte offsets into `memory`, each kernel documented in its .wat file. */
@@ -33,15 +34,20 @@ export interface Kernels {
 export const GROUP = 16;
 const PAGE = 65536;
 
-export const kernels = new WebAssembly.Instance(
-  new WebAssembly.Module(readFileSync(new URL('./kernels.wasm', import.meta.url))),
-).exports as unknown as Kernels;
+const compiled = new WebAssembly.Module(readFileSync(new URL('./kernels.wasm', import.meta.url)));
+const instantiate = (): Kernels => new WebAssembly.Instance(compiled).exports as unknown as Kernels;
+
+/** The instance of every kernel but the plane kernels: each call copies its inputs in from address 0. */
+export const kernels = instantiate();
+
+/** The plane kernels' own instance, whose memory also holds buffers that live across calls (plane-memory.ts). */
+export const planeKernels = instantiate();
 
 export const align16 = (n: number): number => (n + 15) & ~15;
 
-/** The kernels' memory, grown to at least `bytes` (growing detaches earlier views). */
-export function wasmMemory(bytes: number): Uint8Array {
-  const have = kernels.memory.buffer.byteLength;
-  if (have < bytes) kernels.memory.grow(Math.ceil((bytes - have) / PAGE));
-  return new Uint8Array(kernels.memory.buffer);
+/** `instance`'s memory (by default the kernels'), grown to at least `bytes`; views made before stay valid (it is shared) but do not cover the growth. */
+export function wasmMemory(bytes: number, instance: Kernels = kernels): Uint8Array {
+  const have = instance.memory.buffer.byteLength;
+  if (have < bytes) instance.memory.grow(Math.ceil((bytes - have) / PAGE));
+  return new Uint8Array(instance.memory.buffer);
 }
