@@ -134,7 +134,7 @@ async function main(args: string[]): Promise<void> {
   }
   if (args.includes('--scale')) {
     const file = await bigFile(bf16Source, Number(flag(args, '--big-size') ?? 1));
-    process.stdout.write(machine() + '\n' + (await measureScale(file, fileURLToPath(import.meta.url), Number(flag(args, '--runs') ?? 5))) + '\n');
+    process.stdout.write(machine() + '\n' + (await measureScale(file, Number(flag(args, '--runs') ?? 5))) + '\n');
     return;
   }
   if (args.includes('--big')) {

@@ -8,6 +8,7 @@
 import { spawnSync } from 'node:child_process';
 import { readFileSync, rmSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 import type * as ZstdBinding from 'zstd-napi/binding.js';
@@ -104,14 +105,20 @@ async function inMemory(file: string, runs: number): Promise<Runs> {
   return out;
 }
 
+const NODE_START = 'node -e 0';
+const sortedSeconds = (samples: Sample[]): number[] => samples.map((s) => s.seconds).sort((a, b) => a - b);
+
+/** The command as users run it (the bundle, from V8's code cache). */
+const CLI = fileURLToPath(new URL('../src/bundle/main.js', import.meta.url));
+
 /** File to file, each command in its own process, page cache warm, outputs beside the input. */
-function fileToFile(file: string, script: string, runs: number): Runs {
+function fileToFile(file: string, runs: number): Runs {
   const [packed, restored, zst] = [`${file}.scale.mth`, `${file}.scale.out`, `${file}.scale.zst`];
   const out: Runs = new Map();
   // Each output is new, as zstd's are: replacing a file would sync it first (syncBeforeRename), which zstd -f never does.
   const node = (mode: string, input: string, output: string, threads: number): Sample => {
     rmSync(output, { force: true });
-    return command(process.execPath, [script, '--big-one', mode, input, output, String(threads)]);
+    return command(process.execPath, [CLI, mode, '-q', '-T', String(threads), input, '-o', output]);
   };
   try {
     for (let run = 0; run <= runs; run++) {
@@ -120,6 +127,8 @@ function fileToFile(file: string, script: string, runs: number): Runs {
         ['dd conv=fsync', command('dd', [`if=${file}`, `of=${restored}`, 'bs=16M', 'conv=fsync', 'status=none'])],
         ['zstd -1 -T1', command('zstd', ['-1', '-T1', '-q', '-f', file, '-o', zst])],
         ['zstd -d -T1', command('zstd', ['-d', '-T1', '-q', '-f', zst, '-o', restored])],
+        // Node's own start, which every mithril command pays (NODE_EXTRA_CA_CERTS adds ~40 ms here: docs/DESIGN.md, "Start-up").
+        [NODE_START, command(process.execPath, ['-e', '0'])],
       ];
       for (const threads of [1, 2]) {
         samples.push([`mithril compress -T ${threads}`, node('compress', file, packed, threads)]);
@@ -134,21 +143,23 @@ function fileToFile(file: string, script: string, runs: number): Runs {
   return out;
 }
 
-export async function measureScale(file: string, script: string, runs: number): Promise<string> {
+export async function measureScale(file: string, runs: number): Promise<string> {
   const size = statSync(file).size;
-  const rows = [...(await inMemory(file, runs)), ...fileToFile(file, script, runs)];
+  const all = [...(await inMemory(file, runs)), ...fileToFile(file, runs)];
+  const rows = all.filter(([what]) => what !== NODE_START);
+  const nodeStart = sortedSeconds(all.find(([what]) => what === NODE_START)![1]);
   const sorted = (values: number[]): number[] => [...values].sort((a, b) => a - b);
   const median = (values: number[]): number => sorted(values)[values.length >> 1]!;
   const speed = (seconds: number): number => Math.round(size / MiB / seconds);
-  const best = new Map(rows.map(([what, samples]) => [what, speed(sorted(samples.map((s) => s.seconds))[0]!)]));
+  const best = new Map(rows.map(([what, samples]) => [what, speed(sortedSeconds(samples)[0]!)]));
   const ratio = (a: string, b: string): string => (best.get(a)! / best.get(b)!).toFixed(2);
   return [
-    `${file} (${(size / MiB).toFixed(0)} MiB), ${runs} interleaved runs after one warm-up`,
+    `${file} (${(size / MiB).toFixed(0)} MiB), ${runs} interleaved runs after one warm-up; NODE_EXTRA_CA_CERTS ${process.env.NODE_EXTRA_CA_CERTS ? 'set' : 'unset'}`,
     '',
     '| what | MiB/s max | MiB/s median | CPU s median | page faults median |',
     '|---|---:|---:|---:|---:|',
     ...rows.map(([what, samples]) => {
-      const seconds = sorted(samples.map((s) => s.seconds));
+      const seconds = sortedSeconds(samples);
       return `| ${what} | ${speed(seconds[0]!)} | ${speed(median(seconds))} | ${median(samples.map((s) => s.cpuSeconds)).toFixed(2)} | ${median(samples.map((s) => s.faults))} |`;
     }),
     '',
@@ -156,6 +167,7 @@ export async function measureScale(file: string, script: string, runs: number): 
       `(container in shared memory ${ratio('decompressInto, reused memory, container in shared memory -T 2', 'decompressInto, reused memory, container in shared memory -T 1')}); ` +
       `file to file compress ${ratio('mithril compress -T 2', 'mithril compress -T 1')}, decompress ${ratio('mithril decompress -T 2', 'mithril decompress -T 1')}; ` +
       `bound, zstd-napi alone ${ratio('bound: zstd-napi decompress in 2 workers, a half each', 'bound: zstd-napi decompress in 1 worker')}`,
+    `${NODE_START} (Node's start, in every mithril command): min ${Math.round(nodeStart[0]! * 1000)} ms, median ${Math.round(nodeStart[nodeStart.length >> 1]! * 1000)} ms`,
     `mithril -T 1 / zstd -T1, file to file: compress ${ratio('mithril compress -T 1', 'zstd -1 -T1')}, decompress ${ratio('mithril decompress -T 1', 'zstd -d -T1')}; ` +
       `in memory (fresh / fresh, reused / reused): compress ${ratio('compressBuffer -T 1', 'zstd-napi level 1 compress, fresh memory')}, ` +
       `decompress ${ratio('decompressBuffer, fresh memory -T 1', 'zstd-napi decompress, fresh memory')} / ${ratio('decompressInto, reused memory -T 1', 'zstd-napi decompress, reused memory')}`,
