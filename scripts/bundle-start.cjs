@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 // The command's first file (copied to dist/src/bundle/main.js by scripts/bundle.mjs): runs the
 // bundled command, cli.js, with V8's code cache that the build made for it, which spares compiling
-// it at every start (docs/DESIGN.md, "Start-up"). V8 rejects a cache made by another Node version,
-// and then compiles the source as usual.
+// it at every start (docs/DESIGN.md, "Start-up"). V8 rejects a cache made by another Node version
+// or with other flags, and then compiles the source as usual; it checks the source only by its
+// length, so the build always deletes and remakes the two together (bundle.mjs, code-cache.mjs).
 'use strict';
 const { readFileSync, writeFileSync } = require('node:fs');
 const { createRequire } = require('node:module');

@@ -69,12 +69,13 @@ function validateChunk(chunk: unknown, expectedRawOffset: number, dataEnd: numbe
   const lengths = expectedStreams(c, c.rawLength, bases);
   if (typeof lengths === 'string') return lengths;
   const rans = (c.delta as { coding?: unknown } | undefined)?.coding === 'rans';
-  const coderOk = (coder: unknown): boolean => (rans ? coder === RESIDUAL_CODER : isCoderName(coder));
-  if (!Array.isArray(c.streams) || c.streams.length !== lengths.length) return 'chunk with wrong number of planes';
+  const streams = c.streams;
+  if (!Array.isArray(streams) || streams.length !== lengths.length) return 'chunk with wrong number of planes';
   let coded = 0;
-  for (const [i, stream] of (c.streams as unknown[]).entries()) {
-    const s = stream as Record<string, unknown> | null;
-    if (typeof s !== 'object' || s === null || !coderOk(s.coder) || s.rawLength !== lengths[i] || !isCount(s.codedLength)) {
+  // Indexed, without a closure or an iterator per chunk: this runs before V8 has optimized it, once per chunk of the file.
+  for (let i = 0; i < streams.length; i++) {
+    const s = streams[i] as Record<string, unknown> | null;
+    if (typeof s !== 'object' || s === null || !(rans ? s.coder === RESIDUAL_CODER : isCoderName(s.coder)) || s.rawLength !== lengths[i] || !isCount(s.codedLength)) {
       return 'chunk with an invalid plane record';
     }
     if (!plausibleExpansion(s.coder as string, s.rawLength, s.codedLength)) return `chunk with a plane that cannot expand to ${s.rawLength} bytes`;
