@@ -8,6 +8,8 @@ import { ContainerReader } from '../src/container/reader.js';
 import { decodeFooter, FOOTER_SIZE } from '../src/container/format.js';
 import { compressBuffer, compressFile, decompressBuffer, decompressFile, decompressInto, decompressStream, MithrilError, readIndex, summarize, verifyFile } from '../src/index.js';
 import { MemorySink } from '../src/io/sink.js';
+import { planeKernels } from '../src/kernels/index.js';
+import { scratchBase } from '../src/kernels/plane-memory.js';
 import { BufferSource } from '../src/io/source.js';
 import { fixture, readFixture, rng, safetensors, tempDir } from './helpers.js';
 
@@ -111,6 +113,23 @@ describe('reads and writes staged through the thread pool', () => {
       assert.deepEqual(readFileSync(join(dir, `${stageMinBytes}.pt`)), readFileSync(input));
     }
     assert.deepEqual(readFileSync(join(dir, '0.mth')), readFileSync(join(dir, 'Infinity.mth')));
+  });
+
+  it("take their buffers in the plane kernels' memory and give them all back, two restores at once included", async () => {
+    const dir = tempDir();
+    const input = fixture('cnn_epoch6.bf16.safetensors');
+    const packed = join(dir, 'model.mth');
+    await compressFile(input, { output: packed, stageMinBytes: 0, chunkSize: 65536 });
+    assert.equal(scratchBase(), 0);
+    let grown = 0;
+    for (let round = 0; round < 3; round++) {
+      // Two at once: their buffers interleave in that memory, and each must read and write only its own.
+      await Promise.all(['a', 'b'].map((name) => decompressFile(packed, { output: join(dir, `${round}${name}`), stageMinBytes: 0, force: true })));
+      for (const name of ['a', 'b']) assert.equal(sha256(readFileSync(join(dir, `${round}${name}`))), sha256(readFileSync(input)));
+      assert.equal(scratchBase(), 0, 'every staging buffer given back');
+      if (round === 0) grown = planeKernels.memory.buffer.byteLength;
+      else assert.equal(planeKernels.memory.buffer.byteLength, grown, 'restoring again grows nothing');
+    }
   });
 });
 
