@@ -30,17 +30,23 @@ const where = (n) => {
 
 const toolkit = await wabt();
 const source = `(module\n${parts.map((p) => p.text).join('')})\n`;
-let module;
-try {
-  // Threads: the memory is shared (see module.wat).
-  const features = { simd: true, threads: true };
-  module = toolkit.parseWat('kernels.wat', source, features);
-  module.validate(features);
-} catch (error) {
-  throw new Error(String(error instanceof Error ? error.message : error).replace(/kernels\.wat:(\d+):\d+/g, (_, n) => where(Number(n))));
+// Two builds of the one text: kernels.wasm with an ordinary memory, and kernels-shared.wasm with a
+// shared one for the plane kernels' own instance (see module.wat and src/kernels/plane-memory.ts).
+const MEMORY = '(memory (export "memory") 1)';
+if (!source.includes(MEMORY)) throw new Error(`build-wasm: module.wat must declare ${MEMORY}`);
+const builds = { 'kernels.wasm': source, 'kernels-shared.wasm': source.replace(MEMORY, '(memory (export "memory") 1 65536 shared)') };
+const features = { simd: true, threads: true };
+for (const [name, text] of Object.entries(builds)) {
+  let module;
+  try {
+    module = toolkit.parseWat('kernels.wat', text, features);
+    module.validate(features);
+  } catch (error) {
+    throw new Error(String(error instanceof Error ? error.message : error).replace(/kernels\.wat:(\d+):\d+/g, (_, n) => where(Number(n))));
+  }
+  const target = join(root, 'dist', 'src', 'kernels', name);
+  mkdirSync(dirname(target), { recursive: true });
+  writeFileSync(target, module.toBinary({}).buffer);
+  module.destroy();
 }
-const target = join(root, 'dist', 'src', 'kernels', 'kernels.wasm');
-mkdirSync(dirname(target), { recursive: true });
-writeFileSync(target, module.toBinary({}).buffer);
-module.destroy();
-console.log(`wasm: ${files.map((file) => relative(dir, file)).join(' + ')} -> ${relative(root, target)}`);
+console.log(`wasm: ${files.map((file) => relative(dir, file)).join(' + ')} -> dist/src/kernels/${Object.keys(builds).join(', ')}`);

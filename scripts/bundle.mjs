@@ -3,7 +3,7 @@
 // (docs/DESIGN.md, "Start-up"); main.js runs it from V8's code cache (scripts/bundle-start.cjs,
 // scripts/code-cache.mjs). A package.json there marks the folder's .js files as CommonJS. The worker
 // is bundled beside it and the WebAssembly copied there, so that the URLs the code builds from
-// import.meta.url (./worker.js, ./kernels.wasm, ../../../package.json) hold in the bundle as in dist/src.
+// import.meta.url (./worker.js, ./kernels*.wasm, ../../../package.json) hold in the bundle as in dist/src.
 import { build } from 'esbuild';
 import { copyFileSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 
@@ -46,4 +46,4 @@ writeFileSync(`${OUT}/package.json`, '{ "type": "commonjs" }\n');
 // cli.js runs inside a function (bundle-start.cjs), where a #! line is a syntax error.
 writeFileSync(`${OUT}/cli.js`, readFileSync(`${OUT}/cli.js`, 'utf8').replace(/^#!.*\n/, ''));
 copyFileSync('scripts/bundle-start.cjs', `${OUT}/main.js`);
-copyFileSync('dist/src/kernels/kernels.wasm', `${OUT}/kernels.wasm`);
+for (const wasm of ['kernels.wasm', 'kernels-shared.wasm']) copyFileSync(`dist/src/kernels/${wasm}`, `${OUT}/${wasm}`);

@@ -55,8 +55,10 @@ function assertContents(entry: PackEntry): void {
     'dist/src/bundle/package.json', // marks the bundle CommonJS
     'dist/src/bundle/worker.js',
     'dist/src/bundle/kernels.wasm',
+    'dist/src/bundle/kernels-shared.wasm',
     'dist/src/parallel/worker.js',
     'dist/src/kernels/kernels.wasm',
+    'dist/src/kernels/kernels-shared.wasm',
     ...watFiles.map((wat) => `dist/src/${wat.replace(/\.wat$/, '.wasm')}`),
   ];
   for (const file of needed) assert.ok(files.has(file), `${file} missing from the tarball`);

@@ -135,11 +135,11 @@ export function encodePlanes(planes: Uint8Array[], splitName: string, options: E
   return { split: splitName, streams, payload };
 }
 
-/** Decodes a chunk's planes (of a chunk of `length` bytes split by `splitName`) from `coded`, without merging. */
-export function decodePlanes(coded: Uint8Array, splitName: string, streams: readonly StreamRecord[], length: number): Uint8Array[] {
+/** Decodes the planes of a chunk split by `splitName`, to be merged into `dst`, from `coded`, without merging. */
+export function decodePlanes(coded: Uint8Array, splitName: string, streams: readonly StreamRecord[], dst: Uint8Array): Uint8Array[] {
   const split = splitByName(splitName);
   if (!split) throw new Error(`unknown plane split "${splitName}"`);
-  const buffers = split.buffers(length);
+  const buffers = split.buffers(dst);
   let at = 0;
   return streams.map((stream, k) => {
     const bytes = coded.subarray(at, at + stream.codedLength);
@@ -153,5 +153,5 @@ export function decodePlanes(coded: Uint8Array, splitName: string, streams: read
 
 /** Rebuilds a chunk's original bytes into `dst` from its coded planes laid end to end in `coded`. */
 export function decodeChunk(coded: Uint8Array, splitName: string, streams: readonly StreamRecord[], dst: Uint8Array): void {
-  splitByName(splitName)!.merge(decodePlanes(coded, splitName, streams, dst.length), dst);
+  splitByName(splitName)!.merge(decodePlanes(coded, splitName, streams, dst), dst);
 }

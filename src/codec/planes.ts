@@ -16,14 +16,14 @@ export interface PlaneSplit {
   split(src: Uint8Array): Uint8Array[];
   /** Inverse of split: writes the original bytes into `dst` (whose length is the original length). */
   merge(planes: Uint8Array[], dst: Uint8Array): void;
-  /** Buffers to decode the planes of `length` original bytes into before `merge` (reused between calls). */
-  buffers(length: number): Uint8Array[];
+  /** Buffers to decode the planes of `dst`'s bytes into before `merge(planes, dst)` (reused between calls). */
+  buffers(dst: Uint8Array): Uint8Array[];
 }
 
 const pool: Uint8Array[] = [];
 
 /** Reused plane buffers for the plain splits (fresh ones would cost page faults and GC per chunk). */
-function pooledBuffers(this: PlaneSplit, length: number): Uint8Array[] {
+function pooledBuffers(this: PlaneSplit, { length }: Uint8Array): Uint8Array[] {
   return planeLengths(this, length).map((planeLength, k) => {
     if ((pool[k]?.length ?? -1) < planeLength) pool[k] = new Uint8Array(planeLength);
     return pool[k]!.subarray(0, planeLength);

@@ -6,7 +6,7 @@ import type { DeltaDtype } from '../dtypes.js';
 import { fitBeta } from './beta.js';
 import { decodeResidual } from './residual-decode.js';
 import { encodeResidual } from './residual-encode.js';
-import { ulpPlanes16, ulpResiduals, ulpRestore, ulpRestorePlanes16, type Prediction } from './ulp.js';
+import { reserveRestore16, ulpPlanes16, ulpResiduals, ulpRestore, ulpRestorePlanes16, type Prediction } from './ulp.js';
 import { warmUpResidualCoder } from './warm-up.js';
 
 /** A chunk's counterpart in a base checkpoint: where it is, and its bytes. */
@@ -78,7 +78,8 @@ export function decodeDeltaChunk(
     return;
   }
   if (delta.dtype !== 'F32') {
-    ulpRestorePlanes16(base!, decodePlanes(coded, split, streams, dst.length), dst, prediction);
+    reserveRestore16(dst);
+    ulpRestorePlanes16(base!, decodePlanes(coded, split, streams, dst), dst, prediction);
     return;
   }
   const z = residualBuffer(dst.length);

@@ -6,8 +6,8 @@
  */
 import { storeWords, words16, words32 } from '../codec/bytes.js';
 import type { DeltaDtype } from '../dtypes.js';
-import { align16, GROUP, planeKernels } from '../kernels/index.js';
-import { inPlaneMemory, planeMemory, scratchBase } from '../kernels/plane-memory.js';
+import { align16, GROUP } from '../kernels/index.js';
+import { spaceFor, type KernelSpace } from '../kernels/kernel-space.js';
 import { predict16, predict32, ulp16, ulp32 } from './ulp-map.js';
 
 export interface Prediction {
@@ -75,13 +75,13 @@ export function ulpRestore(dtype: DeltaDtype, base: Uint8Array, residuals: Uint8
 }
 
 /**
- * Where ulpPlanes16 and ulpRestorePlanes16 keep things in the plane kernels' memory for a chunk of
- * `length` bytes: the base (rebuilt in place by the restore) from the scratch space's start, the
- * two residual planes where the `bytes2` split keeps its plane buffers, then the older base; then
- * the new values (split only).
+ * Where ulpPlanes16 and ulpRestorePlanes16 keep things in a kernel space for a chunk of `length`
+ * bytes: the base (rebuilt in place by the restore) from the space's scratch start, the two
+ * residual planes where the `bytes2` split keeps its plane buffers, then the older base; then the
+ * new values (split only).
  */
-function layout16(length: number) {
-  const base = scratchBase();
+function layout16(space: KernelSpace, length: number) {
+  const { base } = space;
   const count = length >> 1;
   const groups = Math.floor(count / GROUP);
   const span = align16(length);
@@ -95,17 +95,27 @@ function predictionFrom(prediction: Prediction | undefined, offset: number): Pre
 }
 
 /**
+ * Grows the kernel space of `dst` for ulpRestorePlanes16 up front: planes decoded into the
+ * `bytes2` split's buffers are used where they are, and growing ordinary memory later would detach them.
+ */
+export function reserveRestore16(dst: Uint8Array): void {
+  const space = spaceFor(dst);
+  space.memory(layout16(space, dst.length).next);
+}
+
+/**
  * The fast 16-bit delta in WebAssembly SIMD: the residual byte planes [low bytes, high bytes], as
  * `bytes2` would split `ulpResiduals`' output. Views of wasm memory, valid until the next call.
  */
 export function ulpPlanes16(base: Uint8Array, next: Uint8Array, prediction?: Prediction): Uint8Array[] {
-  const at = layout16(next.length);
+  const space = spaceFor(next);
+  const at = layout16(space, next.length);
   const { count, groups, bulk } = at;
-  const memory = planeMemory(at.end);
+  const memory = space.memory(at.end);
   memory.set(base.subarray(0, bulk), at.base);
   memory.set(next.subarray(0, bulk), at.next);
   if (prediction) memory.set(prediction.prev.subarray(0, bulk), at.prev);
-  planeKernels.ulpSplit16(at.base, prediction ? at.prev : 0, at.next, at.lo, at.hi, groups, prediction?.beta ?? 0);
+  space.kernels.ulpSplit16(at.base, prediction ? at.prev : 0, at.next, at.lo, at.hi, groups, prediction?.beta ?? 0);
   const rest = new Uint8Array(next.length - bulk);
   ulpResiduals('BF16', base.subarray(bulk), next.subarray(bulk), rest, predictionFrom(prediction, bulk));
   for (let i = 0; i < rest.length >> 1; i++) {
@@ -116,23 +126,24 @@ export function ulpPlanes16(base: Uint8Array, next: Uint8Array, prediction?: Pre
 }
 
 /**
- * Inverse of ulpPlanes16: rebuilds the values into `dst` from the base(s) and the two planes; planes
- * and `dst` in the plane kernels' memory are used where they are.
+ * Inverse of ulpPlanes16: rebuilds the values into `dst` from the base(s) and the two planes, over
+ * the base's copy in wasm memory (see reserveRestore16).
  */
 export function ulpRestorePlanes16(base: Uint8Array, [low, high]: Uint8Array[], dst: Uint8Array, prediction?: Prediction): void {
-  const at = layout16(dst.length);
+  const space = spaceFor(dst);
+  const at = layout16(space, dst.length);
   const { groups, bulk } = at;
-  const memory = planeMemory(at.next);
+  const memory = space.memory(at.next);
   const place = (plane: Uint8Array, offset: number): number => {
-    if (inPlaneMemory(plane)) return plane.byteOffset;
+    if (space.placed(plane, offset)) return plane.byteOffset;
     memory.set(plane.subarray(0, groups * GROUP), offset);
     return offset;
   };
   const [lo, hi] = [place(low!, at.lo), place(high!, at.hi)];
   memory.set(base.subarray(0, bulk), at.base);
   if (prediction) memory.set(prediction.prev.subarray(0, bulk), at.prev);
-  const inPlace = inPlaneMemory(dst);
-  planeKernels.ulpMerge16(at.base, prediction ? at.prev : 0, lo, hi, inPlace ? dst.byteOffset : at.base, groups, prediction?.beta ?? 0);
+  const inPlace = space.placed(dst, at.base);
+  space.kernels.ulpMerge16(at.base, prediction ? at.prev : 0, lo, hi, inPlace ? dst.byteOffset : at.base, groups, prediction?.beta ?? 0);
   if (!inPlace) dst.set(memory.subarray(at.base, at.base + bulk));
   const rest = new Uint8Array(dst.length - bulk);
   for (let i = 0; i < rest.length >> 1; i++) {

@@ -1,6 +1,6 @@
-// The one loader of the WebAssembly kernels (src/kernels/*.wat, assembled into one module by
-// scripts/build-wasm.mjs): one instance and memory for every caller but the plane kernels, which
-// have their own (plane-memory.ts).
+// The one loader of the WebAssembly kernels (src/kernels/*.wat, assembled by scripts/build-wasm.mjs
+// into one module, built with an ordinary and with a shared memory): one instance for every caller,
+// and one of the shared build for the plane kernels working in place on staged I/O (plane-memory.ts).
 import { readFileSync } from 'node:fs';
 
 /** The kernels' exports; addresses are byte offsets into `memory`, each kernel documented in its .wat file. */
@@ -34,18 +34,15 @@ export interface Kernels {
 export const GROUP = 16;
 const PAGE = 65536;
 
-const compiled = new WebAssembly.Module(readFileSync(new URL('./kernels.wasm', import.meta.url)));
-const instantiate = (): Kernels => new WebAssembly.Instance(compiled).exports as unknown as Kernels;
+/** A new instance of a build of the kernels module (`file` beside this one). */
+export const instantiate = (file: string): Kernels => new WebAssembly.Instance(new WebAssembly.Module(readFileSync(new URL(file, import.meta.url)))).exports as unknown as Kernels;
 
-/** The instance of every kernel but the plane kernels: each call copies its inputs in from address 0. */
-export const kernels = instantiate();
-
-/** The plane kernels' own instance, whose memory also holds buffers that live across calls (plane-memory.ts). */
-export const planeKernels = instantiate();
+/** The instance of every kernel on ordinary memory: each call copies its inputs in from address 0. */
+export const kernels = instantiate('./kernels.wasm');
 
 export const align16 = (n: number): number => (n + 15) & ~15;
 
-/** `instance`'s memory (by default the kernels'), grown to at least `bytes`; views made before stay valid (it is shared) but do not cover the growth. */
+/** `instance`'s memory (by default the kernels'), grown to at least `bytes` (which detaches earlier views of an ordinary memory). */
 export function wasmMemory(bytes: number, instance: Kernels = kernels): Uint8Array {
   const have = instance.memory.buffer.byteLength;
   if (have < bytes) instance.memory.grow(Math.ceil((bytes - have) / PAGE));

@@ -1,8 +1,8 @@
 ;; The kernels' module header: the memory every family copies inputs into and results out of.
-;; scripts/build-wasm.mjs wraps this file and the family files in one (module ...); src/kernels/index.ts
-;; makes two instances of it, one for the plane kernels (with buffers that live across calls) and
-;; one for the rest.
+;; scripts/build-wasm.mjs wraps this file and the family files in one (module ...), and builds it
+;; twice: as it is, and with this memory shared (no more than 65536 pages) for the plane kernels'
+;; own instance, whose buffers live across calls (src/kernels/plane-memory.ts): growing a shared
+;; memory never detaches a view. Copies between a shared memory and ordinary memory run at half
+;; speed, so every other use keeps the ordinary one.
 ;; Kernels call no functions: V8 does not inline wasm calls, and a call per vector slows a hot loop.
-;; Shared, so that growing it never detaches a view: buffers that live across calls (a restore's
-;; staged reads and writes, src/kernels/plane-memory.ts) stay valid while the scratch above them grows.
-  (memory (export "memory") 1 65536 shared)
+  (memory (export "memory") 1)

@@ -1,8 +1,17 @@
-// The plane kernels' memory (planeKernels in index.ts): from address 0, buffers that live across
-// calls — a restore's staged reads and writes, so that planes are merged from the bytes read and
-// into the bytes to be written, with no copy in or out (docs/DESIGN.md, "Restores: planes in
-// place") — and above them the kernels' scratch space, which each call lays out anew.
-import { align16, planeKernels, wasmMemory } from './index.js';
+// The plane kernels' own instance, for staged I/O: its memory holds, from address 0, buffers that
+// live across calls — a restore's staged reads and writes, so that planes are merged from the
+// bytes read and into the bytes to be written, with no copy in or out (docs/DESIGN.md, "Restores:
+// planes in place") — and above them the kernels' scratch space, which each call lays out anew.
+// The memory is shared, so growing it never detaches those buffers; copies between it and ordinary
+// memory run at half speed, so the kernels use it only for bytes already in it (kernel-space.ts).
+import { align16, instantiate, wasmMemory, type Kernels } from './index.js';
+
+let instance: Kernels | undefined;
+
+/** The instance, made when first needed. */
+export function planeKernels(): Kernels {
+  return (instance ??= instantiate('./kernels-shared.wasm'));
+}
 
 /** Each SharedArrayBuffer the memory has shown (a new one after each growth; views of the old stay valid). */
 const shown = new WeakSet<ArrayBufferLike>();
@@ -15,7 +24,7 @@ let base = 0;
 
 /** The plane kernels' memory, grown to at least `bytes`. */
 export function planeMemory(bytes: number): Uint8Array {
-  const memory = wasmMemory(bytes, planeKernels);
+  const memory = wasmMemory(bytes, planeKernels());
   shown.add(memory.buffer);
   return memory;
 }
