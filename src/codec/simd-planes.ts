@@ -1,5 +1,5 @@
 import { align16, GROUP, type Kernels } from '../kernels/index.js';
-import { spaceFor, type KernelSpace } from '../kernels/kernel-space.js';
+import { inputAt, outputTo, spaceFor, type KernelSpace } from '../kernels/kernel-space.js';
 import type { PlaneSplit } from './planes.js';
 
 /**
@@ -36,9 +36,7 @@ function simd(
     split(src) {
       const space = spaceFor(src);
       const { base, count, groups, bulk, at, memory } = arrange(space, plain.width, planeCount, src.length);
-      const inPlace = space.placed(src, base);
-      if (!inPlace) memory.set(src.subarray(0, bulk), base);
-      split(space.kernels, inPlace ? src.byteOffset : base, at, groups);
+      split(space.kernels, inputAt(space, memory, src, base, bulk), at, groups);
       const rest = plain.split(src.subarray(bulk));
       for (let k = 0; k < planeCount; k++) memory.set(rest[k]!, at[k]! + groups * GROUP);
       return views(memory, at, count, rest.slice(planeCount));
@@ -51,15 +49,8 @@ function simd(
     merge(planes, dst) {
       const space = spaceFor(dst);
       const { base, groups, bulk, at, memory } = arrange(space, plain.width, planeCount, dst.length);
-      const from = at.map((offset, k) => {
-        const plane = planes[k]!;
-        if (space.placed(plane, offset)) return plane.byteOffset;
-        memory.set(plane.subarray(0, groups * GROUP), offset);
-        return offset;
-      });
-      const inPlace = space.placed(dst, base);
-      merge(space.kernels, from, inPlace ? dst.byteOffset : base, groups);
-      if (!inPlace) dst.set(memory.subarray(base, base + bulk));
+      const from = at.map((offset, k) => inputAt(space, memory, planes[k]!, offset, groups * GROUP));
+      outputTo(space, memory, dst, base, bulk, (to) => merge(space.kernels, from, to, groups));
       plain.merge(planes.map((plane, k) => (k < planeCount ? plane.subarray(groups * GROUP) : plane)), dst.subarray(bulk));
     },
   };

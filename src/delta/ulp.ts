@@ -7,7 +7,7 @@
 import { storeWords, words16, words32 } from '../codec/bytes.js';
 import type { DeltaDtype } from '../dtypes.js';
 import { align16, GROUP } from '../kernels/index.js';
-import { spaceFor, type KernelSpace } from '../kernels/kernel-space.js';
+import { inputAt, outputTo, spaceFor, type KernelSpace } from '../kernels/kernel-space.js';
 import { predict16, predict32, ulp16, ulp32 } from './ulp-map.js';
 
 export interface Prediction {
@@ -134,17 +134,10 @@ export function ulpRestorePlanes16(base: Uint8Array, [low, high]: Uint8Array[], 
   const at = layout16(space, dst.length);
   const { groups, bulk } = at;
   const memory = space.memory(at.next);
-  const place = (plane: Uint8Array, offset: number): number => {
-    if (space.placed(plane, offset)) return plane.byteOffset;
-    memory.set(plane.subarray(0, groups * GROUP), offset);
-    return offset;
-  };
-  const [lo, hi] = [place(low!, at.lo), place(high!, at.hi)];
+  const [lo, hi] = [inputAt(space, memory, low!, at.lo, groups * GROUP), inputAt(space, memory, high!, at.hi, groups * GROUP)];
   memory.set(base.subarray(0, bulk), at.base);
   if (prediction) memory.set(prediction.prev.subarray(0, bulk), at.prev);
-  const inPlace = space.placed(dst, at.base);
-  space.kernels.ulpMerge16(at.base, prediction ? at.prev : 0, lo, hi, inPlace ? dst.byteOffset : at.base, groups, prediction?.beta ?? 0);
-  if (!inPlace) dst.set(memory.subarray(at.base, at.base + bulk));
+  outputTo(space, memory, dst, at.base, bulk, (to) => space.kernels.ulpMerge16(at.base, prediction ? at.prev : 0, lo, hi, to, groups, prediction?.beta ?? 0));
   const rest = new Uint8Array(dst.length - bulk);
   for (let i = 0; i < rest.length >> 1; i++) {
     rest[2 * i] = low![groups * GROUP + i]!;

@@ -29,3 +29,23 @@ const ordinary: KernelSpace = {
 export function spaceFor(view: Uint8Array): KernelSpace {
   return inPlaneMemory(view) ? { kernels: planeKernels(), base: scratchBase(), memory: planeMemory, placed: inPlaneMemory } : ordinary;
 }
+
+/**
+ * Where a kernel reads the first `length` bytes of `view`: where they lie when the space can use
+ * them there, else at `offset`, copied into `memory` (the space's memory, grown for the call).
+ */
+export function inputAt(space: KernelSpace, memory: Uint8Array, view: Uint8Array, offset: number, length: number): number {
+  if (space.placed(view, offset)) return view.byteOffset;
+  memory.set(view.subarray(0, length), offset);
+  return offset;
+}
+
+/**
+ * Runs a kernel writing `length` bytes for `dst`: straight into `dst` when the space can use it,
+ * else at `offset` of `memory`, copied out into `dst` afterwards.
+ */
+export function outputTo(space: KernelSpace, memory: Uint8Array, dst: Uint8Array, offset: number, length: number, kernel: (at: number) => void): void {
+  const inPlace = space.placed(dst, offset);
+  kernel(inPlace ? dst.byteOffset : offset);
+  if (!inPlace) dst.set(memory.subarray(offset, offset + length));
+}
