@@ -1,6 +1,7 @@
 // Makes V8's code cache of the bundled command (dist/src/bundle/cli.js.cache, read by main.js, see
 // scripts/bundle-start.cjs): runs the commands most starts are for on a small generated checkpoint,
-// each run adding the functions it compiled to the cache (docs/DESIGN.md, "Start-up").
+// each run adding the functions it compiled to the cache (docs/DESIGN.md, "Start-up"); main.js
+// writes it, behind the checksum it checks before use.
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';

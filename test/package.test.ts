@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync, type SpawnSyncOptions } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -130,6 +131,31 @@ describe('npm package', () => {
     } finally {
       rmSync(work, { recursive: true, force: true });
       t.diagnostic(`pack, install and runs took ${((performance.now() - started) / 1000).toFixed(1)} s`);
+    }
+  });
+
+  it("runs from the build's code cache, and ignores a damaged one instead of letting V8 abort", () => {
+    const bundle = join(ROOT, 'dist', 'src', 'bundle');
+    // The cache starts with the xxh64 of the rest, seeded with the source's (scripts/bundle-start.cjs).
+    const { xxh64 } = createRequire(import.meta.url)('@node-rs/xxhash') as typeof import('@node-rs/xxhash');
+    const cache = readFileSync(join(bundle, 'cli.js.cache'));
+    assert.equal(cache.readBigUInt64LE(0), xxh64(cache.subarray(8), xxh64(readFileSync(join(bundle, 'cli.js')))), 'the build made a cache the command accepts');
+    // A sibling copy, so that its package.json and node_modules resolve as the bundle's do.
+    const damaged = join(ROOT, 'dist', 'src', `bundle-damaged-${process.pid}`);
+    try {
+      cpSync(bundle, damaged, { recursive: true });
+      const bytes = Buffer.from(cache);
+      // Past V8's own header (which it does check): V8 aborts on these (SIGTRAP).
+      for (let i = 8 + 200; i < bytes.length; i += 997) bytes[i]! ^= 0x5a;
+      writeFileSync(join(damaged, 'cli.js.cache'), bytes);
+      const dir = tempDir();
+      const original = readFileSync(fixture('cnn_epoch6.bf16.safetensors'));
+      writeFileSync(join(dir, 'm.safetensors'), original);
+      run(process.execPath, [join(damaged, 'main.js'), 'compress', '-q', 'm.safetensors'], { cwd: dir });
+      run(process.execPath, [join(damaged, 'main.js'), 'decompress', '-q', '-o', 'back.safetensors', 'm.safetensors.mth'], { cwd: dir });
+      assert.ok(readFileSync(join(dir, 'back.safetensors')).equals(original));
+    } finally {
+      rmSync(damaged, { recursive: true, force: true });
     }
   });
 });
