@@ -3,13 +3,13 @@ import { codedLengthOf } from './container/format.js';
 import { ContainerReader } from './container/reader.js';
 import { matchBases, refBytes, type BaseCheckpoint } from './chunks/bases.js';
 import { runDecode } from './chunks/code.js';
+import { planRuns, restoreRun, type RestoreRun, type RunResult } from './chunks/restore-run.js';
 import { MithrilError } from './errors.js';
 import type { ByteSink } from './io/sink.js';
 import type { ByteSource } from './io/source.js';
-import { STAGE_BYTES, STAGE_MIN_BYTES, StagedWrites } from './io/staged-writes.js';
+import { STAGE_MIN_BYTES } from './io/staged-writes.js';
 import { yieldNow } from './io/yield.js';
-import { PlaneBuffers } from './kernels/plane-memory.js';
-import { createExecutor, workersFor, type DecodeReply } from './parallel/executor.js';
+import { createExecutor, workersFor, type DecodeReply, type Executor } from './parallel/executor.js';
 import { InOrder } from './parallel/in-order.js';
 
 export interface DecompressOptions {
@@ -21,7 +21,7 @@ export interface DecompressOptions {
   threads?: number;
   /** Bytes of work that justify starting one more worker (default 64 MiB). */
   workerMinBytes?: number;
-  /** Original bytes from which reads and writes are staged through the thread pool (default STAGE_MIN_BYTES). */
+  /** Original bytes from which a file restored from a file is restored in runs, reads and writes staged through the thread pool (default STAGE_MIN_BYTES). */
   stageMinBytes?: number;
 }
 
@@ -34,23 +34,25 @@ export async function decompressStream(container: ByteSource | ContainerReader, 
   const reader = container instanceof ContainerReader ? container : await ContainerReader.open(container);
   const bases = matchBases(reader, options.bases ?? []);
   const { chunks, source: original } = reader.index;
+  const threads = workersFor(options.threads ?? 1, chunks.length, original.size, options.workerMinBytes);
+  const fd = sink?.fd;
+  const input = reader.file();
+  // A large file from a file is restored in runs, each thread reading and writing its own; workers
+  // cannot read bases, so a delta restore with workers goes chunk by chunk (below).
+  if (fd !== undefined && input && original.size >= (options.stageMinBytes ?? STAGE_MIN_BYTES) && (threads === 1 || bases.length === 0)) {
+    await restoreInRuns(reader, planRuns(input, fd, chunks, runBytes(original.size, threads)), bases, createExecutor(threads), options.onProgress);
+    return reader;
+  }
   const fileHash = new RunningChecksum();
-  const executor = createExecutor(workersFor(options.threads ?? 1, chunks.length, original.size, options.workerMinBytes));
+  const executor = createExecutor(threads);
   const { raw: rawBuffers, coded: codedBuffers, refs: refBuffers } = executor.buffers;
   // A file sink is written by the tasks themselves, each chunk at its place; memory, where the
   // threads can reach it, is decoded into in place.
-  const fd = sink?.fd;
   const memory = sink?.memory;
   if (memory && memory.length < original.size) {
     throw new MithrilError(reader.name, `restores ${original.size} bytes, more than the ${memory.length} of the output buffer given`, 'USAGE');
   }
   const inPlace = memory !== undefined && (!executor.sharesMemory || memory.buffer instanceof SharedArrayBuffer);
-  // Decoding in this thread alone, a file is written by the thread pool meanwhile (workers write their own chunks).
-  // The staging buffers are in the plane kernels' memory: planes are merged from the bytes read into the bytes written.
-  const planeBuffers = new PlaneBuffers();
-  const staged = fd !== undefined && !executor.sharesMemory && original.size >= (options.stageMinBytes ?? STAGE_MIN_BYTES) ? new StagedWrites(fd, chunks.reduce((size, c) => Math.max(size, c.rawLength), STAGE_BYTES), planeBuffers.take) : undefined;
-  // And the coded chunks are read ahead by the pool, in blocks (chunk by chunk the trips cost more than they save).
-  const ahead = staged && reader.stagedReads(STAGE_BYTES, planeBuffers.take);
   // A file is discarded unless the whole file's checksum matches, and a check (no sink) passes
   // nothing on, so there the chunks' own checksums are needed only to name the bad one then (a pass
   // of hashing saved); a stream or memory is checked chunk by chunk.
@@ -63,12 +65,11 @@ export async function decompressStream(container: ByteSource | ContainerReader, 
     const chunk = chunks[number]!;
     const raw = rawBuffer.subarray(0, chunk.rawLength);
     if (wholeFile) fileHash.update(raw);
-    if (!inPlace && !staged) {
+    if (!inPlace) {
       if (fd === undefined) await sink?.write(raw);
       rawBuffers.give(rawBuffer);
     }
-    // A chunk read ahead is a view into the reader's block, not a buffer of the pool.
-    if (!ahead?.holds(coded) && !reader.holdsInMemory(coded)) codedBuffers.give(coded);
+    if (!reader.holdsInMemory(coded)) codedBuffers.give(coded);
     for (const ref of refs) refBuffers.give(ref);
     options.onProgress?.(chunk.rawOffset + chunk.rawLength, original.size);
   });
@@ -82,27 +83,68 @@ export async function decompressStream(container: ByteSource | ContainerReader, 
       const view = reader.codedInMemory(number, !here);
       const input = here ? undefined : reader.codedInFile(number);
       const size = codedLengthOf(chunk);
-      const coded = view ?? (input ? codedBuffers.take(size) : ((await ahead?.bytes(number)) ?? (await reader.readCoded(number, codedBuffers.take(size)))));
+      const coded = view ?? (input ? codedBuffers.take(size) : await reader.readCoded(number, codedBuffers.take(size)));
       const refs = await refBytes(chunk, bases, refBuffers);
-      const output = fd === undefined || staged ? {} : { output: { fd, position: chunk.rawOffset } };
-      const raw = inPlace
-        ? memory.subarray(chunk.rawOffset, chunk.rawOffset + chunk.rawLength)
-        : staged ? await staged.room(chunk.rawOffset, chunk.rawLength) : rawBuffers.take(chunk.rawLength);
+      const output = fd === undefined ? {} : { output: { fd, position: chunk.rawOffset } };
+      const raw = inPlace ? memory.subarray(chunk.rawOffset, chunk.rawOffset + chunk.rawLength) : rawBuffers.take(chunk.rawLength);
       await inFlight.add(executor.decode({ chunk, coded, raw, refs, unchecked, ...output, ...(input ? { input } : {}) }), number);
       await yieldNow();
     }
     await inFlight.drain();
-    await staged?.finish();
   } finally {
-    await ahead?.settle();
-    await staged?.settle();
-    planeBuffers.release();
     await executor.close();
   }
   if (wholeFile && fileHash.hex() !== original.xxh64) {
     throw (unchecked && (await badChunk(reader, bases))) || new MithrilError(reader.name, 'restored data does not match the original file checksum', 'CHECKSUM');
   }
   return reader;
+}
+
+/**
+ * Original bytes of a run when several threads share a restore: at most 32 MiB and at least four
+ * runs a thread, as the last run's thread finishes alone (16 and 32 MiB measured alike, 64 worse:
+ * docs/DESIGN.md, "Restores in runs"). One thread restores the whole file as one run.
+ */
+function runBytes(size: number, threads: number): number {
+  return threads === 1 ? Infinity : Math.min(32 * 1048576, Math.ceil(size / (threads * 4)));
+}
+
+/**
+ * Restores `runs` on every thread of `executor`, each taking the next run as it ends one (this
+ * thread too, with the bases, which only it holds), until all are done or one fails; returns only
+ * once every thread has stopped writing.
+ */
+async function restoreInRuns(reader: ContainerReader, runs: readonly RestoreRun[], bases: readonly BaseCheckpoint[], executor: Executor, onProgress: DecompressOptions['onProgress']): Promise<void> {
+  const total = reader.index.source.size;
+  let restored = 0;
+  const progress = (bytes: number): void => {
+    restored += bytes;
+    onProgress?.(restored, total);
+  };
+  let next = 0;
+  let stopped = false;
+  const lane = async (restore: (run: RestoreRun) => Promise<RunResult>, runDone?: (run: RestoreRun) => void): Promise<void> => {
+    while (!stopped && next < runs.length) {
+      const run = runs[next++]!;
+      const result = await restore(run).catch((error: unknown) => {
+        stopped = true;
+        throw error;
+      });
+      if (!('ok' in result)) {
+        stopped = true;
+        throw reader.failure(result.chunk, result.outcome);
+      }
+      runDone?.(run);
+    }
+  };
+  const here = lane((run) => restoreRun(run, bases, (chunk) => progress(chunk.rawLength)));
+  const workers = Array.from({ length: executor.workers }, (_, k) => lane((run) => executor.restoreRunOn(k, run), (run) => progress(run.chunks.reduce((sum, chunk) => sum + chunk.rawLength, 0))));
+  try {
+    const failed = (await Promise.allSettled([here, ...workers])).find((outcome) => outcome.status === 'rejected');
+    if (failed) throw failed.reason;
+  } finally {
+    await executor.close();
+  }
 }
 
 /** The error naming the first chunk that does not decode to its checksum, if one does not. */

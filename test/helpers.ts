@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ContainerReader } from '../src/container/reader.js';
+import { BufferSource } from '../src/io/source.js';
 
 /** Real checkpoints bundled with the repo (see fixtures/README.md). */
 export const FIXTURES = fileURLToPath(new URL('../../fixtures/', import.meta.url));
@@ -50,4 +52,20 @@ export function assertOneLine(run: { code: number | null; stderr: string }, file
   assert.equal(lines.length, 1, run.stderr);
   assert.ok(lines[0]!.startsWith(`mithril: ${file}: `), run.stderr);
   assert.match(lines[0]!, pattern);
+}
+
+/**
+ * Flips a bit of the first (or `after` the given chunk, the next) chunk's plane stored raw (bf16
+ * sign and mantissa) in the container `packed`: it still decodes, to wrong bytes that only its
+ * checksum sees. Returns the chunk's number.
+ */
+export async function damageRawPlane(packed: string, after = -1): Promise<number> {
+  const bytes = readFileSync(packed);
+  const { index } = await ContainerReader.open(new BufferSource(bytes, packed));
+  const number = index.chunks.findIndex((c, n) => n > after && c.streams.some((s) => s.coder === 'raw' && s.codedLength > 0));
+  const chunk = index.chunks[number]!;
+  const at = chunk.offset + chunk.streams.slice(0, chunk.streams.findIndex((s) => s.coder === 'raw')).reduce((sum, s) => sum + s.codedLength, 0);
+  bytes[at] ^= 0x01;
+  writeFileSync(packed, bytes);
+  return number;
 }

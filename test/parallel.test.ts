@@ -1,15 +1,17 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { readSafetensorsLayout } from '../src/formats/safetensors.js';
 import { compressBuffer, compressFile, decompressBuffer, decompressFile, decompressInto, MithrilError } from '../src/index.js';
-import { BufferSource } from '../src/io/source.js';
+import { BufferSource, FileSource } from '../src/io/source.js';
+import { ContainerReader } from '../src/container/reader.js';
+import { planRuns } from '../src/chunks/restore-run.js';
 import { encodeRoom } from '../src/chunks/code.js';
 import { createExecutor, workersFor, WORKER_MIN_BYTES_SLOW } from '../src/parallel/executor.js';
 import { SharedViewReceiver, SharedViewSender } from '../src/parallel/shared-views.js';
-import { CLI, fixture, readFixture, safetensors, tempDir } from './helpers.js';
+import { CLI, damageRawPlane, fixture, readFixture, safetensors, tempDir } from './helpers.js';
 
 /** A larger checkpoint made of the real tensors of a fixture, repeated under new names. */
 async function tiled(name: string, times: number): Promise<Buffer> {
@@ -147,6 +149,53 @@ describe('worker threads', () => {
       return true;
     });
     assert.deepEqual(readdirSync(dir), ['bad.safetensors.mth']);
+  });
+
+  it('restore a large file in runs, each thread reading and writing its own, bit-exactly', async () => {
+    const dir = tempDir();
+    const input = join(dir, 'model.safetensors');
+    writeFileSync(input, await tiled('cnn_epoch6.bf16.safetensors', 8));
+    const packed = join(dir, 'model.mth');
+    await compressFile(input, { output: packed, chunkSize: 65536 });
+    // Started and parked first, so that the restore takes this pool with its worker ready.
+    const pool = createExecutor(2);
+    await pool.whenReady();
+    const before = pool.ran.onWorkers;
+    await pool.close();
+    await decompressFile(packed, { output: join(dir, 'restored'), threads: 2, workerMinBytes: 1, stageMinBytes: 0 });
+    assert.deepEqual(readFileSync(join(dir, 'restored')), readFileSync(input));
+    const same = createExecutor(2);
+    assert.equal(same, pool);
+    assert.ok(same.ran.onWorkers > before, 'the worker restored runs');
+    await same.close();
+  });
+
+  it('restore a run on a worker into its place in the file, or name its first bad chunk', async () => {
+    const dir = tempDir();
+    const input = join(dir, 'model.safetensors');
+    writeFileSync(input, await tiled('cnn_epoch6.bf16.safetensors', 4));
+    const packed = join(dir, 'model.mth');
+    await compressFile(input, { output: packed, chunkSize: 65536 });
+    const damaged = await damageRawPlane(packed, 20);
+    const source = new FileSource(packed);
+    const out = openSync(join(dir, 'restored'), 'w');
+    const pool = createExecutor(2);
+    try {
+      const reader = await ContainerReader.open(source);
+      const runs = planRuns(reader.file()!, out, reader.index.chunks, 262144);
+      const bad = runs.findIndex((run) => run.first <= damaged && damaged < run.first + run.chunks.length);
+      assert.ok(bad > 0 && runs.length > bad + 1, `${runs.length} runs, the damaged chunk in run ${bad}`);
+      assert.deepEqual(await pool.restoreRunOn(0, runs[bad]!), { chunk: damaged, outcome: 'checksum' });
+      const good = runs[bad + 1]!;
+      assert.deepEqual(await pool.restoreRunOn(0, good), { ok: true });
+      const start = good.chunks[0]!.rawOffset;
+      const end = good.chunks.at(-1)!.rawOffset + good.chunks.at(-1)!.rawLength;
+      assert.deepEqual(readFileSync(join(dir, 'restored')).subarray(start, end), readFileSync(input).subarray(start, end));
+    } finally {
+      await pool.close();
+      closeSync(out);
+      source.close();
+    }
   });
 
   it('start no more workers than there is work for', () => {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { openBase } from '../src/chunks/bases.js';
@@ -10,7 +10,7 @@ import { compressBuffer, compressFile, decompressBuffer, decompressFile, decompr
 import { MemorySink } from '../src/io/sink.js';
 import { planeKernels, scratchBase } from '../src/kernels/plane-memory.js';
 import { BufferSource } from '../src/io/source.js';
-import { fixture, readFixture, rng, safetensors, tempDir } from './helpers.js';
+import { damageRawPlane, fixture, readFixture, rng, safetensors, tempDir } from './helpers.js';
 
 const sha256 = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex');
 
@@ -133,23 +133,17 @@ describe('reads and writes staged through the thread pool', () => {
 });
 
 describe('a damaged chunk that still decodes', () => {
-  it('is named, to a file (checked whole, then chunk by chunk) as to a stream, and leaves no output', async () => {
+  it('is named, restored to a file in every way (checked whole; in runs, by one thread or shared with a worker) as to a stream, and leaves no output', async () => {
     const dir = tempDir();
     const packed = join(dir, 'model.safetensors.mth');
-    await compressFile(fixture('cnn_epoch6.bf16.safetensors'), { output: packed });
-    // A byte of a plane stored raw (bf16 sign and mantissa) decodes to wrong bytes: only checksums see it.
-    const { index } = await ContainerReader.open(new BufferSource(readFileSync(packed), packed));
-    const number = index.chunks.findIndex((c) => c.streams.some((s) => s.coder === 'raw' && s.codedLength > 0));
-    const chunk = index.chunks[number]!;
-    const at = chunk.offset + chunk.streams.slice(0, chunk.streams.findIndex((s) => s.coder === 'raw')).reduce((sum, s) => sum + s.codedLength, 0);
-    const bytes = readFileSync(packed);
-    bytes[at] ^= 0x01;
-    writeFileSync(packed, bytes);
+    await compressFile(fixture('cnn_epoch6.bf16.safetensors'), { output: packed, chunkSize: 65536 });
+    const number = await damageRawPlane(packed, 4);
     const named = new RegExp(`checksum mismatch in chunk ${number} \\(`);
-    for (const stageMinBytes of [0, Infinity]) {
-      await assert.rejects(decompressFile(packed, { output: join(dir, 'restored'), stageMinBytes }), (e: unknown) => e instanceof MithrilError && e.code === 'CHECKSUM' && named.test(e.message));
+    // Whole, then chunk by chunk; in runs, by one thread; in runs shared with a worker.
+    for (const options of [{ stageMinBytes: Infinity }, { stageMinBytes: 0 }, { stageMinBytes: 0, threads: 2, workerMinBytes: 1 }]) {
+      await assert.rejects(decompressFile(packed, { output: join(dir, 'restored'), ...options }), (e: unknown) => e instanceof MithrilError && e.code === 'CHECKSUM' && named.test(e.message));
     }
-    await assert.rejects(decompressStream(new BufferSource(bytes, packed), new MemorySink()), (e: unknown) => e instanceof MithrilError && named.test(e.message));
+    await assert.rejects(decompressStream(new BufferSource(readFileSync(packed), packed), new MemorySink()), (e: unknown) => e instanceof MithrilError && named.test(e.message));
     await assert.rejects(verifyFile(packed), (e: unknown) => e instanceof MithrilError && named.test(e.message));
     assert.deepEqual(readdirSync(dir), ['model.safetensors.mth']);
   });

@@ -39,6 +39,9 @@ export function residualSplit(dtype: DeltaRecord['dtype']): string {
 /** Bytes a chunk's coded streams take in all. */
 export const codedLengthOf = (chunk: { readonly streams: readonly { readonly codedLength: number }[] }): number => chunk.streams.reduce((sum, s) => sum + s.codedLength, 0);
 
+/** Where a chunk's coded bytes are in the container. */
+export const codedRange = (chunk: ChunkRecord): { offset: number; length: number } => ({ offset: chunk.offset, length: codedLengthOf(chunk) });
+
 export interface ChunkRecord {
   /** Where the chunk's coded planes start in the container. */
   offset: number;

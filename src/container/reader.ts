@@ -1,17 +1,12 @@
 import { xxh64 } from '../checksum.js';
 import { decodeWith } from '../codec/coders.js';
 import { MithrilError, type ErrorCode } from '../errors.js';
-import { isViewOf, viewInMemory, type ByteRange, type ByteSource, type InFile } from '../io/source.js';
-import { StagedReads } from '../io/staged-reads.js';
-import type { Allocate } from '../io/staged-writes.js';
-import { codedLengthOf, decodeFooter, decodeHeader, hasContainerMagic, FOOTER_SIZE, HEADER_SIZE, MAX_INDEX_BYTES, MAX_ZSTD_RATIO, type ChunkRecord, type ContainerIndex, type SourceRecord } from './format.js';
+import { isViewOf, viewInMemory, type ByteSource, type InFile, type OpenFile } from '../io/source.js';
+import { codedLengthOf, codedRange, decodeFooter, decodeHeader, hasContainerMagic, FOOTER_SIZE, HEADER_SIZE, MAX_INDEX_BYTES, MAX_ZSTD_RATIO, type ContainerIndex, type SourceRecord } from './format.js';
 import { validateIndex } from './validate.js';
 
 /** A source for messages; names come from files, so they are quoted with escapes (one line always). */
 export const describeSource = (s: SourceRecord): string => `${JSON.stringify(s.name)} (${s.size} bytes, xxh64 ${s.xxh64})`;
-
-/** Where a chunk's coded bytes are in the container. */
-const codedRange = (chunk: ChunkRecord): ByteRange => ({ offset: chunk.offset, length: codedLengthOf(chunk) });
 
 /** Bytes read at once from the end: the footer and an index of up to 64 KiB (a 500 MiB checkpoint's), one request for a remote source. */
 const TAIL_BYTES = 64 * 1024;
@@ -94,10 +89,10 @@ export class ContainerReader {
     this.source.willRead?.(chunkNumbers.map((n) => codedRange(this.index.chunks[n]!)));
   }
 
-  /** The chunks' coded bytes read ahead by the thread pool in blocks of `size` (chunks asked for in order), if the source can. */
-  stagedReads(size: number, allocate?: Allocate): StagedReads | undefined {
-    const read = this.source.readInBackground?.bind(this.source);
-    return read && new StagedReads(read, this.index.chunks.map(codedRange), size, allocate);
+  /** The container's local file, open, when it is one (any thread may read it: a worker restores runs of chunks from it). */
+  file(): OpenFile | undefined {
+    const { fd, name, size } = this.source;
+    return fd === undefined ? undefined : { fd, name, size };
   }
 
   /**
@@ -116,8 +111,8 @@ export class ContainerReader {
 
   /** Where a chunk's coded bytes are when the container is a local file, for a thread to read them itself (`readAt`). */
   codedInFile(chunkNumber: number): InFile | undefined {
-    const { fd, name, size } = this.source;
-    return fd === undefined ? undefined : { fd, name, size, position: this.index.chunks[chunkNumber]!.offset };
+    const file = this.file();
+    return file && { ...file, position: this.index.chunks[chunkNumber]!.offset };
   }
 
   /** Reads a chunk's coded bytes (into `into` when given). */

@@ -96,6 +96,20 @@ export function readAt(fd: number, into: Uint8Array, offset: number, name: strin
   return into;
 }
 
+/** A local file open as `fd`, which any thread may read; its name and size are for messages. */
+export type OpenFile = Omit<InFile, 'position'>;
+
+/** Reads exactly `length` bytes of `file` at `offset` into `into`, in libuv's thread pool (the calling thread meanwhile free). */
+export async function readInBackground(file: OpenFile, offset: number, length: number, into: Uint8Array): Promise<Uint8Array> {
+  const target = into.subarray(0, length);
+  for (let done = 0; done < length; ) {
+    const n = await new Promise<number>((resolve, reject) => read(file.fd, target, done, length - done, offset + done, (error, bytes) => (error ? reject(error) : resolve(bytes))));
+    if (n === 0) throw truncated(file.name, length, offset, file.size);
+    done += n;
+  }
+  return target;
+}
+
 const truncated = (name: string, length: number, offset: number, size: number): MithrilError =>
   new MithrilError(name, `unexpected end of file (wanted ${length} bytes at offset ${offset}, file has ${size}); was it truncated while being read?`, 'TRUNCATED');
 
@@ -133,14 +147,8 @@ export class FileSource implements ByteSource {
     return readAt(this.fd, into ? into.subarray(0, length) : new Uint8Array(length), offset, this.name, this.size);
   }
 
-  async readInBackground(offset: number, length: number, into: Uint8Array): Promise<Uint8Array> {
-    const target = into.subarray(0, length);
-    for (let done = 0; done < length; ) {
-      const n = await new Promise<number>((resolve, reject) => read(this.fd, target, done, length - done, offset + done, (error, bytes) => (error ? reject(error) : resolve(bytes))));
-      if (n === 0) throw truncated(this.name, length, offset, this.size);
-      done += n;
-    }
-    return target;
+  readInBackground(offset: number, length: number, into: Uint8Array): Promise<Uint8Array> {
+    return readInBackground(this, offset, length, into);
   }
 
   /** Only when `name` is this very file (not stdin, nor a pipe spooled to a temporary file): then its folder is the place of siblings. */

@@ -3,6 +3,7 @@ import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from '
 import { BufferPool } from './buffers.js';
 import { SharedViewSender } from './shared-views.js';
 import { encodeRefs, runDecode, runEncode, type DecodeOutcome, type DecodeTask, type EncodeResult, type EncodeTask } from '../chunks/code.js';
+import { restoreRun, type RestoreRun, type RunResult } from '../chunks/restore-run.js';
 import type { WorkerRequest } from './worker.js';
 
 /**
@@ -18,6 +19,10 @@ export interface Executor {
   readonly buffers: TaskBuffers;
   encode(task: EncodeTask): Promise<EncodeReply>;
   decode(task: DecodeTask): Promise<DecodeReply>;
+  /** Worker threads beside this one. */
+  readonly workers: number;
+  /** Restores a run of chunks on worker number `worker` (which reads and writes the files itself), or here without workers. */
+  restoreRunOn(worker: number, run: RestoreRun): Promise<RunResult>;
   /**
    * Whether the next task given will run in this thread, so that the caller can hand it bytes
    * without copying them into shared memory (the task then runs here whatever happens meanwhile).
@@ -74,6 +79,10 @@ class InProcess implements Executor {
     this.ran.here++;
     return { outcome: runDecode(task), raw: task.raw, coded: task.coded, refs: task.refs };
   }
+  readonly workers = 0;
+  restoreRunOn(_worker: number, run: RestoreRun): Promise<RunResult> {
+    return restoreRun(run);
+  }
   async whenReady(): Promise<void> {}
   async close(): Promise<void> {
     park(this, 1, () => {});
@@ -88,7 +97,7 @@ const QUEUE_PER_WORKER = 8;
 /** Tasks queued on every worker from which this thread codes the next one itself. */
 const INLINE_FROM = 4;
 
-type TaskReply = { id: number; error?: string; code?: string; result?: EncodeResult; outcome?: DecodeOutcome };
+type TaskReply = { id: number; error?: string; code?: string; result?: EncodeResult; outcome?: DecodeOutcome; run?: RunResult };
 type WorkerReply = TaskReply | { ready: true };
 
 interface Pending {
@@ -101,7 +110,7 @@ class Pool implements Executor {
   readonly window: number;
   readonly sharesMemory = true;
   readonly buffers = taskBuffers(true);
-  private readonly workers: Worker[];
+  private readonly workerThreads: Worker[];
   /** Each worker's replies, on a port of their own so that they can be taken without the event loop (see collect). */
   private readonly replies: MessagePort[];
   private readonly busy: number[];
@@ -125,12 +134,12 @@ class Pool implements Executor {
   constructor(threads: number) {
     this.window = threads * QUEUE_PER_WORKER;
     const channels = Array.from({ length: threads - 1 }, () => new MessageChannel());
-    this.workers = channels.map(({ port2 }) => new Worker(new URL('./worker.js', import.meta.url), { workerData: { replies: port2 }, transferList: [port2] }));
+    this.workerThreads = channels.map(({ port2 }) => new Worker(new URL('./worker.js', import.meta.url), { workerData: { replies: port2 }, transferList: [port2] }));
     this.replies = channels.map(({ port1 }) => port1);
-    this.busy = this.workers.map(() => 0);
-    this.ready = this.workers.map(() => false);
-    this.views = new SharedViewSender(this.workers.length);
-    this.started = Promise.all(this.workers.map((worker, k) => new Promise<void>((resolve) => {
+    this.busy = this.workerThreads.map(() => 0);
+    this.ready = this.workerThreads.map(() => false);
+    this.views = new SharedViewSender(this.workerThreads.length);
+    this.started = Promise.all(this.workerThreads.map((worker, k) => new Promise<void>((resolve) => {
       this.whenStarted[k] = resolve;
       this.replies[k]!.on('message', (reply: WorkerReply) => this.receive(k, reply));
       worker.on('error', (error) => this.failAll(error));
@@ -182,6 +191,14 @@ class Pool implements Executor {
     return { outcome: outcome!, raw: task.raw, coded: task.coded, refs: task.refs };
   }
 
+  get workers(): number {
+    return this.workerThreads.length;
+  }
+
+  async restoreRunOn(worker: number, run: RestoreRun): Promise<RunResult> {
+    return (await this.sendTo(worker, { id: this.nextId++, restoreRun: run })).run!;
+  }
+
   async whenReady(): Promise<void> {
     await this.started;
   }
@@ -190,27 +207,31 @@ class Pool implements Executor {
   async close(): Promise<void> {
     if (this.pending.size > 0 || this.broken) return this.terminate();
     for (const port of this.replies) port.unref();
-    for (const worker of this.workers) worker.unref();
-    park(this, this.workers.length + 1, () => void this.terminate());
+    for (const worker of this.workerThreads) worker.unref();
+    park(this, this.workerThreads.length + 1, () => void this.terminate());
   }
 
   reuse(): this {
-    for (const worker of this.workers) worker.ref();
+    for (const worker of this.workerThreads) worker.ref();
     for (const port of this.replies) port.ref();
     return this;
   }
 
   private async terminate(): Promise<void> {
-    await Promise.all(this.workers.map((worker) => worker.terminate()));
+    await Promise.all(this.workerThreads.map((worker) => worker.terminate()));
   }
 
+  /** Sends `request` to the ready worker with the fewest tasks. */
   private send(request: WorkerRequest): Promise<TaskReply> {
     const load = this.busy.map((tasks, k) => (this.ready[k] ? tasks : Infinity));
-    const worker = load.indexOf(Math.min(...load));
+    return this.sendTo(load.indexOf(Math.min(...load)), request);
+  }
+
+  private sendTo(worker: number, request: WorkerRequest): Promise<TaskReply> {
     this.busy[worker]!++;
     return new Promise<TaskReply>((resolve, reject) => {
       this.pending.set(request.id, { resolve, reject, worker });
-      this.workers[worker]!.postMessage(this.views.pack(request, worker));
+      this.workerThreads[worker]!.postMessage(this.views.pack(request, worker));
     });
   }
 
