@@ -21,7 +21,7 @@ export interface DecompressOptions {
   threads?: number;
   /** Bytes of work that justify starting one more worker (default 64 MiB). */
   workerMinBytes?: number;
-  /** Original bytes from which a file restored from a file is restored in runs, reads and writes staged through the thread pool (default STAGE_MIN_BYTES). */
+  /** Original bytes from which a file restored from a file by this thread alone goes in a run, reads and writes staged through the thread pool (default STAGE_MIN_BYTES). */
   stageMinBytes?: number;
 }
 
@@ -37,9 +37,10 @@ export async function decompressStream(container: ByteSource | ContainerReader, 
   const threads = workersFor(options.threads ?? 1, chunks.length, original.size, options.workerMinBytes);
   const fd = sink?.fd;
   const input = reader.file();
-  // A large file from a file is restored in runs, each thread reading and writing its own; workers
-  // cannot read bases, so a delta restore with workers goes chunk by chunk (below).
-  if (fd !== undefined && input && original.size >= (options.stageMinBytes ?? STAGE_MIN_BYTES) && (threads === 1 || bases.length === 0)) {
+  // A file from a file is restored in runs, each thread reading and writing its own: with workers
+  // always (but workers cannot read bases: a delta restore with them goes chunk by chunk, below),
+  // with this thread alone from the size where staging its reads and writes pays.
+  if (fd !== undefined && input && (threads > 1 ? bases.length === 0 : original.size >= (options.stageMinBytes ?? STAGE_MIN_BYTES))) {
     await restoreInRuns(reader, planRuns(input, fd, chunks, runBytes(original.size, threads)), bases, createExecutor(threads), options.onProgress);
     return reader;
   }
