@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { closeSync, openSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { readSafetensorsLayout } from '../src/formats/safetensors.js';
@@ -170,7 +170,7 @@ describe('worker threads', () => {
     await same.close();
   });
 
-  it('restore a run on a worker into its place in the file, or name its first bad chunk', async () => {
+  it('restore a run on a worker into its place in the file, or name its first bad chunk, or say the file was cut short', async () => {
     const dir = tempDir();
     const input = join(dir, 'model.safetensors');
     writeFileSync(input, await tiled('cnn_epoch6.bf16.safetensors', 4));
@@ -191,6 +191,9 @@ describe('worker threads', () => {
       const start = good.chunks[0]!.rawOffset;
       const end = good.chunks.at(-1)!.rawOffset + good.chunks.at(-1)!.rawLength;
       assert.deepEqual(readFileSync(join(dir, 'restored')).subarray(start, end), readFileSync(input).subarray(start, end));
+      // A file cut short under it: the worker's error arrives as the one-line error it was.
+      truncateSync(packed, runs.at(-1)!.chunks[0]!.offset);
+      await assert.rejects(pool.restoreRunOn(0, runs.at(-1)!), (e: unknown) => e instanceof MithrilError && e.code === 'TRUNCATED' && e.message.startsWith(`${packed}: unexpected end of file`));
     } finally {
       await pool.close();
       closeSync(out);

@@ -4,6 +4,7 @@ import { BufferPool } from './buffers.js';
 import { SharedViewSender } from './shared-views.js';
 import { encodeRefs, runDecode, runEncode, type DecodeOutcome, type DecodeTask, type EncodeResult, type EncodeTask } from '../chunks/code.js';
 import { restoreRun, type RestoreRun, type RunResult } from '../chunks/restore-run.js';
+import { MithrilError, type ErrorCode } from '../errors.js';
 import type { WorkerRequest } from './worker.js';
 
 /**
@@ -97,7 +98,15 @@ const QUEUE_PER_WORKER = 8;
 /** Tasks queued on every worker from which this thread codes the next one itself. */
 const INLINE_FROM = 4;
 
-type TaskReply = { id: number; error?: string; code?: string; result?: EncodeResult; outcome?: DecodeOutcome; run?: RunResult };
+type TaskReply = {
+  id: number;
+  error?: string;
+  code?: string;
+  mithril?: { file: string; problem: string; code: ErrorCode };
+  result?: EncodeResult;
+  outcome?: DecodeOutcome;
+  run?: RunResult;
+};
 type WorkerReply = TaskReply | { ready: true };
 
 interface Pending {
@@ -240,7 +249,8 @@ class Pool implements Executor {
     if (!pending) return;
     this.pending.delete(reply.id);
     this.busy[pending.worker]!--;
-    if (reply.error !== undefined) pending.reject(Object.assign(new Error(reply.error), reply.code ? { code: reply.code } : {}));
+    if (reply.mithril) pending.reject(new MithrilError(reply.mithril.file, reply.mithril.problem, reply.mithril.code));
+    else if (reply.error !== undefined) pending.reject(Object.assign(new Error(reply.error), reply.code ? { code: reply.code } : {}));
     else pending.resolve(reply);
   }
 

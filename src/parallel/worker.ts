@@ -1,5 +1,6 @@
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import { SharedViewReceiver } from './shared-views.js';
+import { MithrilError } from '../errors.js';
 import { runDecode, runEncode, type DecodeTask, type EncodeTask } from '../chunks/code.js';
 import { restoreRun, type RestoreRun } from '../chunks/restore-run.js';
 
@@ -20,8 +21,12 @@ parentPort!.on('message', async (packed: unknown) => {
     else if ('decode' in request) replies.postMessage({ id: request.id, outcome: runDecode(request.decode) });
     else replies.postMessage({ id: request.id, run: await restoreRun(request.restoreRun) });
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException | null)?.code;
-    replies.postMessage({ id: request.id, error: error instanceof Error ? error.message : String(error), ...(code ? { code } : {}) });
+    // A MithrilError goes as its parts, to be made again on the other side (a message carries no class).
+    if (error instanceof MithrilError) replies.postMessage({ id: request.id, mithril: { file: error.file, problem: error.problem, code: error.code } });
+    else {
+      const code = (error as NodeJS.ErrnoException | null)?.code;
+      replies.postMessage({ id: request.id, error: error instanceof Error ? error.message : String(error), ...(code ? { code } : {}) });
+    }
   }
 });
 // Every module is loaded: until this arrives the main thread codes chunks itself (docs/DESIGN.md, "Workers").
