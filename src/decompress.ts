@@ -6,7 +6,7 @@ import { runDecode } from './chunks/code.js';
 import { planRuns, restoreRun, type RestoreRun, type RunResult } from './chunks/restore-run.js';
 import { MithrilError } from './errors.js';
 import type { ByteSink } from './io/sink.js';
-import type { ByteSource } from './io/source.js';
+import type { ByteSource, OpenFile } from './io/source.js';
 import { STAGE_MIN_BYTES } from './io/staged-writes.js';
 import { yieldNow } from './io/yield.js';
 import { createExecutor, workersFor, type DecodeReply, type Executor } from './parallel/executor.js';
@@ -38,10 +38,13 @@ export async function decompressStream(container: ByteSource | ContainerReader, 
   const fd = sink?.fd;
   const input = reader.file();
   // A file from a file is restored in runs, each thread reading and writing its own: with workers
-  // always (but workers cannot read bases: a delta restore with them goes chunk by chunk, below),
-  // with this thread alone from the size where staging its reads and writes pays.
-  if (fd !== undefined && input && (threads > 1 ? bases.length === 0 : original.size >= (options.stageMinBytes ?? STAGE_MIN_BYTES))) {
-    await restoreInRuns(reader, planRuns(input, fd, chunks, runBytes(original.size, threads)), bases, createExecutor(threads), options.onProgress);
+  // whenever they can read the bases (local files; a `.mth` base is decoded, by this thread only,
+  // so then the chunks go to them one by one, below), with this thread alone from the size where
+  // staging its reads and writes pays.
+  const baseFiles = bases.map((base) => base.file);
+  if (fd !== undefined && input && (threads > 1 ? baseFiles.every((file) => file !== undefined) : original.size >= (options.stageMinBytes ?? STAGE_MIN_BYTES))) {
+    const runs = planRuns(input, fd, chunks, runBytes(original.size, threads), threads > 1 && bases.length > 0 ? (baseFiles as OpenFile[]) : undefined);
+    await restoreInRuns(reader, runs, bases, createExecutor(threads), options.onProgress);
     return reader;
   }
   const fileHash = new RunningChecksum();

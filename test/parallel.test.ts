@@ -4,7 +4,7 @@ import { closeSync, openSync, readdirSync, readFileSync, truncateSync, writeFile
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { readSafetensorsLayout } from '../src/formats/safetensors.js';
-import { compressBuffer, compressFile, decompressBuffer, decompressFile, decompressInto, MithrilError } from '../src/index.js';
+import { compressBuffer, compressFile, decompressBuffer, decompressFile, decompressInto, MithrilError, readIndex } from '../src/index.js';
 import { BufferSource, FileSource } from '../src/io/source.js';
 import { ContainerReader } from '../src/container/reader.js';
 import { planRuns } from '../src/chunks/restore-run.js';
@@ -151,23 +151,31 @@ describe('worker threads', () => {
     assert.deepEqual(readdirSync(dir), ['bad.safetensors.mth']);
   });
 
-  it('restore a large file in runs, each thread reading and writing its own, bit-exactly', async () => {
+  it('restore a large file in runs, each thread reading and writing its own (base files too), bit-exactly', async () => {
     const dir = tempDir();
-    const input = join(dir, 'model.safetensors');
+    const [input, base] = [join(dir, 'model.safetensors'), join(dir, 'base.safetensors')];
     writeFileSync(input, await tiled('cnn_epoch6.bf16.safetensors', 8));
-    const packed = join(dir, 'model.mth');
-    await compressFile(input, { output: packed, chunkSize: 65536 });
-    // Started and parked first, so that the restore takes this pool with its worker ready.
-    const pool = createExecutor(2);
-    await pool.whenReady();
-    const before = pool.ran.onWorkers;
-    await pool.close();
-    await decompressFile(packed, { output: join(dir, 'restored'), threads: 2, workerMinBytes: 1, stageMinBytes: 0 });
-    assert.deepEqual(readFileSync(join(dir, 'restored')), readFileSync(input));
-    const same = createExecutor(2);
-    assert.equal(same, pool);
-    assert.ok(same.ran.onWorkers > before, 'the worker restored runs');
-    await same.close();
+    writeFileSync(base, await tiled('cnn_epoch5.bf16.safetensors', 8));
+    for (const bases of [[], [base]]) {
+      const packed = join(dir, 'model.mth');
+      await compressFile(input, { output: packed, chunkSize: 65536, bases, force: true });
+      // Started and parked first, so that the restore takes this pool with its worker ready.
+      const pool = createExecutor(2);
+      await pool.whenReady();
+      const before = pool.ran.onWorkers;
+      await pool.close();
+      await decompressFile(packed, { output: join(dir, 'restored'), threads: 2, workerMinBytes: 1, bases, force: true });
+      assert.deepEqual(readFileSync(join(dir, 'restored')), readFileSync(input));
+      const same = createExecutor(2);
+      try {
+        assert.equal(same, pool);
+        const { chunks } = (await readIndex(packed)).index;
+        const sent = same.ran.onWorkers - before;
+        assert.ok(sent > 0 && sent * 4 < chunks.length, `the worker was sent ${sent} runs of ${chunks.length} chunks, not chunks`);
+      } finally {
+        await same.close();
+      }
+    }
   });
 
   it('restore a run on a worker into its place in the file, or name its first bad chunk, or say the file was cut short', async () => {

@@ -7,7 +7,7 @@ import { readChunk } from './decode.js';
 import { MithrilError } from '../errors.js';
 import { detectLayout } from '../formats/detect.js';
 import type { TensorSegment } from '../formats/layout.js';
-import type { ByteSource } from '../io/source.js';
+import { readAt, type ByteSource, type OpenFile } from '../io/source.js';
 
 /**
  * An earlier checkpoint that a new one is coded against: the original file, or its `.mth`.
@@ -24,7 +24,17 @@ export interface BaseCheckpoint {
   read(offset: number, length: number, into?: Uint8Array): Promise<Uint8Array>;
   /** Throws if the base file changed since it was opened. */
   checkUnchanged(): Promise<void>;
+  /** Its original bytes as a local file, when it is one: any thread may read them there (baseInFile). */
+  readonly file?: OpenFile;
   close(): void;
+}
+
+/** What reading a base's bytes needs: a BaseCheckpoint, or a base file another thread opened (baseInFile). */
+export type BaseBytes = Pick<BaseCheckpoint, 'read'>;
+
+/** A base's original bytes read from its file, as a worker thread reads them (BaseCheckpoint.file). */
+export function baseInFile(file: OpenFile): BaseBytes {
+  return { read: async (offset, length, into) => readAt(file.fd, into ? into.subarray(0, length) : new Uint8Array(length), offset, file.name, file.size) };
 }
 
 function tensorsByName(segments: readonly { kind: string }[]): Map<string, TensorSegment> {
@@ -48,6 +58,10 @@ class RawBase implements BaseCheckpoint {
 
   read(offset: number, length: number, into?: Uint8Array): Promise<Uint8Array> {
     return this.source.read(offset, length, into ?? new Uint8Array(length));
+  }
+  get file(): OpenFile | undefined {
+    const { fd, name, size } = this.source;
+    return fd === undefined ? undefined : { fd, name, size };
   }
 
   checkUnchanged(): Promise<void> {
@@ -173,6 +187,6 @@ export function matchBases(reader: ContainerReader, given: readonly GivenBase[])
 }
 
 /** For a delta chunk, the base bytes each of its refs names (in buffers from `pool` when given); none otherwise. */
-export function refBytes(chunk: ChunkRecord, bases: readonly BaseCheckpoint[], pool?: { take(size: number): Uint8Array }): Promise<Uint8Array[]> {
+export function refBytes(chunk: ChunkRecord, bases: readonly BaseBytes[], pool?: { take(size: number): Uint8Array }): Promise<Uint8Array[]> {
   return Promise.all((chunk.delta?.refs ?? []).map((ref) => bases[ref.base]!.read(ref.offset, chunk.rawLength, pool?.take(chunk.rawLength))));
 }

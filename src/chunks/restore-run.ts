@@ -4,7 +4,7 @@ import { StagedReads } from '../io/staged-reads.js';
 import { STAGE_BYTES, StagedWrites } from '../io/staged-writes.js';
 import { yieldNow } from '../io/yield.js';
 import { PlaneBuffers } from '../kernels/plane-memory.js';
-import { refBytes, type BaseCheckpoint } from './bases.js';
+import { baseInFile, refBytes, type BaseBytes } from './bases.js';
 import { runDecode, type DecodeOutcome } from './code.js';
 
 /**
@@ -20,6 +20,8 @@ export interface RestoreRun {
   /** The number of the run's first chunk in the container. */
   first: number;
   chunks: ChunkRecord[];
+  /** The bases' files, in the container's order, for a worker to read a delta chunk's base bytes from (this thread has the bases themselves). */
+  baseFiles?: OpenFile[];
 }
 
 /** `ok`, or the number of the first chunk that failed and how. */
@@ -29,9 +31,10 @@ export type RunResult = { ok: true } | { chunk: number; outcome: Exclude<DecodeO
  * Restores `run` in this thread: the thread pool reads the coded chunks ahead and writes the
  * restored ones behind, both through buffers in the plane kernels' memory, so that planes are
  * merged from the bytes read into the bytes written. Each chunk is checked against its checksum
- * (the runs tile the file, so that checks every byte). Delta chunks need `bases`.
+ * (the runs tile the file, so that checks every byte). Delta chunks read their bases' bytes from
+ * `bases`, by default from the run's base files.
  */
-export async function restoreRun(run: RestoreRun, bases: readonly BaseCheckpoint[] = [], onChunk?: (chunk: ChunkRecord) => void): Promise<RunResult> {
+export async function restoreRun(run: RestoreRun, bases: readonly BaseBytes[] = (run.baseFiles ?? []).map(baseInFile), onChunk?: (chunk: ChunkRecord) => void): Promise<RunResult> {
   const { input, output, first, chunks } = run;
   const buffers = new PlaneBuffers();
   const largest = chunks.reduce((size, chunk) => Math.max(size, chunk.rawLength), STAGE_BYTES);
@@ -70,12 +73,12 @@ class Reused {
 }
 
 /** The chunks in runs of about `bytes` original bytes each (a whole run's buffers are reused, so its size costs no memory). */
-export function planRuns(input: OpenFile, output: number, chunks: readonly ChunkRecord[], bytes: number): RestoreRun[] {
+export function planRuns(input: OpenFile, output: number, chunks: readonly ChunkRecord[], bytes: number, baseFiles?: OpenFile[]): RestoreRun[] {
   const runs: RestoreRun[] = [];
   for (let first = 0; first < chunks.length; ) {
     let last = first;
     for (let size = 0; last < chunks.length && (last === first || size + chunks[last]!.rawLength <= bytes); last++) size += chunks[last]!.rawLength;
-    runs.push({ input, output, first, chunks: chunks.slice(first, last) });
+    runs.push({ input, output, first, chunks: chunks.slice(first, last), ...(baseFiles ? { baseFiles } : {}) });
     first = last;
   }
   return runs;
