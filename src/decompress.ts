@@ -21,7 +21,7 @@ export interface DecompressOptions {
   threads?: number;
   /** Bytes of work that justify starting one more worker (default 64 MiB). */
   workerMinBytes?: number;
-  /** Original bytes from which a file restored from a file by this thread alone goes in a run, reads and writes staged through the thread pool (default STAGE_MIN_BYTES). */
+  /** Original bytes from which a file restored (or checked) from a file by this thread alone goes in a run, reads and writes staged through the thread pool (default STAGE_MIN_BYTES). */
   stageMinBytes?: number;
 }
 
@@ -37,12 +37,12 @@ export async function decompressStream(container: ByteSource | ContainerReader, 
   const threads = workersFor(options.threads ?? 1, chunks.length, original.size, options.workerMinBytes);
   const fd = sink?.fd;
   const input = reader.file();
-  // A file from a file is restored in runs, each thread reading and writing its own: with workers
-  // whenever they can read the bases (local files; a `.mth` base is decoded, by this thread only,
-  // so then the chunks go to them one by one, below), with this thread alone from the size where
-  // staging its reads and writes pays.
+  // A file from a file is restored (or checked, without a sink) in runs, each thread reading and
+  // writing its own: with workers whenever they can read the bases (local files; a `.mth` base is
+  // decoded, by this thread only, so then the chunks go to them one by one, below), with this
+  // thread alone from the size where staging its reads and writes pays.
   const baseFiles = bases.map((base) => base.file);
-  if (fd !== undefined && input && (threads > 1 ? baseFiles.every((file) => file !== undefined) : original.size >= (options.stageMinBytes ?? STAGE_MIN_BYTES))) {
+  if ((fd !== undefined || sink === null) && input && (threads > 1 ? baseFiles.every((file) => file !== undefined) : original.size >= (options.stageMinBytes ?? STAGE_MIN_BYTES))) {
     const runs = planRuns(input, fd, chunks, runBytes(original.size, threads), threads > 1 && bases.length > 0 ? (baseFiles as OpenFile[]) : undefined);
     await restoreInRuns(reader, runs, bases, createExecutor(threads), options.onProgress);
     return reader;

@@ -4,7 +4,7 @@ import { closeSync, openSync, readdirSync, readFileSync, truncateSync, writeFile
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { readSafetensorsLayout } from '../src/formats/safetensors.js';
-import { compressBuffer, compressFile, decompressBuffer, decompressFile, decompressInto, MithrilError, readIndex } from '../src/index.js';
+import { compressBuffer, compressFile, decompressBuffer, decompressFile, decompressInto, MithrilError, readIndex, verifyFile } from '../src/index.js';
 import { BufferSource, FileSource } from '../src/io/source.js';
 import { ContainerReader } from '../src/container/reader.js';
 import { planRuns } from '../src/chunks/restore-run.js';
@@ -166,6 +166,7 @@ describe('worker threads', () => {
       await pool.close();
       await decompressFile(packed, { output: join(dir, 'restored'), threads: 2, workerMinBytes: 1, bases, force: true });
       assert.deepEqual(readFileSync(join(dir, 'restored')), readFileSync(input));
+      await verifyFile(packed, { threads: 2, workerMinBytes: 1, bases });
       const same = createExecutor(2);
       try {
         assert.equal(same, pool);

@@ -144,7 +144,10 @@ describe('a damaged chunk that still decodes', () => {
       await assert.rejects(decompressFile(packed, { output: join(dir, 'restored'), ...options }), (e: unknown) => e instanceof MithrilError && e.code === 'CHECKSUM' && named.test(e.message));
     }
     await assert.rejects(decompressStream(new BufferSource(readFileSync(packed), packed), new MemorySink()), (e: unknown) => e instanceof MithrilError && named.test(e.message));
-    await assert.rejects(verifyFile(packed), (e: unknown) => e instanceof MithrilError && named.test(e.message));
+    // Checked without an output: whole, in runs by one thread, in runs shared with a worker.
+    for (const options of [{}, { stageMinBytes: 0 }, { threads: 2, workerMinBytes: 1 }]) {
+      await assert.rejects(verifyFile(packed, options), (e: unknown) => e instanceof MithrilError && named.test(e.message));
+    }
     assert.deepEqual(readdirSync(dir), ['model.safetensors.mth']);
   });
 });

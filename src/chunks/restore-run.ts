@@ -8,15 +8,15 @@ import { baseInFile, refBytes, type BaseBytes } from './bases.js';
 import { runDecode, type DecodeOutcome } from './code.js';
 
 /**
- * Consecutive chunks of a container file restored into their places in an output file by one
- * thread, which reads, decodes and writes them with nothing from any other: a restore's threads
+ * Consecutive chunks of a container file restored into their places in an output file (or only
+ * checked) by one thread, which reads, decodes and writes them with nothing from any other: a restore's threads
  * each take run after run, so that no chunk's bytes cross between cores and no message goes per
  * chunk (docs/DESIGN.md, "Restores in runs").
  */
 export interface RestoreRun {
   input: OpenFile;
-  /** The output file, open for writing at any position. */
-  output: number;
+  /** The output file, open for writing at any position; without one the chunks are only checked (verify). */
+  output?: number;
   /** The number of the run's first chunk in the container. */
   first: number;
   chunks: ChunkRecord[];
@@ -38,7 +38,8 @@ export async function restoreRun(run: RestoreRun, bases: readonly BaseBytes[] = 
   const { input, output, first, chunks } = run;
   const buffers = new PlaneBuffers();
   const largest = chunks.reduce((size, chunk) => Math.max(size, chunk.rawLength), STAGE_BYTES);
-  const writes = new StagedWrites(output, largest, buffers.take);
+  const writes = output === undefined ? undefined : new StagedWrites(output, largest, buffers.take);
+  const checked = writes ? undefined : buffers.take(largest);
   const reads = new StagedReads((offset, length, into) => readInBackground(input, offset, length, into), chunks.map(codedRange), STAGE_BYTES, buffers.take);
   // Reused from chunk to chunk (fresh memory is slow to touch): a chunk too large for a staging
   // buffer is read here, and a delta chunk's base bytes.
@@ -47,18 +48,18 @@ export async function restoreRun(run: RestoreRun, bases: readonly BaseBytes[] = 
   try {
     for (const [k, chunk] of chunks.entries()) {
       const coded = (await reads.bytes(k)) ?? readAt(input.fd, large.take(codedLengthOf(chunk)), chunk.offset, input.name, input.size);
-      const raw = await writes.room(chunk.rawOffset, chunk.rawLength);
+      const raw = writes ? await writes.room(chunk.rawOffset, chunk.rawLength) : checked!.subarray(0, chunk.rawLength);
       let ref = 0;
       const outcome = runDecode({ chunk, coded, raw, refs: await refBytes(chunk, bases, { take: (size) => (refs[ref++] ??= new Reused()).take(size) }) });
       if (outcome !== 'ok') return { chunk: first + k, outcome };
       onChunk?.(chunk);
       await yieldNow();
     }
-    await writes.finish();
+    await writes?.finish();
     return { ok: true };
   } finally {
     await reads.settle();
-    await writes.settle();
+    await writes?.settle();
     buffers.release();
   }
 }
@@ -73,12 +74,12 @@ class Reused {
 }
 
 /** The chunks in runs of about `bytes` original bytes each (a whole run's buffers are reused, so its size costs no memory). */
-export function planRuns(input: OpenFile, output: number, chunks: readonly ChunkRecord[], bytes: number, baseFiles?: OpenFile[]): RestoreRun[] {
+export function planRuns(input: OpenFile, output: number | undefined, chunks: readonly ChunkRecord[], bytes: number, baseFiles?: OpenFile[]): RestoreRun[] {
   const runs: RestoreRun[] = [];
   for (let first = 0; first < chunks.length; ) {
     let last = first;
     for (let size = 0; last < chunks.length && (last === first || size + chunks[last]!.rawLength <= bytes); last++) size += chunks[last]!.rawLength;
-    runs.push({ input, output, first, chunks: chunks.slice(first, last), ...(baseFiles ? { baseFiles } : {}) });
+    runs.push({ input, first, chunks: chunks.slice(first, last), ...(output === undefined ? {} : { output }), ...(baseFiles ? { baseFiles } : {}) });
     first = last;
   }
   return runs;

@@ -50,8 +50,10 @@ interface ThreadFlags {
 }
 
 /**
- * Threads given with -T, else one — more were not faster on the machine measured (docs/DESIGN.md,
- * "Workers") — except for `--best`'s slow trials (`slow`), where one per core pays.
+ * Threads given with -T, else one — more were not faster on the machine measured, where one
+ * thread already keeps the page cache's share of the cores busy — except for CPU-bound work
+ * (`slow`): `--best`'s trials, and restoring deltas (`--base`, a store's entries), where one per
+ * core pays (docs/DESIGN.md, "Workers").
  */
 export const threadsOf = (flags: ThreadFlags, slow = false): number => flags.threads ?? (slow ? defaultThreads() : 1);
 
@@ -124,7 +126,7 @@ export async function decompress(inputs: string[], opts: DecompressFlags): Promi
   const files = await expandInputs(inputs, opts.recursive ?? false, true);
   const outputOf = outputFor(files, opts);
   await forEachFile(files, async (file) => {
-    const options = { ...outputOptions(opts, outputOf(file)), bases: opts.base, threads: threadsOf(opts) };
+    const options = { ...outputOptions(opts, outputOf(file)), bases: opts.base, threads: threadsOf(opts, opts.base.length > 0) };
     const result = await withProgress(`decompress ${file.path}`, opts.quiet, (onProgress) => decompressFile(file.path, { ...options, onProgress }));
     if (opts.rm) rmSync(file.path);
     if (!opts.quiet) console.error(`${shownInput(file.path)}: restored ${result.originalSize} bytes, checksums ok => ${shownOutput(result.output)}`);
@@ -146,7 +148,7 @@ export async function info(inputs: string[], opts: { json?: boolean; tensors?: b
 export async function verify(inputs: string[], opts: ThreadFlags & { json?: boolean; quiet?: boolean; base: string[]; recursive?: boolean }): Promise<void> {
   await forEachFile(await expandInputs(inputs, opts.recursive ?? false, true), async ({ path }) => {
     try {
-      const result = await withProgress(`verify ${path}`, opts.quiet, (onProgress) => verifyFile(path, { bases: opts.base, threads: threadsOf(opts), onProgress }));
+      const result = await withProgress(`verify ${path}`, opts.quiet, (onProgress) => verifyFile(path, { bases: opts.base, threads: threadsOf(opts, opts.base.length > 0), onProgress }));
       if (opts.json) console.log(JSON.stringify({ file: path, ok: true, size: result.originalSize, xxh64: result.xxh64 }));
       else if (!opts.quiet) console.log(`${path}: ok (${result.originalSize} bytes, ${result.chunks} chunks, xxh64 ${result.xxh64})`);
     } catch (error) {

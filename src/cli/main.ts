@@ -27,7 +27,7 @@ function parseThreads(text: string): number {
   return threads === 0 ? availableParallelism() : threads;
 }
 
-const threadsOption = (): Option => new Option('-T, --threads <n>', 'threads coding chunks, 0 for one per core (default: 1, or one per core with --best)').argParser(parseThreads);
+const threadsOption = (): Option => new Option('-T, --threads <n>', 'threads coding chunks, 0 for one per core (default: 1; one per core for compress --best and for restoring deltas: decompress and verify --base, store get and verify)').argParser(parseThreads);
 
 function parseSize(text: string): number {
   const match = /^(\d+)([kKmM]i?[bB]?)?$/.exec(text);

@@ -42,7 +42,7 @@ export async function ls(dir: string, opts: { json?: boolean }): Promise<void> {
 
 export async function get(dir: string, name: string, opts: { output?: string; stdout?: boolean; force?: boolean; sync?: boolean; quiet?: boolean; threads?: number }): Promise<void> {
   const output = opts.stdout ? STDOUT : opts.output;
-  const result = await withProgress(`store get ${name}`, opts.quiet, (onProgress) => storeGet(dir, name, { ...opts, output, threads: threadsOf(opts), onProgress }));
+  const result = await withProgress(`store get ${name}`, opts.quiet, (onProgress) => storeGet(dir, name, { ...opts, output, threads: threadsOf(opts, true), onProgress }));
   if (!opts.quiet) console.error(`${dir}: ${name}: restored ${result.originalSize} bytes, checksums ok => ${shownOutput(result.output)}`);
 }
 
@@ -52,7 +52,7 @@ export async function rm(dir: string, name: string, opts: { quiet?: boolean; thr
 }
 
 export async function verify(dir: string, opts: { threads?: number }): Promise<void> {
-  const { entries, problems } = await storeVerify(dir, { threads: threadsOf(opts) });
+  const { entries, problems } = await storeVerify(dir, { threads: threadsOf(opts, true) });
   for (const p of problems) console.error(`mithril: ${p.name}: ${p.problem}${p.dependents.length ? ` (needed by ${p.dependents.join(', ')})` : ''}`);
   if (problems.length) process.exitCode = 1;
   else console.log([`${dir}: ok (${entries} entries)`, ...referenceLines(await storeList(dir))].join('\n'));
