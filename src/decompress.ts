@@ -6,7 +6,7 @@ import { runDecode } from './chunks/code.js';
 import { planRuns, restoreRun, type RestoreRun, type RunResult } from './chunks/restore-run.js';
 import { MithrilError } from './errors.js';
 import type { ByteSink } from './io/sink.js';
-import type { ByteSource, OpenFile } from './io/source.js';
+import type { ByteSource } from './io/source.js';
 import { STAGE_MIN_BYTES } from './io/staged-writes.js';
 import { yieldNow } from './io/yield.js';
 import { createExecutor, workersFor, type DecodeReply, type Executor } from './parallel/executor.js';
@@ -41,9 +41,9 @@ export async function decompressStream(container: ByteSource | ContainerReader, 
   // writing its own: with workers whenever they can read the bases (local files; a `.mth` base is
   // decoded, by this thread only, so then the chunks go to them one by one, below), with this
   // thread alone from the size where staging its reads and writes pays.
-  const baseFiles = bases.map((base) => base.file);
-  if ((fd !== undefined || sink === null) && input && (threads > 1 ? baseFiles.every((file) => file !== undefined) : original.size >= (options.stageMinBytes ?? STAGE_MIN_BYTES))) {
-    const runs = planRuns(input, fd, chunks, runBytes(original.size, threads), threads > 1 && bases.length > 0 ? (baseFiles as OpenFile[]) : undefined);
+  const baseFiles = bases.flatMap((base) => base.file ?? []);
+  if ((fd !== undefined || sink === null) && input && (threads > 1 ? baseFiles.length === bases.length : original.size >= (options.stageMinBytes ?? STAGE_MIN_BYTES))) {
+    const runs = planRuns(input, fd, chunks, runBytes(original.size, threads), threads > 1 ? baseFiles : undefined);
     await restoreInRuns(reader, runs, bases, createExecutor(threads), options.onProgress);
     return reader;
   }

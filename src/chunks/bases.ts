@@ -7,7 +7,7 @@ import { readChunk } from './decode.js';
 import { MithrilError } from '../errors.js';
 import { detectLayout } from '../formats/detect.js';
 import type { TensorSegment } from '../formats/layout.js';
-import { readAt, type ByteSource, type OpenFile } from '../io/source.js';
+import { fileOf, readAt, type ByteSource, type OpenFile } from '../io/source.js';
 
 /**
  * An earlier checkpoint that a new one is coded against: the original file, or its `.mth`.
@@ -60,8 +60,7 @@ class RawBase implements BaseCheckpoint {
     return this.source.read(offset, length, into ?? new Uint8Array(length));
   }
   get file(): OpenFile | undefined {
-    const { fd, name, size } = this.source;
-    return fd === undefined ? undefined : { fd, name, size };
+    return fileOf(this.source);
   }
 
   checkUnchanged(): Promise<void> {

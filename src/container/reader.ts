@@ -1,7 +1,7 @@
 import { xxh64 } from '../checksum.js';
 import { decodeWith } from '../codec/coders.js';
 import { MithrilError, type ErrorCode } from '../errors.js';
-import { isViewOf, viewInMemory, type ByteSource, type InFile, type OpenFile } from '../io/source.js';
+import { fileOf, isViewOf, viewInMemory, type ByteSource, type InFile, type OpenFile } from '../io/source.js';
 import { codedLengthOf, codedRange, decodeFooter, decodeHeader, hasContainerMagic, FOOTER_SIZE, HEADER_SIZE, MAX_INDEX_BYTES, MAX_ZSTD_RATIO, type ContainerIndex, type SourceRecord } from './format.js';
 import { validateIndex } from './validate.js';
 
@@ -91,8 +91,7 @@ export class ContainerReader {
 
   /** The container's local file, open, when it is one (any thread may read it: a worker restores runs of chunks from it). */
   file(): OpenFile | undefined {
-    const { fd, name, size } = this.source;
-    return fd === undefined ? undefined : { fd, name, size };
+    return fileOf(this.source);
   }
 
   /**

@@ -99,6 +99,11 @@ export function readAt(fd: number, into: Uint8Array, offset: number, name: strin
 /** A local file open as `fd`, which any thread may read; its name and size are for messages. */
 export type OpenFile = Omit<InFile, 'position'>;
 
+/** The local file a source reads, when it reads one (ByteSource.fd), for another thread to read too. */
+export function fileOf({ fd, name, size }: ByteSource): OpenFile | undefined {
+  return fd === undefined ? undefined : { fd, name, size };
+}
+
 /** Reads exactly `length` bytes of `file` at `offset` into `into`, in libuv's thread pool (the calling thread meanwhile free). */
 export async function readInBackground(file: OpenFile, offset: number, length: number, into: Uint8Array): Promise<Uint8Array> {
   const target = into.subarray(0, length);
