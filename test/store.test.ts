@@ -166,16 +166,20 @@ describe('store', () => {
     }
   });
 
-    it('two adds at once both land, in turn, also into a store neither has made yet', async () => {
+  it('two adds at once both land, in turn, also into a store neither has made yet', async () => {
+    // Exit codes, with what each add printed when it failed.
+    const addAt = (dir: string, name: string) =>
+      new Promise<string>((resolve) => {
+        const child = spawn(process.execPath, [CLI, 'store', 'add', '-q', dir, fixture(name)]);
+        let stderr = '';
+        child.stderr.on('data', (data: Buffer) => (stderr += data.toString()));
+        child.on('close', (code) => resolve(`${code} ${stderr}`.trim()));
+      });
     const fresh = join(tempDir(), 'new');
-    const first = (name: string) =>
-      new Promise<number | null>((resolve) => spawn(process.execPath, [CLI, 'store', 'add', '-q', fresh, fixture(name)]).on('exit', resolve));
-    assert.deepEqual(await Promise.all([first(EPOCHS[0]!), first(EPOCHS[1]!)]), [0, 0]);
+    assert.deepEqual(await Promise.all([addAt(fresh, EPOCHS[0]!), addAt(fresh, EPOCHS[1]!)]), ['0', '0']);
     assert.equal((await storeList(fresh)).length, 2);
     const dir = await cnnStore();
-    const add = (name: string) =>
-      new Promise<number | null>((resolve) => spawn(process.execPath, [CLI, 'store', 'add', '-q', dir, fixture(name)]).on('exit', resolve));
-    assert.deepEqual(await Promise.all([add('ft_step10_layer0.bf16.safetensors'), add('ft_step20_layer0.bf16.safetensors')]), [0, 0]);
+    assert.deepEqual(await Promise.all([addAt(dir, 'ft_step10_layer0.bf16.safetensors'), addAt(dir, 'ft_step20_layer0.bf16.safetensors')]), ['0', '0']);
     assert.deepEqual((await storeList(dir)).map((e) => e.seq), [1, 2, 3, 4, 5]);
     assert.deepEqual((await storeVerify(dir)).problems, []);
   });

@@ -106,11 +106,15 @@ export class Catalogue {
     let text = await backend.read(STORE_FILE);
     if (text === undefined) {
       const state = await backend.state();
-      if (!create || state === 'used') throw new MithrilError(location, state === 'missing' ? 'no such store' : `is not a mithril store (no ${STORE_FILE})`, state === 'missing' ? 'NOT_FOUND' : 'NOT_CONTAINER');
-      // Of two adds creating the store at once, one header wins; both then read it.
-      const header: StoreHeader = { format: FORMAT, version: VERSION, maxDepth: create.maxDepth ?? DEFAULT_MAX_DEPTH, ...(create.reference ? { reference: create.reference } : {}) };
-      await backend.write(STORE_FILE, JSON.stringify(header, null, 2) + '\n', true);
-      text = (await backend.read(STORE_FILE))!;
+      // An add that made the store since the first read wrote its header before anything else.
+      text = await backend.read(STORE_FILE);
+      if (text === undefined) {
+        if (!create || state === 'used') throw new MithrilError(location, state === 'missing' ? 'no such store' : `is not a mithril store (no ${STORE_FILE})`, state === 'missing' ? 'NOT_FOUND' : 'NOT_CONTAINER');
+        // Of two adds creating the store at once, one header wins; both then read it.
+        const header: StoreHeader = { format: FORMAT, version: VERSION, maxDepth: create.maxDepth ?? DEFAULT_MAX_DEPTH, ...(create.reference ? { reference: create.reference } : {}) };
+        await backend.write(STORE_FILE, JSON.stringify(header, null, 2) + '\n', true);
+        text = (await backend.read(STORE_FILE))!;
+      }
     }
     let header: Partial<StoreHeader>;
     try {
