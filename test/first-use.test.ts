@@ -79,29 +79,53 @@ describe('never damage what is not ours', () => {
     assertOneLine(mithril(dir, ['decompress', '-f', 'm.safetensors.mth', '-o', 'alias']), 'alias', /would overwrite the input/);
   });
 
+  /** A compress slow enough to be interrupted, started in `dir`, once its temporary output is there. */
+  async function slowCompress(dir: string, seed: number) {
+    const random = rng(seed);
+    const data = new Uint8Array(16 * 1048576).map(() => random() * 256);
+    writeFileSync(join(dir, 'big.safetensors'), safetensors({ w: { dtype: 'BF16', shape: [4096, 2048], data_offsets: [0, data.length] } }, data));
+    // --best tries zstd -19 on every plane: slow enough to be interrupted mid-way.
+    const child = spawn(process.execPath, [CLI, 'compress', '--best', '-T', '4', 'big.safetensors'], { cwd: dir });
+    const output = { stderr: '' };
+    child.stderr.on('data', (piece: Buffer) => (output.stderr += piece));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code, signal) => resolve(code ?? (signal === 'SIGKILL' ? 137 : null))));
+    const started = Date.now();
+    while (tempFiles(dir).length === 0 && Date.now() - started < 20000) await new Promise((resolve) => setTimeout(resolve, 5));
+    assert.equal(tempFiles(dir).length, 1, `no temporary output appeared: ${output.stderr}`);
+    return { child, exited, output };
+  }
+
   // Each signal a terminal, a pipe or a user may send: the temporary output goes, the exit status says which signal.
   for (const [signal, number] of [['SIGHUP', 1], ['SIGINT', 2], ['SIGQUIT', 3], ['SIGPIPE', 13], ['SIGTERM', 15]] as const) {
     it(`${signal} with four workers removes the temporary output and exits with ${128 + number}`, async () => {
       const dir = tempDir();
-      const random = rng(number);
-      const data = new Uint8Array(16 * 1048576).map(() => random() * 256);
-      writeFileSync(join(dir, 'big.safetensors'), safetensors({ w: { dtype: 'BF16', shape: [4096, 2048], data_offsets: [0, data.length] } }, data));
-      // --best tries zstd -19 on every plane: slow enough to be interrupted mid-way.
-      const child = spawn(process.execPath, [CLI, 'compress', '--best', '-T', '4', 'big.safetensors'], { cwd: dir });
-      let stderr = '';
-      child.stderr.on('data', (piece: Buffer) => (stderr += piece));
-      const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-      const started = Date.now();
-      while (tempFiles(dir).length === 0 && Date.now() - started < 20000) await new Promise((resolve) => setTimeout(resolve, 5));
-      assert.equal(tempFiles(dir).length, 1, `no temporary output appeared: ${stderr}`);
+      const { child, exited, output } = await slowCompress(dir, number);
       const signalled = Date.now();
       child.kill(signal);
-      assert.equal(await exited, 128 + number, stderr);
+      assert.equal(await exited, 128 + number, output.stderr);
       // The issue asks for an exit within a second of the signal; twice that leaves room for a loaded machine.
       assert.ok(Date.now() - signalled < 2000, `took ${Date.now() - signalled} ms to exit`);
       assert.deepEqual(readdirSync(dir), ['big.safetensors']);
     });
   }
+
+  it('what kill -9 left is removed by the next output into its folder; a running process\'s, another machine\'s and the user\'s files stay', async () => {
+    const dir = tempDir();
+    const { child, exited } = await slowCompress(dir, 9);
+    child.kill('SIGKILL');
+    assert.equal(await exited, 137);
+    const [left] = tempFiles(dir);
+    const [, machine, pid] = /^\.big\.safetensors\.mth\.tmp-([0-9a-f]{8})-(\d+)-[0-9a-z]+$/.exec(left!)!;
+    assert.equal(Number(pid), child.pid);
+    // A folder a killed `store get` left, and what must stay: a running process's, another machine's, the user's.
+    mkdirSync(join(dir, `.run.tmp-${machine}-${pid}`));
+    writeFileSync(join(dir, `.run.tmp-${machine}-${pid}`, 'model.safetensors'), 'partial');
+    const kept = [`.a.mth.tmp-${machine}-${process.pid}-abc`, `.b.mth.tmp-${machine === '00000000' ? '00000001' : '00000000'}-${pid}-abc`, '.notes.tmp-1-x', `b.tmp-${machine}-${pid}`];
+    for (const name of kept) writeFileSync(join(dir, name), 'keep');
+    copyFileSync(fixture(CNN), join(dir, 'm.safetensors'));
+    assert.equal(mithril(dir, ['compress', '-q', 'm.safetensors']).code, 0);
+    assert.deepEqual(readdirSync(dir).sort(), [...kept, 'big.safetensors', 'm.safetensors', 'm.safetensors.mth'].sort());
+  });
 
   it('-T beyond 4 per core is a one-line usage error, and nothing is written', () => {
     const { dir } = workspace();

@@ -4,7 +4,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { MAX_CHUNK_BYTES, MIN_CHUNK_BYTES } from '../limits.js';
-import { removePendingFiles } from '../io/atomic-file.js';
+import { removePendingFiles } from '../io/temporaries.js';
 import { abortPendingUploads, s3Connected, s3Fetched } from '../io/s3-process.js';
 import { BrokenPipe, EXIT_BROKEN_PIPE, EXIT_ERROR, EXIT_USAGE, isBrokenPipe } from './exit.js';
 import { storeCommand } from './store.js';

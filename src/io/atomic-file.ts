@@ -1,24 +1,8 @@
-import { closeSync, fsyncSync, lstatSync, openSync, renameSync, rmSync, unlinkSync } from 'node:fs';
-import { basename, dirname } from 'node:path';
+import { closeSync, fsyncSync, lstatSync, openSync, renameSync, unlinkSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { MithrilError } from '../errors.js';
 import { FdSink } from './sink.js';
-
-/** Temporary files still open, removed if the process is interrupted. */
-const pending = new Set<string>();
-
-/** Files or folders of ours (a lock, a temporary) to remove if the process is interrupted before it removes them itself. */
-export function removeIfInterrupted(path: string): void {
-  pending.add(path);
-}
-
-export function keepAfterInterruption(path: string): void {
-  pending.delete(path);
-}
-
-export function removePendingFiles(): void {
-  for (const path of pending) rmSync(path, { recursive: true, force: true });
-  pending.clear();
-}
+import { clearLeftTemporaries, keepAfterInterruption, removeIfInterrupted, temporaryBeside } from './temporaries.js';
 
 /** Whether anything, even a dangling symbolic link, is at `path`. */
 const occupied = (path: string): boolean => lstatSync(path, { throwIfNoEntry: false }) !== undefined;
@@ -49,10 +33,10 @@ export class AtomicFile {
     private readonly sync = false,
   ) {
     if (!overwrite && occupied(path)) throw new MithrilError(path, 'already exists (use -f to overwrite)', 'EXISTS');
-    // Not join(): it would resolve `missing/..` away, and the rename into place would fail only at the end.
-    this.temp = `${dirname(path)}/.${basename(path)}.tmp-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+    clearLeftTemporaries(dirname(path));
+    this.temp = temporaryBeside(path, true);
     this.fd = openSync(this.temp, 'wx');
-    pending.add(this.temp);
+    removeIfInterrupted(this.temp);
     this.sink = new FdSink(this.fd, true);
   }
 
@@ -69,7 +53,7 @@ export class AtomicFile {
     if (syncBeforeRename(replaces, this.sync)) fsyncSync(this.fd!);
     this.close();
     renameSync(this.temp, this.path);
-    pending.delete(this.temp);
+    keepAfterInterruption(this.temp);
   }
 
   abort(): void {
@@ -79,7 +63,7 @@ export class AtomicFile {
     } catch {
       // Never created or already removed.
     }
-    pending.delete(this.temp);
+    keepAfterInterruption(this.temp);
   }
 
   private close(): void {

@@ -1,6 +1,7 @@
 import { closeSync, existsSync, fsyncSync, linkSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
-import { AtomicFile, keepAfterInterruption, removeIfInterrupted } from '../io/atomic-file.js';
+import { dirname, join } from 'node:path';
+import { AtomicFile } from '../io/atomic-file.js';
+import { keepAfterInterruption, processRuns, removeIfInterrupted, temporaryBeside } from '../io/temporaries.js';
 import type { StoreBackend } from './backend.js';
 
 /** A store in a local folder: small files written whole (exclusively through a hard link), a lock file naming its holder's pid. */
@@ -46,7 +47,7 @@ export class LocalBackend implements StoreBackend {
     }
     // A temporary file, then a hard link that fails if the name is taken: whole, and only once.
     mkdirSync(dirname(target), { recursive: true });
-    const temp = join(dirname(target), `.${basename(target)}.tmp-${process.pid}`);
+    const temp = temporaryBeside(target, false);
     removeIfInterrupted(temp);
     const fd = openSync(temp, 'w');
     try {
@@ -117,10 +118,5 @@ function holderAlive(lock: string): boolean {
   }
   const pid = Number(text);
   if (text === '' || !Number.isSafeInteger(pid) || pid <= 0) return Date.now() - (statSync(lock, { throwIfNoEntry: false })?.mtimeMs ?? Date.now()) < 5000;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
+  return processRuns(pid);
 }

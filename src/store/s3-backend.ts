@@ -3,6 +3,7 @@ import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { asS3Error, s3Client, statusOf } from '../io/s3.js';
 import { parseS3Url, S3_PREFIX } from '../io/s3-url.js';
+import { processRuns } from '../io/temporaries.js';
 import type { StoreBackend } from './backend.js';
 
 /** How long a writer's lock holds without being renewed: a writer that died frees the store after this. */
@@ -152,11 +153,5 @@ export class S3Backend implements StoreBackend {
 /** A lock whose lease ran out, or whose holder on this machine is no longer running. */
 function stale(lock: LockRecord): boolean {
   if (Date.now() > lock.expires) return true;
-  if (lock.host !== hostname()) return false;
-  try {
-    process.kill(lock.pid, 0);
-    return false;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code !== 'EPERM';
-  }
+  return lock.host === hostname() && !processRuns(lock.pid);
 }
