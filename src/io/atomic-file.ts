@@ -1,8 +1,7 @@
 import { closeSync, fsyncSync, lstatSync, openSync, renameSync, unlinkSync } from 'node:fs';
-import { dirname } from 'node:path';
 import { MithrilError } from '../errors.js';
 import { FdSink } from './sink.js';
-import { clearLeftTemporaries, keepAfterInterruption, removeIfInterrupted, temporaryBeside } from './temporaries.js';
+import { keepAfterInterruption, removeIfInterrupted, temporaryBeside } from './temporaries.js';
 
 /** Whether anything, even a dangling symbolic link, is at `path`. */
 const occupied = (path: string): boolean => lstatSync(path, { throwIfNoEntry: false }) !== undefined;
@@ -33,7 +32,6 @@ export class AtomicFile {
     private readonly sync = false,
   ) {
     if (!overwrite && occupied(path)) throw new MithrilError(path, 'already exists (use -f to overwrite)', 'EXISTS');
-    clearLeftTemporaries(dirname(path));
     this.temp = temporaryBeside(path, true);
     this.fd = openSync(this.temp, 'wx');
     removeIfInterrupted(this.temp);

@@ -46,16 +46,6 @@ function thisMachine(): string {
 /** `.NAME.tmp-MACHINE-PID[-RANDOM]`, as temporaryBeside makes them. */
 const TEMPORARY = /^\..+\.tmp-([0-9a-f]{8})-(\d+)(-[0-9a-z]*)?$/;
 
-/**
- * A temporary's name beside `path`, hidden, naming this machine and process so that a later
- * command can tell when its writer is gone; `unique` adds a random part (several at once per process).
- */
-export function temporaryBeside(path: string, unique: boolean): string {
-  const random = unique ? `-${Math.random().toString(36).slice(2, 8)}` : '';
-  // Not join(): it would resolve `missing/..` away, and the rename into place would fail only at the end.
-  return `${dirname(path)}/.${basename(path)}.tmp-${thisMachine()}-${process.pid}${random}`;
-}
-
 /** Folders this process has already cleared. */
 const cleared = new Set<string>();
 
@@ -63,7 +53,7 @@ const cleared = new Set<string>();
  * Removes the temporaries in `folder` that processes of this machine no longer running left there
  * (once per folder and process: a folder of many outputs is listed once).
  */
-export function clearLeftTemporaries(folder: string): void {
+function clearLeftTemporaries(folder: string): void {
   if (cleared.has(folder)) return;
   cleared.add(folder);
   let names: string[];
@@ -81,4 +71,18 @@ export function clearLeftTemporaries(folder: string): void {
       // Tidying only: what cannot be removed stays, and the command goes on.
     }
   }
+}
+
+/**
+ * A temporary's name beside `path`, hidden, naming this machine and process so that a later
+ * command can tell when its writer is gone; `unique` adds a random part (several at once per
+ * process). First clears that folder of what killed processes left (clearLeftTemporaries), so
+ * that every maker of temporaries tidies after the ones before it.
+ */
+export function temporaryBeside(path: string, unique: boolean): string {
+  const folder = dirname(path);
+  clearLeftTemporaries(folder);
+  const random = unique ? `-${Math.random().toString(36).slice(2, 8)}` : '';
+  // Not join(): it would resolve `missing/..` away, and the rename into place would fail only at the end.
+  return `${folder}/.${basename(path)}.tmp-${thisMachine()}-${process.pid}${random}`;
 }

@@ -3,7 +3,7 @@ import { basename, dirname, join } from 'node:path';
 import { checksumOfSource } from '../checksum.js';
 import { MithrilError } from '../errors.js';
 import { compressFile, decompressFile, STDOUT, verifyFile, writeOutput, type FileResult } from '../files.js';
-import { clearLeftTemporaries, keepAfterInterruption, removeIfInterrupted, temporaryBeside } from '../io/temporaries.js';
+import { keepAfterInterruption, removeIfInterrupted, temporaryBeside } from '../io/temporaries.js';
 import { copySource } from '../io/sink.js';
 import type { ByteSource } from '../io/source.js';
 import { Catalogue, REFERENCE, SYNCED, type EntryRecord, type MemberRecord } from './catalogue.js';
@@ -74,7 +74,6 @@ export async function storeGet(dir: string, name: string, options: GetOptions = 
 /** Writes a folder entry into a temporary folder beside `output`, renamed into place only once every file is restored and checked. */
 async function restoreFolder(store: Catalogue, chains: Chains, entry: EntryRecord, output: string, options: GetOptions): Promise<void> {
   if (lstatSync(output, { throwIfNoEntry: false })) throw new MithrilError(output, 'already exists (a folder entry is restored as a new folder)', 'EXISTS');
-  clearLeftTemporaries(dirname(output));
   const temp = temporaryBeside(output, false);
   mkdirSync(temp);
   removeIfInterrupted(temp);
